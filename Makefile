@@ -1,0 +1,104 @@
+# astrotrain - build, test, bench, install.
+#   make              libastrotrain.a and the astrotrain binary (build/)
+#   make test         deps, build, unit + end-to-end tests ("N passed, N failed")
+#   make test SANITIZE=1   the same under AddressSanitizer + UndefinedBehaviorSanitizer (build/asan/)
+#   make run          deps, build, then the random forest on the shipped SDSS17 catalogue
+#   make bench        astrotrain beside the peer libraries of ../shared/benchmarks
+#   make install PREFIX=/usr/local
+#   make deps         the Debian packages the build and run need (apt-get, as root or via sudo)
+
+CC       ?= gcc
+PREFIX   ?= /usr/local
+ARCH     ?= -march=native
+SANITIZE ?= 0
+PKGS     := hdf5 inih zlib libpng libjpeg openblas lapacke
+
+ifeq ($(SANITIZE),1)
+BUILD    := build/asan
+OPT      := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+else
+BUILD    := build
+OPT      := -O3 $(ARCH) -g
+endif
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+VERSION    := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+
+CFLAGS  += -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -fopenmp -Iinclude -Isrc $(PKG_CFLAGS) $(OPT) \
+           -DAT_VERSION='"$(VERSION)"'
+LDFLAGS += -fopenmp $(OPT)
+LDLIBS  += $(PKG_LIBS) -lm
+
+LIB_SRC  := $(sort $(wildcard src/*/*.c src/*/*/*.c))
+LIB_SRC  := $(filter-out src/cli/%,$(LIB_SRC))
+CLI_SRC  := $(sort $(wildcard src/cli/*.c))
+TEST_SRC := $(sort $(wildcard tests/unit/test_*.c))
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
+TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+LIB      := $(BUILD)/libastrotrain.a
+BIN      := $(BUILD)/astrotrain
+DEPFILES := $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_BIN:=.d)
+
+.PHONY: all test unit e2e run bench install deps clean docs tests
+all: $(BIN) $(if $(filter 1,$(SANITIZE)),,astrotrain)
+
+# A link at the top so the README's commands read ./astrotrain.
+astrotrain: $(BIN)
+	ln -sf $(BIN) astrotrain
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BIN): $(CLI_OBJ) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(LIB) $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/harness.h $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -Itests/unit -o $@ $< $(LIB) $(LDFLAGS) $(LDLIBS)
+
+tests: $(TEST_BIN) $(BIN)
+
+# Tests need the shipped data and the libraries; deps is a no-op when all are there.
+test: deps
+	@$(MAKE) --no-print-directory tests
+	@BUILD=$(BUILD) SANITIZE=$(SANITIZE) bash tests/run.sh
+
+unit: tests
+	@BUILD=$(BUILD) ONLY=unit bash tests/run.sh
+
+e2e: tests
+	@BUILD=$(BUILD) ONLY=e2e bash tests/run.sh
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	./astrotrain --config configs/rf.ini --force
+
+bench: deps all
+	bash bench/run.sh
+
+docs: $(BIN)
+	$(BIN) config --doc > docs/config.md
+
+deps:
+	@bash scripts/deps.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/astrotrain \
+	           $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/astrotrain
+	install -m 644 $(LIB) $(DESTDIR)$(PREFIX)/lib/libastrotrain.a
+	install -m 644 include/astrotrain/*.h $(DESTDIR)$(PREFIX)/include/astrotrain/
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' -e 's|@PKGS@|$(PKGS)|g' \
+	    astrotrain.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/astrotrain.pc
+
+clean:
+	rm -rf build astrotrain
+
+-include $(DEPFILES)

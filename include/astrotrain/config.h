@@ -1,0 +1,90 @@
+/* config.h - the typed experiment configuration and its one table of keys.
+ *
+ * An INI file is read with libinih (src/io/ini.c adds file:line context and notices
+ * section headers); every key is checked against the table in src/io/config.c: type,
+ * range, allowed values, and "did you mean" for misspellings. Every default lives in
+ * that table, which also generates docs/config.md. */
+#ifndef ASTROTRAIN_CONFIG_H
+#define ASTROTRAIN_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "forest.h"
+#include "status.h"
+
+#define AT_PATH_MAX 1024
+#define AT_LIST_MAX 2048
+
+/* One [model] (or [member.NAME]) section: the family and every family's parameters. */
+typedef struct at_model_config {
+    char type[64];
+    at_forest_params forest;
+} at_model_config;
+
+typedef struct at_config {
+    char source[AT_PATH_MAX]; /* the INI file, for messages */
+    struct {
+        char name[128];
+        char output_dir[AT_PATH_MAX];
+        int64_t seed;
+        int64_t threads; /* 0 = all cores */
+    } run;
+    struct {
+        char path[AT_PATH_MAX];
+        char features[AT_LIST_MAX]; /* comma-separated column names */
+        char label[128];
+        int missing;        /* at_missing_policy */
+        int comments;       /* allow '#' comment lines */
+        char delimiter[4];
+    } data;
+    struct {
+        int use_sentinel;
+        double sentinel;
+    } clean;
+    struct {
+        int strategy; /* at_undersample_strategy */
+        int64_t per_class;
+    } undersample;
+    struct {
+        double train, validation, test;
+    } split;
+    struct {
+        int method; /* at_scaler_kind */
+    } normalise;
+    at_model_config model;
+    struct {
+        double confident_threshold;
+    } metrics;
+    struct {
+        int enabled;
+        int render;
+    } plots;
+} at_config;
+
+/* Defaults for every key. */
+void at_config_defaults(at_config *c);
+
+/* Reads path (may be NULL for defaults only), then applies overrides "section.key=value"
+ * in order. Errors are AT_ERR_CONFIG with "file:line: ..." or "--set ...: ...". */
+at_status at_config_load(const char *path, const char *const *overrides, size_t n_overrides,
+                         at_config *c, at_error *err);
+
+/* Sets one key from text, as --set does ("model.n_trees", "300"). */
+at_status at_config_set(at_config *c, const char *section, const char *key, const char *value,
+                        at_error *err);
+
+/* The effective configuration as INI text, every default filled in; [model] shows the
+ * keys of its family only. Caller frees. */
+char *at_config_format(const at_config *c);
+
+/* Markdown reference of every key (docs/config.md). Caller frees. */
+char *at_config_doc(void);
+
+/* Splits a comma-separated list into trimmed items (caller frees with at_strs_free). */
+at_status at_split_list(const char *text, char ***items, size_t *n, at_error *err);
+
+/* The number of threads to use: c->run.threads, or the number of cores when 0. */
+int at_config_threads(const at_config *c);
+
+#endif

@@ -1,0 +1,77 @@
+/* model.h - the interface every model family implements.
+ *
+ * The pipeline, the ensemble, `predict` and `info` only see at_model: a table of
+ * operations (fit, predict_proba, save, load, free, and optional extras) and the
+ * family's private state. A family registers itself in src/models/registry.c. */
+#ifndef ASTROTRAIN_MODEL_H
+#define ASTROTRAIN_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dataset.h"
+#include "json.h"
+#include "model_file.h"
+#include "progress.h"
+#include "status.h"
+
+struct at_model_config; /* config.h */
+
+/* What fit() gets: the training part (already cleaned, balanced and scaled), the
+ * validation part for early stopping (may be NULL), threads and the seed. */
+typedef struct at_fit_input {
+    const at_dataset *train;
+    const at_dataset *valid; /* NULL when the split has no validation part */
+    int threads;
+    uint64_t seed;
+    const at_progress *progress; /* may be NULL */
+} at_fit_input;
+
+/* A per-round or per-epoch table (learning curves): n_rows rows of n_cols values.
+ * Column 0 is the round/epoch number. Owned by the model. */
+typedef struct at_history {
+    size_t n_rows, n_cols;
+    const char *const *names;
+    const double *values; /* n_rows * n_cols, row-major */
+} at_history;
+
+typedef struct at_model_ops {
+    const char *type; /* "random_forest", ... : the [model] type and the file's model_type */
+    at_status (*fit)(void *impl, const at_fit_input *in, at_error *err);
+    /* P: n * n_classes probabilities, rows summing to 1. Must not modify impl. */
+    at_status (*predict_proba)(const void *impl, const double *X, size_t n, double *P, int threads,
+                               at_error *err);
+    /* Family arrays go under the "model/" group. */
+    at_status (*save)(const void *impl, at_store *st, at_error *err);
+    at_status (*load)(void *impl, at_store *st, at_error *err);
+    void (*free)(void *impl);
+    /* Optional (NULL when the family has none). */
+    at_status (*importances)(const void *impl, double *out); /* n_features, sum 1 */
+    const at_history *(*history)(const void *impl);
+    void (*describe)(const void *impl, at_json *j); /* family figures into metrics.json "model_info" */
+} at_model_ops;
+
+typedef struct at_model {
+    const at_model_ops *ops;
+    void *impl;
+    size_t n_features;
+    size_t n_classes;
+} at_model;
+
+/* A new, unfitted model of the family named by mc->type. */
+at_status at_model_create(const struct at_model_config *mc, size_t n_features, size_t n_classes,
+                          at_model **out, at_error *err);
+at_status at_model_fit(at_model *m, const at_fit_input *in, at_error *err);
+at_status at_model_predict_proba(const at_model *m, const double *X, size_t n, double *P,
+                                 int threads, at_error *err);
+/* Writes meta/model_type, meta/n_features, meta/n_classes and the family's arrays. */
+at_status at_model_save(const at_model *m, at_store *st, at_error *err);
+/* Reads the type from the store and dispatches to the family. */
+at_status at_model_load(at_store *st, at_model **out, at_error *err);
+void at_model_free(at_model *m);
+
+/* The registry: a family's ops by type name (NULL if unknown), and the list of names. */
+const at_model_ops *at_model_ops_find(const char *type);
+size_t at_model_types(const char *const **names);
+
+#endif
