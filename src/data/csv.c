@@ -151,6 +151,11 @@ static int peek_byte(at_csv_reader *r, at_status *st, at_error *err) {
     return r->in[r->in_pos];
 }
 
+static at_status nul_byte(const at_csv_reader *r, at_error *err) {
+    return at_fail(err, AT_ERR_DATA, "%s:%zu: NUL byte in the data (not a text CSV file?)",
+                   r->path, r->line);
+}
+
 static at_status too_long(const at_csv_reader *r, at_error *err) {
     return at_fail(err, AT_ERR_DATA,
                    "%s:%zu: record longer than %zu bytes (max_line); a quote left open, or "
@@ -277,8 +282,7 @@ static at_status read_record(at_csv_reader *r, int *got, at_error *err) {
                 ended = 2; /* swallow a following LF below */
                 break;
             case CH_NUL:
-                return at_fail(err, AT_ERR_DATA, "%s:%zu: NUL byte in the data (not a text CSV file?)",
-                               r->path, r->line);
+                return nul_byte(r, err);
             }
             r->in_pos++;
             if (!ended && ++raw > max) return too_long(r, err);
@@ -302,8 +306,7 @@ static at_status read_record(at_csv_reader *r, int *got, at_error *err) {
             }
             if (q == e) continue;
             if (*q == '\0')
-                return at_fail(err, AT_ERR_DATA, "%s:%zu: NUL byte in the data (not a text CSV file?)",
-                               r->path, r->line);
+                return nul_byte(r, err);
             state = QUOTE_SEEN;
             r->in_pos++;
             if (++raw > max) return too_long(r, err);
@@ -322,8 +325,9 @@ static at_status read_record(at_csv_reader *r, int *got, at_error *err) {
         }
     }
     if (state == QUOTED)
-        return at_fail(err, AT_ERR_DATA, "%s:%zu: quoted field not closed before the end of the file",
-                       r->path, r->rec_line);
+        return at_fail(err, AT_ERR_DATA,
+                       "%s:%zu: quoted field not closed before the end of the file", r->path,
+                       r->rec_line);
     if (ended == 2) {
         int c = peek_byte(r, &st, err);
         if (st) return st;
@@ -345,8 +349,8 @@ at_status at_csv_open(const char *path, const at_csv_options *opt, at_csv_reader
     if (o.max_line == 0) o.max_line = (size_t)1 << 20;
     if (o.max_line > ((size_t)1 << 40)) o.max_line = (size_t)1 << 40;
     if (o.delimiter == '"' || o.delimiter == '\n' || o.delimiter == '\r' || o.delimiter == '\0')
-        return at_fail(err, AT_ERR_USAGE, "%s: the CSV delimiter cannot be a quote, NUL or line end",
-                       path);
+        return at_fail(err, AT_ERR_USAGE,
+                       "%s: the CSV delimiter cannot be a quote, NUL or line end", path);
     at_csv_reader *r = at_calloc(1, sizeof *r, err);
     if (!r) return AT_ERR_MEMORY;
     r->opt = o;
@@ -399,7 +403,9 @@ at_status at_csv_open(const char *path, const at_csv_options *opt, at_csv_reader
         if (bad >= 0) {
             char shown[128];
             st = at_fail(err, AT_ERR_DATA,
-                         "%s:%zu: header column %zu name is not valid UTF-8 (byte %ld): '%s'", path,
+                         "%s:%zu: header column %zu name is not valid UTF-8 (byte %ld): '%s' "
+                         "(not a text CSV file?)",
+                         path,
                          r->rec_line, j + 1, bad + 1,
                          at_csv_quote_for_message(shown, sizeof shown, r->names[j]));
             goto fail;

@@ -337,8 +337,6 @@ int at_table_has_label(const at_table_reader *t) { return t->label_col >= 0; }
 
 const at_load_report *at_table_report(const at_table_reader *t) { return &t->rep; }
 
-static const char *special_word(int special) { return special == 2 ? "infinite" : "empty/NaN"; }
-
 /* Parses one record into x[0..d) and *y. *keep = 0 when the missing-value policy drops it.
  * The label is checked even on dropped rows, so a broken file is reported either way, but
  * only kept rows introduce new classes. */
@@ -359,11 +357,10 @@ static at_status parse_row(at_table_reader *t, char **f, double *x, int32_t *y, 
         if (t->missing == AT_MISSING_ERROR) {
             char shown[96];
             return at_fail(err, AT_ERR_DATA,
-                           "%s:%zu: column '%s' is empty/NaN/infinite ('%s' is %s; missing "
-                           "values are errors)",
+                           "%s:%zu: column '%s' is empty/NaN/infinite: '%s' (the missing-value "
+                           "policy is error)",
                            path, at_csv_line(t->csv), t->feat[j],
-                           at_csv_quote_for_message(shown, sizeof shown, cell),
-                           *cell ? special_word(special) : "empty");
+                           at_csv_quote_for_message(shown, sizeof shown, cell));
         }
         if (t->missing == AT_MISSING_DROP) *keep = 0;
         x[j] = NAN; /* KEEP: empty, NaN and Inf all become NaN */

@@ -345,7 +345,8 @@ static void test_parse_number(void) {
 
 static void test_classes_sorted_and_fixed(void) {
     const char *const A[] = {"a"};
-    const char *p = write_text("classes.csv", "a,class\n0,STAR\n1,GALAXY\n2,QSO\n3,STAR\n4,GALAXY\n");
+    const char *p =
+        write_text("classes.csv", "a,class\n0,STAR\n1,GALAXY\n2,QSO\n3,STAR\n4,GALAXY\n");
     at_load_options o;
     opts(&o, A, 1, "class");
     at_dataset *ds = NULL;
@@ -384,6 +385,21 @@ static void test_classes_sorted_and_fixed(void) {
         CHECK_FAIL(at_table_read(t, 10, &chunk, &err), AT_ERR_DATA, &err,
                    "unknown.csv:3: class 'FOO' is not known");
         at_table_close(t);
+    }
+    /* An id column given as the label stops early instead of making 10001 classes. */
+    size_t cap = 200000, n = 0;
+    char *many = malloc(cap);
+    if (many) {
+        n += (size_t)snprintf(many, cap, "a,id\n");
+        for (int i = 0; i <= 10000; i++) n += (size_t)snprintf(many + n, cap - n, "1,obj%d\n", i);
+        const char *m = write_text("many.csv", many);
+        o.class_names = NULL;
+        o.n_classes = 0;
+        o.label = "id";
+        CHECK_FAIL(at_dataset_load_csv(m, &o, &ds, NULL, &err), AT_ERR_DATA, &err,
+                   "many.csv:10002: column 'id' has more than 10000 distinct labels");
+        o.label = "class";
+        free(many);
     }
     /* Chunks cannot discover classes. */
     o.class_names = NULL;
