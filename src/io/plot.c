@@ -592,9 +592,10 @@ at_status at_plot_scatter(const char *dir, const char *name, const char *title,
               "at_term = GPVAL_TERM\n"
               "at_gui = at_term eq 'qt' || at_term eq 'wxt' || at_term eq 'x11' || "
               "at_term eq 'aqua' || at_term eq 'windows'\n"
-              "at_display = at_term eq 'aqua' || at_term eq 'windows' || "
-              "strlen(system('printf %s \"$DISPLAY$WAYLAND_DISPLAY\" 2>/dev/null')) > 0\n"
-              "at_interactive = ARG1 ne 'png' && at_gui && at_display\n\n",
+              "# (&& and || short-circuit: the shell is asked for $DISPLAY only when it matters.)\n"
+              "at_interactive = ARG1 ne 'png' && at_gui && (at_term eq 'aqua' || "
+              "at_term eq 'windows' || \\\n"
+              "    strlen(system('printf %s \"$DISPLAY$WAYLAND_DISPLAY\" 2>/dev/null')) > 0)\n\n",
               g);
         fputs("set border lw 1.2\nset key noenhanced\nset grid lc rgb '#e0e0e0'\n"
               "set xyplane relative 0\n",
@@ -723,14 +724,12 @@ at_status at_plot_render(const char *dir, const char *name, at_error *err) {
         int pr = poll(&pfd, 1, 1000);
         if (pr < 0 && errno == EINTR) continue;
         if (pr < 0) break;
-        if (pr == 0) {
-            if (time(NULL) - start > RENDER_TIMEOUT_S) {
-                timed_out = 1;
-                kill(pid, SIGKILL);
-                break;
-            }
-            continue;
+        if (time(NULL) - start > RENDER_TIMEOUT_S) {
+            timed_out = 1;
+            kill(pid, SIGKILL);
+            break;
         }
+        if (pr == 0) continue;
         ssize_t got;
         if (out && len < cap) got = read(fds[0], out + len, cap - len);
         else got = read(fds[0], sink, sizeof sink);

@@ -283,7 +283,7 @@ static void test_render(void) {
     char p[256];
     snprintf(p, sizeof p, "%s/broken.gp", dir);
     FILE *f = fopen(p, "w");
-    fputs("set terminal pngcairo\nset output 'x.png'\nplot no_such_variable_xyz\n", f);
+    fputs("set terminal dumb\nset output\nplot no_such_variable_xyz\n", f);
     fclose(f);
     CHECK_FAIL(at_plot_render(dir, "broken", &err), AT_ERR_IO, &err, "undefined variable");
     CHECK(has(err.msg, "line 3"));
