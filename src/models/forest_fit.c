@@ -26,6 +26,7 @@ typedef struct binning {
     size_t n, d;
     uint8_t *bin;
     double *lo, *hi;
+    double *xc; /* d * n: the raw values column by column, for exact small-node splits */
 } binning;
 
 typedef struct valrow {
@@ -44,6 +45,7 @@ static void binning_free(binning *b) {
     free(b->bin);
     free(b->lo);
     free(b->hi);
+    free(b->xc);
 }
 
 /* Quantile bins: distinct value j goes to raw bin floor(rows_before_j * max_bins / n);
@@ -56,7 +58,8 @@ static at_status binning_build(binning *b, const at_dataset *ds, size_t max_bins
     b->bin = at_malloc(n, d, err);
     b->lo = at_malloc(d * 256, sizeof(double), err);
     b->hi = at_malloc(d * 256, sizeof(double), err);
-    if (!b->bin || !b->lo || !b->hi) return AT_ERR_MEMORY;
+    b->xc = at_malloc(n * d, sizeof(double), err);
+    if (!b->bin || !b->lo || !b->hi || !b->xc) return AT_ERR_MEMORY;
     for (size_t i = 0; i < n * d; i++)
         if (isnan(ds->X[i]))
             return at_fail(err, AT_ERR_DATA, "random forest: training row %zu, feature %zu is NaN",
@@ -69,7 +72,10 @@ static at_status binning_build(binning *b, const at_dataset *ds, size_t max_bins
             failed = 1;
             continue;
         }
-        for (size_t i = 0; i < n; i++) s[i] = (valrow){ds->X[i * d + f], (uint32_t)i};
+        for (size_t i = 0; i < n; i++) {
+            s[i] = (valrow){ds->X[i * d + f], (uint32_t)i};
+            b->xc[f * n + i] = s[i].v;
+        }
         qsort(s, n, sizeof *s, cmp_valrow);
         uint8_t *col = b->bin + f * n;
         double *lo = b->lo + f * 256, *hi = b->hi + f * 256;
@@ -102,9 +108,15 @@ static double split_threshold(double a, double c) {
 
 /* ---- one tree ------------------------------------------------------------------- */
 
+/* Nodes with at most this many rows search exact thresholds between their own sorted
+ * values (as scikit-learn does everywhere): the bins are quantiles of the whole training
+ * set and become too coarse deep in a tree, while sorting a small node is cheap. */
+#define EXACT_MAX_ROWS 256
+
 typedef struct fit_ctx {
     const at_forest *f;
     const binning *bins;
+    const double *Xc; /* d * n: the training features column by column */
     const uint8_t *y;
     const double *class_w; /* k */
     size_t n;
@@ -177,8 +189,9 @@ static inline double proxy_part(const double *c, size_t k, double w, int crit) {
 typedef struct split {
     int found;
     int32_t feature;
-    int bin; /* rows with bin <= this go left */
-    int next_bin;
+    int exact;      /* 1: rows with x <= thr go left; 0: rows with bin <= bin go left */
+    int bin;
+    double thr;
     double proxy;
 } split;
 
@@ -189,7 +202,76 @@ typedef struct work {
     uint32_t *hcnt; /* 256 row counts, kept zero between uses */
     double *cl;     /* k running left counts */
     size_t *perm;   /* d feature order */
+    valrow *sv, *tmp; /* EXACT_MAX_ROWS each: a small node's values, sorted */
 } work;
+
+/* Bottom-up merge sort by value (ties by row): small arrays, no comparison callbacks. */
+static valrow *sort_vals(valrow *a, valrow *tmp, size_t n) {
+    for (size_t i = 1; i < n; i++) { /* insertion sort runs of 8 */
+        valrow x = a[i];
+        size_t j = i;
+        while (j % 8 && (a[j - 1].v > x.v || (a[j - 1].v == x.v && a[j - 1].i > x.i))) {
+            a[j] = a[j - 1];
+            j--;
+        }
+        a[j] = x;
+    }
+    for (size_t w = 8; w < n; w *= 2) {
+        for (size_t lo = 0; lo < n; lo += 2 * w) {
+            size_t mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n;
+            size_t i = lo, j = mid, o = lo;
+            while (i < mid && j < hi)
+                tmp[o++] = (a[j].v < a[i].v || (a[j].v == a[i].v && a[j].i < a[i].i)) ? a[j++] : a[i++];
+            while (i < mid) tmp[o++] = a[i++];
+            while (j < hi) tmp[o++] = a[j++];
+        }
+        valrow *t = a;
+        a = tmp;
+        tmp = t;
+    }
+    return a;
+}
+
+/* Exact search for a small node: every threshold between two distinct values. */
+static int scan_exact(const fit_ctx *c, work *wk, size_t f, size_t start, size_t end,
+                      const double *parent, double wtot, split *best) {
+    const at_forest *F = c->f;
+    size_t k = F->k, nn = end - start;
+    size_t min_leaf = (size_t)F->p.min_samples_leaf;
+    int crit = F->p.criterion;
+    const double *x = c->Xc + f * c->n;
+    for (size_t i = 0; i < nn; i++) {
+        uint32_t r = wk->idx[start + i];
+        wk->sv[i] = (valrow){x[r], r};
+    }
+    valrow *s = sort_vals(wk->sv, wk->tmp, nn);
+    if (s[0].v == s[nn - 1].v) return 0;
+    double *cl = wk->cl, cr[256], wl = 0;
+    memset(cl, 0, k * sizeof *cl);
+    const uint8_t *y = c->y;
+    const double *w = wk->w;
+    for (size_t i = 0; i + 1 < nn; i++) {
+        uint32_t r = s[i].i;
+        cl[y[r]] += w[r];
+        wl += w[r];
+        if (s[i + 1].v == s[i].v) continue;
+        size_t nl = i + 1;
+        if (nl < min_leaf) continue;
+        if (nn - nl < min_leaf) break;
+        double wr = wtot - wl;
+        if (!(wl > 0 && wr > 0)) continue;
+        for (size_t j = 0; j < k; j++) cr[j] = parent[j] - cl[j];
+        double pr = proxy_part(cl, k, wl, crit) + proxy_part(cr, k, wr, crit);
+        if (!best->found || pr > best->proxy) {
+            best->found = 1;
+            best->proxy = pr;
+            best->feature = (int32_t)f;
+            best->exact = 1;
+            best->thr = split_threshold(s[i].v, s[i + 1].v);
+        }
+    }
+    return 1;
+}
 
 /* Best split of rows idx[start, end) on feature f; returns 0 when f is constant there. */
 static int scan_feature(const fit_ctx *c, work *wk, size_t f, size_t start, size_t end,
@@ -235,8 +317,10 @@ static int scan_feature(const fit_ctx *c, work *wk, size_t f, size_t start, size
                     best->found = 1;
                     best->proxy = pr;
                     best->feature = (int32_t)f;
+                    best->exact = 0;
                     best->bin = last;
-                    best->next_bin = (int)b;
+                    best->thr = split_threshold(c->bins->hi[f * 256 + (size_t)last],
+                                                c->bins->lo[f * 256 + b]);
                 }
             }
         }
@@ -270,12 +354,14 @@ static at_status grow_tree(const fit_ctx *c, size_t ti, tree *t, at_error *err) 
     wk.hcnt = calloc(256, sizeof *wk.hcnt);
     wk.cl = malloc(k * sizeof *wk.cl);
     wk.perm = malloc(d * sizeof *wk.perm);
+    wk.sv = malloc(EXACT_MAX_ROWS * sizeof *wk.sv);
+    wk.tmp = malloc(EXACT_MAX_ROWS * sizeof *wk.tmp);
     t->imp = calloc(d, sizeof *t->imp);
     t->inbag = calloc((n + 7) / 8, 1);
     /* Depth-first: at most one pending sibling per level, so depth + 2 frames suffice;
      * depth cannot exceed the number of rows. */
     stack = malloc((n + 2) * sizeof *stack);
-    if (!wk.idx || !wk.w || !wk.hist || !wk.hcnt || !wk.cl || !wk.perm || !t->imp || !t->inbag ||
+    if (!wk.idx || !wk.w || !wk.hist || !wk.hcnt || !wk.cl || !wk.perm || !wk.sv || !wk.tmp || !t->imp || !t->inbag ||
         !stack || !tree_grow(t, k)) {
         st = at_fail(err, AT_ERR_MEMORY, "random forest: out of memory growing tree %zu", ti);
         goto done;
@@ -332,18 +418,22 @@ static at_status grow_tree(const fit_ctx *c, size_t ti, tree *t, at_error *err) 
             size_t f = wk.perm[j];
             wk.perm[j] = wk.perm[i];
             wk.perm[i] = f;
-            visited += (size_t)scan_feature(c, &wk, f, fr.start, fr.end, cnt, wtot, &best);
+            visited += (size_t)(nn <= EXACT_MAX_ROWS
+                                    ? scan_exact(c, &wk, f, fr.start, fr.end, cnt, wtot, &best)
+                                    : scan_feature(c, &wk, f, fr.start, fr.end, cnt, wtot, &best));
         }
         if (!best.found) continue;
 
-        /* Partition in place: bin <= best.bin to the left; child counts summed exactly. */
+        /* Partition in place (the bin test and x <= thr agree on binned splits; the bin
+         * column is smaller); child counts summed exactly. */
         const uint8_t *col = c->bins->bin + (size_t)best.feature * n;
+        const double *xcol = c->Xc + (size_t)best.feature * n;
         memset(cl, 0, k * sizeof *cl);
         memset(cr, 0, k * sizeof *cr);
         size_t a = fr.start, b = fr.end;
         while (a < b) {
             uint32_t r = wk.idx[a];
-            if (col[r] <= best.bin) {
+            if (best.exact ? xcol[r] <= best.thr : col[r] <= best.bin) {
                 cl[c->y[r]] += wk.w[r];
                 a++;
             } else {
@@ -358,10 +448,8 @@ static at_status grow_tree(const fit_ctx *c, size_t ti, tree *t, at_error *err) 
         }
         int32_t L = (int32_t)t->n_nodes, R = L + 1;
         t->n_nodes += 2;
-        const double *lov = c->bins->lo + (size_t)best.feature * 256;
-        const double *hiv = c->bins->hi + (size_t)best.feature * 256;
         t->feature[node] = best.feature;
-        t->threshold[node] = split_threshold(hiv[best.bin], lov[best.next_bin]);
+        t->threshold[node] = best.thr;
         t->left[node] = L;
         t->right[node] = R;
         memcpy(t->value + (size_t)L * k, cl, k * sizeof *cl);
@@ -386,6 +474,8 @@ done:
     free(wk.hcnt);
     free(wk.cl);
     free(wk.perm);
+    free(wk.sv);
+    free(wk.tmp);
     free(stack);
     return st;
 }
@@ -514,7 +604,7 @@ at_status at_forest_fit_impl(at_forest *f, const at_fit_input *in, at_error *err
                     : 1.0;
     if ((st = binning_build(&bins, ds, (size_t)f->p.max_bins, threads, err))) goto done;
 
-    fit_ctx c = {f, &bins, y, cw, n, in->seed};
+    fit_ctx c = {f, &bins, bins.xc, y, cw, n, in->seed};
     size_t done_trees = 0;
     int stop = 0;
 #pragma omp parallel for schedule(dynamic) num_threads(threads)

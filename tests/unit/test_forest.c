@@ -196,9 +196,14 @@ static void test_max_features(void) {
     CHECK_FAIL(at_forest_new(&p, 6, 2, &mod, &err), AT_ERR_CONFIG, &err, "max_bins");
 }
 
-/* Routes every training row through each tree; every leaf must hold >= min_samples_leaf. */
-static void test_min_samples_leaf(void) {
-    at_dataset *ds = synthetic(300, 3, 0, 0.2, 9);
+/* Routes every training row through each tree as predict does: every leaf must hold
+ * >= min_samples_leaf rows, and its stored distribution must be exactly the class mix of
+ * the rows routed there. That checks that "x <= threshold" at predict time sends rows
+ * where training sent them, both for binned splits (large nodes: 3000 rows, many
+ * distinct values, more than the 256 bins) and for exact ones (small nodes). */
+static void test_min_samples_leaf_and_routing(void) {
+    size_t n = 3000;
+    at_dataset *ds = synthetic(n, 3, 0, 0.2, 9);
     for (int leaf = 1; leaf <= 7; leaf += 6) {
         at_forest_params p = one_exact_tree();
         p.n_trees = 3;
@@ -206,9 +211,9 @@ static void test_min_samples_leaf(void) {
         strcpy(p.max_features, "sqrt");
         at_model *m = fit(&p, ds, 1, 4);
         const at_forest *f = m->impl;
-        int *hits = calloc(f->n_nodes, sizeof *hits);
+        int *hits = calloc(f->n_nodes, sizeof *hits), *ones = calloc(f->n_nodes, sizeof *ones);
         for (size_t t = 0; t < f->n_trees; t++)
-            for (size_t i = 0; i < ds->n; i++) {
+            for (size_t i = 0; i < n; i++) {
                 size_t base = (size_t)f->offset[t];
                 int32_t j = 0;
                 while (f->feature[base + j] >= 0)
@@ -216,17 +221,21 @@ static void test_min_samples_leaf(void) {
                             ? f->left[base + j]
                             : f->right[base + j];
                 hits[base + j]++;
+                ones[base + j] += ds->y[i];
             }
-        int smallest = 1 << 30, leaves = 0;
+        int smallest = 1 << 30, leaves = 0, mismatched = 0;
         for (size_t i = 0; i < f->n_nodes; i++)
             if (f->feature[i] < 0) {
                 leaves++;
                 if (hits[i] < smallest) smallest = hits[i];
+                if (f->value[2 * i + 1] != (double)ones[i] / (double)hits[i]) mismatched++;
             }
         CHECK(smallest >= leaf);
         if (leaf == 1) CHECK(smallest == 1); /* noisy labels: fully grown trees isolate rows */
-        CHECK(leaves > 3);
+        CHECK(leaves > 100);
+        CHECK(mismatched == 0);
         free(hits);
+        free(ones);
         at_model_free(m);
     }
     at_dataset_free(ds);
@@ -462,7 +471,7 @@ int main(void) {
     RUN(test_pure_node_is_leaf);
     RUN(test_criteria_fit_separable);
     RUN(test_max_features);
-    RUN(test_min_samples_leaf);
+    RUN(test_min_samples_leaf_and_routing);
     RUN(test_class_weight_balanced);
     RUN(test_threads_identical);
     RUN(test_importances);
