@@ -14,8 +14,9 @@
 #include "status.h"
 
 typedef struct at_pca_params {
-    int64_t n_components;    /* 3; 0 = all, or as many as variance_to_keep needs; clipped to d */
-    double variance_to_keep; /* 0 = unused; in (0, 1]: the smallest k whose ratios reach it */
+    int64_t n_components;    /* 3; 0 = all; more than d is clipped to d */
+    double variance_to_keep; /* 0 = unused; in (0, 1]: the smallest k whose ratios reach it
+                              * (then n_components is ignored) */
     int whiten;              /* 0; 1: scale each component score to unit variance */
 } at_pca_params;
 

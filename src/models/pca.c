@@ -52,10 +52,6 @@ static at_status check_params(const at_pca_params *p, at_error *err) {
     if (!(p->variance_to_keep >= 0 && p->variance_to_keep <= 1))
         return at_fail(err, AT_ERR_CONFIG, "pca: variance_to_keep must be in (0, 1], not %g",
                        p->variance_to_keep);
-    if (p->n_components > 0 && p->variance_to_keep > 0)
-        return at_fail(err, AT_ERR_CONFIG,
-                       "pca: set n_components or variance_to_keep, not both (n_components = 0 "
-                       "lets variance_to_keep decide)");
     return AT_OK;
 }
 
