@@ -225,15 +225,17 @@ static void tile_logprob(const at_gmm *g, const eprep *e, const double *xt, size
 }
 
 /* Responsibilities into R (component-major: R[c * n + i]; may be NULL), per-row
- * log-likelihoods into rowll (may be NULL), and the mean log-likelihood into *mean_ll. */
+ * log-likelihoods into rowll (may be NULL), and the mean log-likelihood into *mean_ll.
+ * With stats (k * (1 + d), needs R) it also sums the masses and the weighted rows the
+ * M-step needs, saving it a pass over the data. */
 static at_status estep(const at_gmm *g, const double *X, size_t n, double *R, double *rowll,
-                       double *mean_ll, int threads, at_error *err) {
-    size_t k = g->k, d = g->d;
-    blocks b = make_blocks(n, 1);
+                       double *stats, double *mean_ll, int threads, at_error *err) {
+    size_t k = g->k, d = g->d, ns = stats ? k * (1 + d) : 0;
+    blocks b = make_blocks(n, 1 + ns);
     size_t per = TILE * (d + k + 3); /* scratch per block: tile, lp, acc, y, max */
     eprep e = {at_malloc(k, sizeof(double), err), at_malloc(k * d, sizeof(double), err),
                at_malloc(k * d, sizeof(double), err)};
-    double *part = at_calloc(b.nb, sizeof *part, err);
+    double *part = at_calloc(b.nb * (1 + ns), sizeof *part, err);
     double *scratch = at_malloc(b.nb * per, sizeof *scratch, err);
     if (!e.logc || !e.shift || !e.scale || !part || !scratch) {
         free(e.logc), free(e.shift), free(e.scale), free(part), free(scratch);
@@ -287,13 +289,32 @@ static at_status estep(const at_gmm *g, const double *X, size_t n, double *R, do
                 acc[i] = 1.0 / acc[i];
             }
             if (R)
-                for (size_t c = 0; c < k; c++)
-                    for (size_t i = 0; i < m; i++) R[c * n + t0 + i] = lp[c * TILE + i] * acc[i];
+                for (size_t c = 0; c < k; c++) {
+                    double *r = R + c * n + t0;
+                    for (size_t i = 0; i < m; i++) r[i] = lp[c * TILE + i] * acc[i];
+                    if (!stats) continue;
+                    double *pn = part + bi * (1 + ns) + 1, *ps = pn + k + c * d, sr = 0;
+#pragma omp simd reduction(+ : sr)
+                    for (size_t i = 0; i < m; i++) sr += r[i];
+                    pn[c] += sr;
+                    for (size_t j = 0; j < d; j++) {
+                        const double *xj = xt + j * TILE;
+                        double t = 0;
+#pragma omp simd reduction(+ : t)
+                        for (size_t i = 0; i < m; i++) t += r[i] * xj[i];
+                        ps[j] += t;
+                    }
+                }
         }
-        part[bi] = sum;
+        part[bi * (1 + ns)] = sum;
     }
     double tot = 0;
-    for (size_t bi = 0; bi < b.nb; bi++) tot += part[bi];
+    for (size_t bi = 0; bi < b.nb; bi++) tot += part[bi * (1 + ns)];
+    if (stats) {
+        memset(stats, 0, ns * sizeof *stats);
+        for (size_t bi = 0; bi < b.nb; bi++)
+            for (size_t j = 0; j < ns; j++) stats[j] += part[bi * (1 + ns) + 1 + j];
+    }
     *mean_ll = tot / (double)n;
     free(e.logc), free(e.shift), free(e.scale), free(part), free(scratch);
     if (!isfinite(*mean_ll))
@@ -305,9 +326,10 @@ static at_status estep(const at_gmm *g, const double *X, size_t n, double *R, do
 
 /* ---- M-step ---- */
 
-/* Weights, means and covariances from the responsibilities R (component-major, k x n). */
-static at_status mstep(at_gmm *g, const double *X, size_t n, const double *R, double reg, int threads,
-                       at_error *err) {
+/* Weights, means and covariances from the responsibilities R (component-major, k x n).
+ * stats: the masses and weighted sums from the E-step, or NULL to compute them here. */
+static at_status mstep(at_gmm *g, const double *X, size_t n, const double *R, const double *stats,
+                       double reg, int threads, at_error *err) {
     size_t k = g->k, d = g->d, cs = cov_stride(g->covariance_type, d);
     /* full accumulates the upper triangle of d x d; diag and spherical d squares */
     size_t acc = g->covariance_type == AT_COV_FULL ? d * d : d;
@@ -321,9 +343,9 @@ static at_status mstep(at_gmm *g, const double *X, size_t n, const double *R, do
         free(part), free(nk), free(scratch);
         return AT_ERR_MEMORY;
     }
-    /* pass 1: masses and weighted sums */
-#pragma omp parallel for num_threads(nthreads(threads)) schedule(dynamic, 1)
-    for (size_t bi = 0; bi < b.nb; bi++) {
+    /* pass 1: masses and weighted sums (unless the E-step brought them) */
+#pragma omp parallel for num_threads(nthreads(threads)) schedule(dynamic, 1) if (!stats)
+    for (size_t bi = 0; bi < (stats ? 0 : b.nb); bi++) {
         double *pn = part + bi * per, *ps = pn + k, *xt = scratch + bi * sper;
         size_t lo = bi * b.size, hi = lo + b.size < n ? lo + b.size : n;
         for (size_t t0 = lo; t0 < hi; t0 += TILE) {
@@ -346,8 +368,8 @@ static at_status mstep(at_gmm *g, const double *X, size_t n, const double *R, do
         }
     }
     memset(g->means, 0, k * d * sizeof *g->means);
-    for (size_t bi = 0; bi < b.nb; bi++) {
-        const double *pn = part + bi * per, *ps = pn + k;
+    for (size_t bi = 0; bi < (stats ? 1 : b.nb); bi++) {
+        const double *pn = stats ? stats : part + bi * per, *ps = pn + k;
         for (size_t c = 0; c < k; c++) nk[c] += pn[c];
         for (size_t j = 0; j < k * d; j++) g->means[j] += ps[j];
     }
@@ -566,22 +588,27 @@ static at_status em_run(const at_gmm_params *p, at_gmm *g, const double *X, size
                         int threads, const at_progress *progress, size_t init, double *R,
                         int32_t *labels, at_error *err) {
     size_t k = g->k;
+    /* masses and weighted sums, carried from each E-step to the M-step after it */
+    double *stats = at_malloc(k * (1 + g->d), sizeof *stats, err);
+    if (!stats) return AT_ERR_MEMORY;
     at_status s = kmeans(X, n, g->d, k, (size_t)p->kmeans_iter, r, threads, labels, err);
-    if (s) return s;
+    if (s) goto done;
     memset(R, 0, n * k * sizeof *R);
     for (size_t i = 0; i < n; i++) R[(size_t)labels[i] * n + i] = 1;
-    if ((s = mstep(g, X, n, R, p->reg_covar, threads, err))) return s;
+    if ((s = mstep(g, X, n, R, NULL, p->reg_covar, threads, err))) goto done;
     double prev = -INFINITY, ll = 0;
     g->converged = 0;
     g->n_iter = 0;
     for (size_t it = 1; it <= (size_t)p->max_iter; it++) {
-        if (at_progress_stopped(progress))
-            return at_fail(err, AT_ERR_INTERRUPTED, "gmm: interrupted at iteration %zu", it);
-        if ((s = estep(g, X, n, R, NULL, &ll, threads, err))) return s;
+        if (at_progress_stopped(progress)) {
+            s = at_fail(err, AT_ERR_INTERRUPTED, "gmm: interrupted at iteration %zu", it);
+            goto done;
+        }
+        if ((s = estep(g, X, n, R, NULL, stats, &ll, threads, err))) goto done;
         g->history[2 * (it - 1)] = (double)it;
         g->history[2 * (it - 1) + 1] = ll;
         g->n_iter = it;
-        if ((s = mstep(g, X, n, R, p->reg_covar, threads, err))) return s;
+        if ((s = mstep(g, X, n, R, stats, p->reg_covar, threads, err))) goto done;
         char detail[128];
         snprintf(detail, sizeof detail, "k %zu, init %zu/%lld, mean log-likelihood %.6f", k, init + 1,
                  (long long)p->n_init, ll);
@@ -593,7 +620,10 @@ static at_status em_run(const at_gmm_params *p, at_gmm *g, const double *X, size
         prev = ll;
     }
     /* the likelihood of the parameters actually kept (BIC, choosing among restarts) */
-    return estep(g, X, n, NULL, NULL, &g->mean_log_likelihood, threads, err);
+    s = estep(g, X, n, NULL, NULL, NULL, &g->mean_log_likelihood, threads, err);
+done:
+    free(stats);
+    return s;
 }
 
 static at_status copy_gmm(const at_gmm *src, at_gmm *dst) {
@@ -692,7 +722,7 @@ at_status at_gmm_responsibilities(const at_gmm *g, const double *X, size_t n, do
     if (n == 0) return AT_OK;
     double ll, *Rc = NULL;
     if (R && !(Rc = at_malloc(n * g->k, sizeof *Rc, err))) return AT_ERR_MEMORY;
-    at_status s = estep(g, X, n, Rc, log_lik, &ll, threads, err);
+    at_status s = estep(g, X, n, Rc, log_lik, NULL, &ll, threads, err);
     for (size_t i = 0; !s && R && i < n; i++)
         for (size_t c = 0; c < g->k; c++) R[i * g->k + c] = Rc[c * n + i];
     free(Rc);
@@ -705,7 +735,7 @@ at_status at_gmm_predict(const at_gmm *g, const double *X, size_t n, int32_t *cl
     if (n == 0) return AT_OK;
     double ll, *Rc = at_malloc(n * g->k, sizeof *Rc, err);
     if (!Rc) return AT_ERR_MEMORY;
-    at_status s = estep(g, X, n, Rc, NULL, &ll, threads, err);
+    at_status s = estep(g, X, n, Rc, NULL, NULL, &ll, threads, err);
     for (size_t i = 0; !s && i < n; i++) {
         size_t b = 0;
         for (size_t c = 1; c < g->k; c++)
@@ -765,7 +795,7 @@ at_status at_gmm_predict_proba(const at_gmm *g, const double *X, size_t n, doubl
     size_t k = g->k, nc = g->n_classes;
     double ll, *Rc = at_malloc(n * k, sizeof *Rc, err);
     if (!Rc) return AT_ERR_MEMORY;
-    at_status s = estep(g, X, n, Rc, NULL, &ll, threads, err);
+    at_status s = estep(g, X, n, Rc, NULL, NULL, &ll, threads, err);
     for (size_t i = 0; !s && i < n; i++) {
         double *p = P + i * nc;
         for (size_t j = 0; j < nc; j++) p[j] = 0;
