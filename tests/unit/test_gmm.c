@@ -2,6 +2,7 @@
  * BIC selection, label matching (k = classes and k > classes), singular covariances,
  * determinism across seeds and threads, and the gmm model family. */
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "astrotrain/gmm.h"
 #include "astrotrain/rng.h"
@@ -343,6 +344,59 @@ static void test_model_family(void) {
     free(P), free(X), free(blob);
 }
 
+static void test_save_load(void) {
+    size_t n = 1500;
+    int32_t *blob = malloc(n * sizeof *blob);
+    double *X = make_blobs(&three, n, 10, blob);
+    const char *feat[2] = {"x", "y"}, *cls[3] = {"A", "B", "C"};
+    at_dataset *ds = NULL;
+    at_error err = {0};
+    CHECK_OK(at_dataset_new(n, 2, 1, feat, cls, 3, &ds, &err), &err);
+    memcpy(ds->X, X, n * 2 * sizeof *X);
+    for (size_t i = 0; i < n; i++) ds->y[i] = blob[i];
+    for (int t = AT_COV_FULL; t <= AT_COV_SPHERICAL; t++) {
+        at_gmm_params p;
+        at_gmm_params_default(&p);
+        p.covariance_type = t;
+        if (t == AT_COV_DIAG) strcpy(p.components, "2..4");
+        at_model *m = NULL, *back = NULL;
+        CHECK_OK(at_gmm_new(&p, 2, 3, &m, &err), &err);
+        at_fit_input in = {.train = ds, .threads = 1, .seed = 3};
+        CHECK_OK(at_model_fit(m, &in, &err), &err);
+        char path[] = "/tmp/test_gmm_XXXXXX";
+        int fd = mkstemp(path);
+        if (fd >= 0) close(fd);
+        at_store *st = NULL;
+        CHECK_OK(at_store_create(path, &st, &err), &err);
+        CHECK_OK(at_model_save(m, st, &err), &err);
+        CHECK_OK(at_store_commit(st, &err), &err);
+        st = NULL;
+        CHECK_OK(at_store_open(path, &st, &err), &err);
+        if (st) CHECK_OK(at_model_load(st, &back, &err), &err);
+        at_store_close(st);
+        remove(path);
+        const at_gmm *a = at_gmm_of(m), *b = at_gmm_of(back);
+        CHECK(a && b);
+        if (a && b) {
+            CHECK(a->k == b->k && a->covariance_type == b->covariance_type && a->n_iter == b->n_iter);
+            CHECK(memcmp(a->cluster_class, b->cluster_class, a->k * sizeof(int32_t)) == 0);
+            CHECK(a->bic == b->bic && a->converged == b->converged);
+            double Pa[3 * 20], Pb[3 * 20];
+            CHECK_OK(at_model_predict_proba(m, X, 20, Pa, 1, &err), &err);
+            CHECK_OK(at_model_predict_proba(back, X, 20, Pb, 1, &err), &err);
+            for (int i = 0; i < 60; i++) CHECK_NEAR(Pa[i], Pb[i], 1e-12);
+            const at_history *h = back->ops->history(back->impl);
+            CHECK(h && h->n_rows == a->n_iter && h->values[1] == a->history[1]);
+            size_t k0 = 0, cnt = 0;
+            CHECK(at_gmm_selection(back, &k0, &cnt, NULL, NULL) == (t == AT_COV_DIAG));
+        }
+        at_model_free(m);
+        at_model_free(back);
+    }
+    at_dataset_free(ds);
+    free(X), free(blob);
+}
+
 int main(void) {
     RUN(test_blobs_each_type);
     RUN(test_label_matching);
@@ -353,5 +407,6 @@ int main(void) {
     RUN(test_errors);
     RUN(test_interrupt);
     RUN(test_model_family);
+    RUN(test_save_load);
     return harness_done();
 }

@@ -1,7 +1,10 @@
 /* test_pca.c - PCA on data with a known covariance: eigenvalues and vectors, ratios,
  * sign convention, variance_to_keep, whitening, errors and the model-family wrapper. */
+#include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
+#include "astrotrain/model_file.h"
 #include "astrotrain/pca.h"
 #include "astrotrain/rng.h"
 #include "harness.h"
@@ -272,6 +275,50 @@ static void test_model_family(void) {
     free(X);
 }
 
+static void test_save_load(void) {
+    size_t n = 400;
+    double *X = make_data(n, 6);
+    at_pca_params p;
+    at_pca_params_default(&p);
+    p.whiten = 1;
+    at_model *m = NULL;
+    at_error err = {0};
+    CHECK_OK(at_pca_new(&p, D, 0, &m, &err), &err);
+    const char *names[D] = {"a", "b", "c", "d"};
+    at_dataset *ds = NULL;
+    CHECK_OK(at_dataset_new(n, D, 0, names, NULL, 0, &ds, &err), &err);
+    memcpy(ds->X, X, n * D * sizeof *X);
+    at_fit_input in = {.train = ds, .threads = 1, .seed = 1};
+    CHECK_OK(at_model_fit(m, &in, &err), &err);
+    char path[] = "/tmp/test_pca_XXXXXX";
+    int fd = mkstemp(path);
+    if (fd >= 0) close(fd);
+    at_store *st = NULL;
+    CHECK_OK(at_store_create(path, &st, &err), &err);
+    CHECK_OK(at_model_save(m, st, &err), &err);
+    CHECK_OK(at_store_commit(st, &err), &err);
+    at_model *back = NULL;
+    st = NULL;
+    CHECK_OK(at_store_open(path, &st, &err), &err);
+    if (st) CHECK_OK(at_model_load(st, &back, &err), &err);
+    at_store_close(st);
+    const at_pca *a = at_pca_of(m), *b = at_pca_of(back);
+    CHECK(a && b && a->k == b->k && b->whiten == 1 && b->n_samples == n);
+    if (a && b) {
+        CHECK(memcmp(a->components, b->components, a->k * D * sizeof(double)) == 0);
+        CHECK(memcmp(a->eigenvalues, b->eigenvalues, D * sizeof(double)) == 0);
+        double ta[3 * 5], tb[3 * 5];
+        CHECK_OK(at_pca_transform(a, X, 5, ta, &err), &err);
+        CHECK_OK(at_pca_transform(b, X, 5, tb, &err), &err);
+        CHECK(memcmp(ta, tb, sizeof ta) == 0);
+    }
+    remove(path);
+    at_model_free(m);
+    at_model_free(back);
+    at_dataset_free(ds);
+    free(X);
+}
+
 int main(void) {
     RUN(test_known_covariance);
     RUN(test_variance_to_keep);
@@ -279,5 +326,6 @@ int main(void) {
     RUN(test_degenerate);
     RUN(test_errors);
     RUN(test_model_family);
+    RUN(test_save_load);
     return harness_done();
 }
