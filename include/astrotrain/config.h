@@ -11,6 +11,8 @@
 #include <stdint.h>
 
 #include "forest.h"
+#include "gmm.h"
+#include "pca.h"
 #include "status.h"
 
 #define AT_PATH_MAX 1024
@@ -20,6 +22,8 @@
 typedef struct at_model_config {
     char type[64];
     at_forest_params forest;
+    at_pca_params pca;
+    at_gmm_params gmm;
 } at_model_config;
 
 typedef struct at_config {

@@ -41,6 +41,8 @@ typedef struct key_spec {
 #define C_(f) offsetof(at_config, f), sizeof(((at_config *)0)->f)
 #define M_(f) offsetof(at_model_config, f), sizeof(((at_model_config *)0)->f)
 #define RF "random_forest"
+#define PCA "pca"
+#define GMM "gmm"
 #define BIG 9.2e18
 
 static const key_spec keys[] = {
@@ -88,7 +90,7 @@ static const key_spec keys[] = {
      NULL, "Feature scaling fitted on the training part: standard (mean/std), minmax, or none."},
     /* [model] */
     {"model", "type", K_STR, M_(type), "random_forest", 0, 0, NULL, "*",
-     "Model family: random_forest."},
+     "Model family: random_forest, pca (projection, no classes), gmm (Gaussian mixture matched to classes)."},
     {"model", "n_trees", K_INT, M_(forest.n_trees), "100", 1, 100000, NULL, RF, "Number of trees."},
     {"model", "criterion", K_CHOICE, M_(forest.criterion), "gini", 0, 0, "gini|entropy", RF,
      "Split quality measure."},
@@ -108,6 +110,26 @@ static const key_spec keys[] = {
      "Quantile bins per feature for the split search (speed; 256 is near-exact)."},
     {"model", "oob_score", K_BOOL, M_(forest.oob_score), "true", 0, 0, NULL, RF,
      "Compute the out-of-bag accuracy (needs bootstrap)."},
+    {"model", "n_components", K_INT, M_(pca.n_components), "3", 0, 100000, NULL, PCA,
+     "Principal components kept; 0 = all; more than the features is clipped."},
+    {"model", "variance_to_keep", K_REAL, M_(pca.variance_to_keep), "0", 0, 1, NULL, PCA,
+     "When > 0: keep the fewest components whose explained-variance ratios reach this fraction (n_components is then ignored)."},
+    {"model", "whiten", K_BOOL, M_(pca.whiten), "false", 0, 0, NULL, PCA,
+     "Scale each component's scores to unit variance."},
+    {"model", "components", K_STR, M_(gmm.components), "3", 0, 0, NULL, GMM,
+     "Mixture components: a count (3), or a range (2..8) to fit each and keep the lowest BIC."},
+    {"model", "covariance_type", K_CHOICE, M_(gmm.covariance_type), "full", 0, 0, "full|diag|spherical", GMM,
+     "Covariance per component: a full matrix, a diagonal, or one variance."},
+    {"model", "max_iter", K_INT, M_(gmm.max_iter), "100", 1, 100000, NULL, GMM,
+     "Most EM iterations per initialisation."},
+    {"model", "tol", K_REAL, M_(gmm.tol), "1e-3", 0, INFINITY, NULL, GMM,
+     "EM stops when the mean log-likelihood per row changes by less than this."},
+    {"model", "reg_covar", K_REAL, M_(gmm.reg_covar), "1e-6", 0, INFINITY, NULL, GMM,
+     "Added to every variance so covariances stay invertible (constant or duplicated features)."},
+    {"model", "n_init", K_INT, M_(gmm.n_init), "1", 1, 1000, NULL, GMM,
+     "Initialisations (k-means++ then Lloyd, each seeded); the best final log-likelihood is kept."},
+    {"model", "kmeans_iter", K_INT, M_(gmm.kmeans_iter), "100", 0, 100000, NULL, GMM,
+     "Most Lloyd (k-means) iterations after k-means++, stopping early when assignments settle."},
     /* [metrics] */
     {"metrics", "confident_threshold", K_REAL, C_(metrics.confident_threshold), "0.9", 0, 1, NULL, NULL,
      "Probability above which a correct prediction counts as confident (confident_fraction)."},
@@ -432,6 +454,11 @@ static at_status validate(load_state *ls, at_error *err) {
         return at_fail(err, AT_ERR_CONFIG,
                        "%s[model] max_features = '%s': expected sqrt, log2, all, a fraction or a count", where,
                        c->model.forest.max_features);
+    size_t k_lo, k_hi;
+    if (!at_gmm_components(c->model.gmm.components, &k_lo, &k_hi))
+        return at_fail(err, AT_ERR_CONFIG,
+                       "%s[model] components = '%s': expected a count (3) or a range (2..8) within 1..1000",
+                       where, c->model.gmm.components);
     if (strcmp(c->data.delimiter, "tab") == 0) strcpy(c->data.delimiter, "\t");
     if (strlen(c->data.delimiter) != 1)
         return at_fail(err, AT_ERR_CONFIG, "%s[data] delimiter must be one character", where);
