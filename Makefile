@@ -108,3 +108,44 @@ clean:
 	rm -rf build astrotrain
 
 -include $(DEPFILES)
+
+# ---- fuzzing (libFuzzer; needs clang) -------------------------------------------------------
+#   make fuzz [FUZZ_SECONDS=60]   each target of tests/fuzz/ for FUZZ_SECONDS, seeded from
+#                                  tests/fuzz/corpus/<target>/; new inputs go to build/fuzz/corpus/,
+#                                  crashes to build/fuzz/crashes/ (add them to the corpus once fixed)
+#   make fuzz-ci                   the same, 15 s per target (CI)
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_BUILD   := build/fuzz
+FUZZ_FLAGS   := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+# -Wno-pass-failed: at -O1 clang cannot honour every "omp simd" and says so as a warning.
+FUZZ_CFLAGS  := -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -fopenmp -Iinclude -Isrc $(PKG_CFLAGS) \
+                $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -Wno-pass-failed -DAT_VERSION='"$(VERSION)"'
+FUZZ_SRC     := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BIN     := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_BUILD)/%.o)
+
+.PHONY: fuzz fuzz-ci fuzz-build
+$(FUZZ_BUILD)/src/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC(fz)  $<")
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -MMD -MP -c $< -o $@
+
+$(FUZZ_BUILD)/libastrotrain.a: $(FUZZ_LIB_OBJ)
+	@rm -f $@
+	$(Q)ar rcs $@ $^
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_util.h $(FUZZ_BUILD)/libastrotrain.a
+	@$(if $(Q),echo "  FUZZ    $@")
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -Itests/fuzz -o $@ $< $(FUZZ_BUILD)/libastrotrain.a \
+	    -fopenmp $(LDLIBS)
+
+fuzz-build: $(FUZZ_BIN)
+
+fuzz: fuzz-build
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_BUILD=$(FUZZ_BUILD) bash tests/fuzz/run.sh $(FUZZ_BIN)
+
+fuzz-ci:
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=15
+
+-include $(FUZZ_LIB_OBJ:.o=.d)
