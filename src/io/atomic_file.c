@@ -6,12 +6,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 struct at_afile {
     FILE *fp;
     char *path; /* the real name */
-    char *tmp;  /* "<path>.tmp.<pid>" */
+    char *tmp;  /* "<path>.tmp.<pid>"; NULL when writing straight to a device or pipe */
 };
 
 static void afile_free(at_afile *f) {
@@ -29,8 +30,25 @@ at_afile *at_afile_open(const char *path, at_error *err) {
     if (!f) return NULL;
     size_t n = strlen(path) + 32;
     f->path = at_strdup(path, err);
+    if (!f->path) {
+        afile_free(f);
+        return NULL;
+    }
+    /* A device or pipe (/dev/stdout, /dev/full, a FIFO) cannot be replaced atomically, and
+     * renaming a temp file over it would destroy it (as root, /dev/full would become a
+     * regular file): such outputs are written in place. */
+    struct stat sb;
+    if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode) && !S_ISDIR(sb.st_mode)) {
+        f->fp = fopen(path, "wb");
+        if (!f->fp) {
+            at_fail(err, AT_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
+            afile_free(f);
+            return NULL;
+        }
+        return f;
+    }
     f->tmp = at_malloc(n, 1, err);
-    if (!f->path || !f->tmp) {
+    if (!f->tmp) {
         afile_free(f);
         return NULL;
     }
@@ -50,7 +68,7 @@ FILE *at_afile_stream(at_afile *f) { return f ? f->fp : NULL; }
 void at_afile_abort(at_afile *f) {
     if (!f) return;
     if (f->fp) fclose(f->fp);
-    unlink(f->tmp);
+    if (f->tmp) unlink(f->tmp);
     afile_free(f);
 }
 
@@ -80,16 +98,17 @@ at_status at_afile_commit(at_afile *f, at_error *err) {
     /* ferror catches a failed write whose error fflush would not report again. */
     if (ferror(f->fp)) e = errno ? errno : EIO;
     if (!e && fflush(f->fp) != 0) e = errno;
-    if (!e && fsync(fileno(f->fp)) != 0) e = errno;
+    /* fsync is for files; a pipe or terminal says EINVAL, which is no failure. */
+    if (!e && fsync(fileno(f->fp)) != 0 && (f->tmp || (errno != EINVAL && errno != EROFS))) e = errno;
     if (fclose(f->fp) != 0 && !e) e = errno;
     f->fp = NULL;
-    if (!e && rename(f->tmp, f->path) != 0) e = errno;
+    if (!e && f->tmp && rename(f->tmp, f->path) != 0) e = errno;
     if (e) {
         at_fail(err, AT_ERR_IO, "%s: cannot write: %s", f->path, strerror(e));
         at_afile_abort(f);
         return AT_ERR_IO;
     }
-    sync_parent(f->path);
+    if (f->tmp) sync_parent(f->path);
     afile_free(f);
     return AT_OK;
 }

@@ -121,6 +121,25 @@ static void test_full_disk(void) {
     CHECK(entries("big.bin") == 0);
 }
 
+/* Devices are written in place: renaming a temp file over /dev/full would replace the
+ * device with a regular file (we may run as root), and /dev/full must report the full disk. */
+static void test_devices(void) {
+    at_error err = {0};
+    CHECK(at_write_file_atomic("/dev/full", "x\n", 2, &err) == AT_ERR_IO);
+    CHECK(strstr(err.msg, "/dev/full") && strstr(err.msg, "No space left on device"));
+    at_afile *f = at_afile_open("/dev/full", &err);
+    CHECK(f != NULL);
+    if (f) {
+        for (int i = 0; i < 10000; i++) fputs("0123456789", at_afile_stream(f));
+        CHECK(at_afile_commit(f, &err) == AT_ERR_IO && strstr(err.msg, "No space left on device"));
+    }
+    CHECK_OK(at_write_file_atomic("/dev/null", "x\n", 2, &err), &err);
+    struct stat sb;
+    CHECK(stat("/dev/full", &sb) == 0 && S_ISCHR(sb.st_mode));
+    CHECK(stat("/dev/null", &sb) == 0 && S_ISCHR(sb.st_mode));
+    CHECK(access("/dev/full.tmp.0", F_OK) != 0);
+}
+
 int main(void) {
     snprintf(dir, sizeof dir, "/tmp/at_afile_XXXXXX");
     if (!mkdtemp(dir)) {
@@ -130,6 +149,7 @@ int main(void) {
     RUN(test_one_shot);
     RUN(test_stream);
     RUN(test_full_disk);
+    RUN(test_devices);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
