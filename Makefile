@@ -149,3 +149,13 @@ fuzz-ci:
 	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=15
 
 -include $(FUZZ_LIB_OBJ:.o=.d)
+
+# ---- valgrind ------------------------------------------------------------------------------
+#   make valgrind   the end-to-end tests in VALGRIND_E2E with every astrotrain call under
+#                   memcheck (zero errors, zero definite leaks), on a build without -march=native
+#                   (valgrind does not know AVX-512) in build/valgrind/
+VALGRIND_E2E ?= bad_inputs interrupt
+.PHONY: valgrind
+valgrind:
+	@$(MAKE) --no-print-directory BUILD=build/valgrind ARCH= SANITIZE=0 build/valgrind/astrotrain
+	@BUILD=build/valgrind VALGRIND=1 ONLY=e2e E2E_FILTER="$(VALGRIND_E2E)" bash tests/run.sh

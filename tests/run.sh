@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every unit-test program (build/tests/test_*) and every end-to-end script
 # (tests/e2e/*.sh), adds up their "N passed, N failed" lines and ends with the total.
-# ONLY=unit or ONLY=e2e runs one kind; E2E_FILTER=name runs matching e2e scripts.
+# ONLY=unit or ONLY=e2e runs one kind; E2E_FILTER="name..." runs the e2e scripts matching a name.
 set -u
 BUILD=${BUILD:-build}
 export ASTROTRAIN="$PWD/$BUILD/astrotrain"
@@ -41,7 +41,11 @@ if [ "${ONLY:-e2e}" = e2e ] || [ -z "${ONLY:-}" ]; then
     for t in tests/e2e/*.sh; do
         [ -f "$t" ] || continue
         [ "$(basename "$t")" = lib.sh ] && continue
-        if [ -n "${E2E_FILTER:-}" ] && [[ "$t" != *"$E2E_FILTER"* ]]; then continue; fi
+        if [ -n "${E2E_FILTER:-}" ]; then   # words: run the scripts matching any of them
+            keep=0
+            for f in $E2E_FILTER; do [[ "$t" == *"$f"* ]] && keep=1; done
+            [ $keep = 1 ] || continue
+        fi
         run_one "e2e/$(basename "$t" .sh)" bash "$t"
     done
 fi

@@ -14,6 +14,8 @@
 static volatile int stop_requested;
 
 static void on_signal(int sig) {
+    /* Only a flag: a second signal must not kill us either, since tools such as timeout(1)
+     * deliver the same signal twice (to the child and to its process group). */
     (void)sig;
     stop_requested = 1;
 }
@@ -42,6 +44,9 @@ int main(int argc, char **argv) {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
+    /* Reads from a pipe or terminal resume after the signal instead of failing with EINTR
+     * (an i/o error); the stop is seen at the next safe point. */
+    sa.sa_flags = SA_RESTART;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     volatile int *stop = &stop_requested;

@@ -757,6 +757,8 @@ at_status at_plot_render(const char *dir, const char *name, at_error *err) {
     } else if (access(png, F_OK) != 0) {
         s = at_fail(err, AT_ERR_IO, "gnuplot %s: wrote no %s", gp, png);
     }
+    /* gnuplot writes the PNG in place: one it did not finish (killed, Ctrl-C) must go. */
+    if (s) unlink(png);
     free(out);
     return s;
 }

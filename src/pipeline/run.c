@@ -281,6 +281,12 @@ static void build_metrics_json(const at_config *c, const run_state *r, const at_
     at_json_end_object(j);
 }
 
+/* A safe point between stages: AT_ERR_INTERRUPTED once SIGINT/SIGTERM has asked to stop. */
+static at_status stop_point(const at_progress *p, const char *after, at_error *err) {
+    if (!at_progress_stopped(p)) return AT_OK;
+    return at_fail(err, AT_ERR_INTERRUPTED, "stopped after %s", after);
+}
+
 at_status at_run_experiment(const at_config *c, const at_run_options *opt, const at_progress *prog,
                             at_run_summary *out, at_error *err) {
     memset(out, 0, sizeof *out);
@@ -289,8 +295,11 @@ at_status at_run_experiment(const at_config *c, const at_run_options *opt, const
     if (s) return s;
     char path[AT_PATH_MAX + 300];
     snprintf(path, sizeof path, "%s/log.txt", out->run_dir);
-    tee t = {prog, fopen(path, "w")};
-    if (!t.log) return at_fail(err, AT_ERR_IO, "%s: %s", path, strerror(errno));
+    /* Like every file of the run, log.txt is written under a temporary name and renamed when
+     * the run ends, failed or not: it is then complete, with the error as its last line. */
+    at_afile *log = at_afile_open(path, err);
+    if (!log) return err ? err->code : AT_ERR_IO;
+    tee t = {prog, at_afile_stream(log)};
     at_progress p = {tee_update, tee_log, &t, prog ? prog->stop : NULL};
     run_state r;
     memset(&r, 0, sizeof r);
@@ -298,8 +307,11 @@ at_status at_run_experiment(const at_config *c, const at_run_options *opt, const
     at_progress_log(&p, "astrotrain %s: run %s (model %s, seed %lld)", AT_VERSION, out->run_dir, c->model.type,
                     (long long)c->run.seed);
     if ((s = load_data(c, &r, out, &p, err))) goto done;
+    if ((s = stop_point(&p, "loading the data", err))) goto done;
     if ((s = prepare(c, &r, out, &p, err))) goto done;
     if ((s = fit_and_evaluate(c, opt, &r, out, &p, err))) goto done;
+    /* The last safe point: once writing starts, it finishes (each file is atomic anyway). */
+    if ((s = stop_point(&p, "evaluation", err))) goto done;
     out->k = r.all->n_classes;
     out->class_names = at_calloc(out->k, sizeof(char *), err);
     if (!out->class_names) {
@@ -329,16 +341,29 @@ at_status at_run_experiment(const at_config *c, const at_run_options *opt, const
         at_run_figures f = {(const char *const *)out->class_names, out->k, r.counts_before, r.counts_after,
                             &out->test, r.test->y, r.P_test, r.test->n, r.model,
                             (const char *const *)r.features, r.n_features};
-        if ((s = at_run_plots(path, &f, c->plots.render, &out->plots_written, &out->plots_rendered,
-                              out->plot_warning, sizeof out->plot_warning, err)))
-            goto done;
+        s = at_run_plots(path, &f, c->plots.render, &out->plots_written, &out->plots_rendered, out->plot_warning,
+                         sizeof out->plot_warning, err);
+        /* Ctrl-C reaches gnuplot too (same process group): say why rendering stopped. */
+        if (s && at_progress_stopped(&p)) s = stop_point(&p, "rendering the plots", err);
+        if (s) goto done;
         at_progress_log(&p, "plots: %zu scripts, %zu rendered%s%s", out->plots_written, out->plots_rendered,
                         out->plot_warning[0] ? "; " : "", out->plot_warning);
     }
     at_progress_log(&p, "done: %s", out->run_dir);
 done:
+    if (s == AT_ERR_INTERRUPTED && err && !strstr(err->msg, "log.txt")) {
+        char what[AT_ERROR_MAX];
+        snprintf(what, sizeof what, "%s", err->msg);
+        at_fail(err, AT_ERR_INTERRUPTED, "%s%s; no results written (the log is in %s/log.txt)",
+                strstr(what, "interrupt") ? "" : "interrupted: ", what, out->run_dir);
+    }
     if (s && err) at_progress_log(&p, "error: %s", err->msg);
-    fclose(t.log);
+    at_error lerr = {0};
+    at_status ls = at_afile_commit(log, &lerr);
+    if (!s && ls) {
+        s = ls;
+        if (err) *err = lerr;
+    }
     run_state_free(&r);
     return s;
 }
