@@ -4,6 +4,7 @@
 # stratified 70/15/15; standardise; 2 threads), in one run so the ratios are fair on a
 # shared machine. Peers run only when installed (see ../shared/benchmarks/README.md).
 # BENCH_REPEATS=N (default 3): medians of N runs. BENCH_MODELS="rf ..." restricts.
+# BENCH_STREAM=1 adds predict over a 10-million-row catalogue (bench/predict_stream.sh).
 set -u
 cd "$(dirname "$0")/.."
 AT=./build/astrotrain
@@ -66,3 +67,9 @@ for m in $MODELS; do
     *) echo "$m"; at_run "$m" ;;
     esac
 done
+
+# BENCH_STREAM=1: predict over a 10-million-row catalogue, rows/s and peak memory (slow: minutes).
+if [ "${BENCH_STREAM:-0}" = 1 ]; then
+    echo "predict streaming (bench/predict_stream.sh)"
+    bash bench/predict_stream.sh
+fi

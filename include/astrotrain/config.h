@@ -33,6 +33,7 @@ typedef struct at_config {
         char output_dir[AT_PATH_MAX];
         int64_t seed;
         int64_t threads; /* 0 = all cores */
+        int64_t memory_limit_mb; /* 0 = MemAvailable of /proc/meminfo */
     } run;
     struct {
         char path[AT_PATH_MAX];

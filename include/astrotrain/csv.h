@@ -62,6 +62,9 @@ typedef struct at_load_options {
     size_t n_classes;
     at_missing_policy missing;
     at_csv_options csv;
+    /* Whole-file loader: stop with AT_ERR_MEMORY once the table would need more than this
+     * many bytes (0 = no bound), so a file larger than estimated cannot exhaust memory. */
+    size_t max_table_bytes;
 } at_load_options;
 
 void at_load_options_default(at_load_options *o);

@@ -49,6 +49,10 @@ typedef struct at_model_ops {
     at_status (*importances)(const void *impl, double *out); /* n_features, sum 1 */
     const at_history *(*history)(const void *impl);
     void (*describe)(const void *impl, at_json *j); /* family figures into metrics.json "model_info" */
+    /* Bytes that fitting n_train rows of d features (k classes, threads threads) needs at its
+     * peak, the fitted model included; a fair upper estimate, checked against [run]
+     * memory_limit_mb before the data are loaded. NULL: the family needs little beyond the data. */
+    size_t (*memory_estimate)(const struct at_model_config *mc, size_t n_train, size_t d, size_t k, int threads);
 } at_model_ops;
 
 typedef struct at_model {

@@ -212,6 +212,7 @@ struct at_table_reader {
     at_missing_policy missing;
     at_load_report rep;
     int eof;
+    size_t max_bytes;   /* opt->max_table_bytes */
 };
 
 /* Column index of name: a missing column or an ambiguous (repeated) one is an error. */
@@ -279,6 +280,7 @@ static at_status table_open(const char *path, const at_load_options *opt, int al
     if (!t) return AT_ERR_MEMORY;
     t->d = opt->n_features;
     t->missing = opt->missing;
+    t->max_bytes = opt->max_table_bytes;
     t->label_col = -1;
     at_status st = at_csv_open(path, &opt->csv, &t->csv, err);
     if (st) goto fail;
@@ -410,9 +412,18 @@ typedef struct rowbuf {
     size_t n, cap;
 } rowbuf;
 
-static at_status rowbuf_grow(rowbuf *b, size_t d, int labelled, size_t cap, at_error *err) {
+static at_status rowbuf_grow(rowbuf *b, size_t d, int labelled, size_t cap, size_t max_bytes,
+                             at_error *err) {
     if (d && cap > SIZE_MAX / sizeof(double) / d)
         return at_fail(err, AT_ERR_MEMORY, "table too large: %zu rows of %zu features", cap, d);
+    size_t row_bytes = (d ? d : 1) * sizeof(double) + sizeof(int64_t) + (labelled ? sizeof(int32_t) : 0);
+    if (max_bytes && cap > max_bytes / row_bytes) {
+        /* Doubling stops at the bound; past it, the table really does not fit. */
+        if (b->cap >= max_bytes / row_bytes)
+            return at_fail(err, AT_ERR_MEMORY, "the table outgrows %.1f MB after %zu rows",
+                           (double)max_bytes / 1048576.0, b->n);
+        cap = max_bytes / row_bytes;
+    }
     double *X = realloc(b->X, cap * (d ? d : 1) * sizeof *X);
     if (X) b->X = X;
     int64_t *row = realloc(b->row, cap * sizeof *row);
@@ -450,7 +461,7 @@ static at_status fill(at_table_reader *t, rowbuf *b, size_t max_rows, at_error *
         if (b->n == b->cap) {
             size_t cap = b->cap ? b->cap * 2 : 4096;
             if (cap > max_rows) cap = max_rows;
-            if ((st = rowbuf_grow(b, d, labelled, cap, err))) return st;
+            if ((st = rowbuf_grow(b, d, labelled, cap, t->max_bytes, err))) return st;
         }
         int keep;
         if ((st = parse_row(t, f, b->X + b->n * d, labelled ? b->y + b->n : NULL, &keep, err)))

@@ -55,6 +55,9 @@ static const key_spec keys[] = {
      "Seed of every random stream (undersampling, split, model)."},
     {"run", "threads", K_INT, C_(run.threads), "0", 0, 1024, NULL, NULL,
      "Threads for OpenMP and OpenBLAS; 0 = all cores. --threads overrides."},
+    {"run", "memory_limit_mb", K_INT, C_(run.memory_limit_mb), "0", 0, BIG, NULL, NULL,
+     "Training refuses (exit 7) a data set and model whose estimated memory exceeds this many MB, "
+     "and stops loading a table that outgrows it; 0 = the memory available now (MemAvailable)."},
     /* [data] */
     {"data", "path", K_STR, C_(data.path), "data/sdss17/star_classification.csv.gz", 0, 0, NULL, NULL,
      "CSV catalogue, plain or gzip (detected by content). Relative to the working directory."},

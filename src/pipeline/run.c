@@ -134,8 +134,8 @@ static void run_state_free(run_state *r) {
     at_json_free(&r->json);
 }
 
-static at_status load_data(const at_config *c, run_state *r, at_run_summary *out, const at_progress *p,
-                           at_error *err) {
+static at_status load_data(const at_config *c, const at_run_options *opt, run_state *r, at_run_summary *out,
+                           const at_progress *p, at_error *err) {
     at_status s = at_split_list(c->data.features, &r->features, &r->n_features, err);
     if (s) return s;
     at_load_options lo;
@@ -147,8 +147,19 @@ static at_status load_data(const at_config *c, run_state *r, at_run_summary *out
     lo.csv.allow_comments = c->data.comments;
     lo.csv.delimiter = c->data.delimiter[0];
     at_load_report rep = {0};
+    /* Refuse early what cannot fit: from the file's size before reading, by bounding the
+     * table while reading, and from the real sizes and the model's estimate after. */
+    at_memory_plan mem;
+    at_memory_limit(c, &mem);
+    if ((s = at_memory_check_input(&mem, c->data.path, r->n_features, err))) return s;
+    lo.max_table_bytes = mem.table_bytes;
     at_progress_log(p, "loading %s", c->data.path);
-    if ((s = at_dataset_load_csv(c->data.path, &lo, &r->all, &rep, err))) return s;
+    if ((s = at_dataset_load_csv(c->data.path, &lo, &r->all, &rep, err)))
+        return s == AT_ERR_MEMORY && mem.table_bytes ? at_memory_refuse_load(&mem, c->data.path, err) : s;
+    size_t n_train = (size_t)((double)r->all->n * c->split.train) + 1;
+    if ((s = at_memory_check_fit(&mem, &c->model, r->all->n, n_train, r->all->d, r->all->n_classes, opt->threads,
+                                 err)))
+        return s;
     out->rows_read = rep.rows_read;
     size_t dropped = 0;
     if ((s = at_clean_rows(r->all, c->clean.use_sentinel, c->clean.sentinel, c->data.missing == AT_MISSING_KEEP,
@@ -306,7 +317,7 @@ at_status at_run_experiment(const at_config *c, const at_run_options *opt, const
     at_json_init(&r.json);
     at_progress_log(&p, "astrotrain %s: run %s (model %s, seed %lld)", AT_VERSION, out->run_dir, c->model.type,
                     (long long)c->run.seed);
-    if ((s = load_data(c, &r, out, &p, err))) goto done;
+    if ((s = load_data(c, opt, &r, out, &p, err))) goto done;
     if ((s = stop_point(&p, "loading the data", err))) goto done;
     if ((s = prepare(c, &r, out, &p, err))) goto done;
     if ((s = fit_and_evaluate(c, opt, &r, out, &p, err))) goto done;

@@ -54,6 +54,8 @@ PY
 awk -F, 'NR == 1 || $14 == "GALAXY"' good.csv > one_class.csv
 head -n 3 good.csv > three_rows.csv
 sed '1s/,redshift,/,u,/' good.csv > dup_column.csv
+# gzip whose trailer understates the size (a tiny last member): only the loader's bound sees it.
+{ zcat "$SAMPLE" | gzip -c; zcat "$SAMPLE" | tail -n 1 | gzip -c; } > two_members.csv.gz
 printf '\x89PNG\r\n\x1a\n\0\0\0\rIHDR' > image.png
 
 # Configuration files.
@@ -195,6 +197,15 @@ bad "--set without a dot"           2 "expected section.key=value" "$W/runs/x/mo
 if "$ASTROTRAIN" config --doc | grep -q '`batch`'; then
     bad "batch = 0 (mlp)"           3 "batch = 0 is out of range" "$W/runs/x/model.h5" $(train x) --set model.type=mlp --set model.batch=0
 fi
+
+# ---- memory ([run] memory_limit_mb) -------------------------------------------------------
+bad "table larger than the limit"   7 "needs about 2 MB, the limit is 1 MB" "$W/runs/x/model.h5" $(train x) \
+    --set "data.path=$SAMPLE" --set run.memory_limit_mb=1
+bad "model larger than the limit"   7 "(model about" "$W/runs/x/model.h5" $(train x) --set "data.path=$SAMPLE" \
+    --set run.memory_limit_mb=100 --set model.n_trees=100000
+bad "gzip trailer understates, load stopped" 7 "the table outgrows 0.3 MB after" "$W/runs/x/model.h5" $(train x) \
+    --set "data.path=$TMP/two_members.csv.gz" --set run.memory_limit_mb=1
+fine "the same files within the limit" $(train x) --set "data.path=$TMP/two_members.csv.gz" --set run.memory_limit_mb=64
 
 # ---- output folders ------------------------------------------------------------------------
 bad "run folder under a regular file" 5 "/dev/null: exists and is not a folder" - $(train x) --set run.output_dir=/dev/null/runs
