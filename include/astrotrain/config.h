@@ -56,6 +56,10 @@ typedef struct at_config {
     struct {
         int method; /* at_scaler_kind */
     } normalise;
+    struct {
+        int64_t components; /* 0 = no PCA stage */
+        int whiten;
+    } pca_stage;
     at_model_config model;
     struct {
         double confident_threshold;

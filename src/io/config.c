@@ -88,6 +88,12 @@ static const key_spec keys[] = {
     /* [normalise] */
     {"normalise", "method", K_CHOICE, C_(normalise.method), "standard", 0, 0, "none|standard|minmax",
      NULL, "Feature scaling fitted on the training part: standard (mean/std), minmax, or none."},
+    /* [pca] */
+    {"pca", "components", K_INT, C_(pca_stage.components), "0", 0, 100000, NULL, NULL,
+     "PCA stage in front of the model: project the scaled features on this many principal "
+     "components (fitted on the training part); 0 = off."},
+    {"pca", "whiten", K_BOOL, C_(pca_stage.whiten), "false", 0, 0, NULL, NULL,
+     "Scale the PCA stage's components to unit variance."},
     /* [model] */
     {"model", "type", K_STR, M_(type), "random_forest", 0, 0, NULL, "*",
      "Model family: random_forest, pca (projection, no classes), gmm (Gaussian mixture matched to classes)."},
@@ -141,8 +147,8 @@ static const key_spec keys[] = {
 };
 #define N_KEYS (sizeof keys / sizeof keys[0])
 
-static const char *const section_names[] = {"run",    "data",      "clean",   "undersample", "split",
-                                            "normalise", "model", "metrics", "plots"};
+static const char *const section_names[] = {"run",       "data", "clean", "undersample", "split",
+                                            "normalise", "pca",  "model", "metrics",     "plots"};
 #define N_SECTIONS (sizeof section_names / sizeof section_names[0])
 
 /* ---- helpers ------------------------------------------------------------------------ */
