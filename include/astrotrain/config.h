@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ensemble.h"
 #include "forest.h"
 #include "gmm.h"
 #include "pca.h"
@@ -17,6 +18,7 @@
 
 #define AT_PATH_MAX 1024
 #define AT_LIST_MAX 2048
+#define AT_MAX_MEMBERS 8
 
 /* One [model] (or [member.NAME]) section: the family and every family's parameters. */
 typedef struct at_model_config {
@@ -24,6 +26,7 @@ typedef struct at_model_config {
     at_forest_params forest;
     at_pca_params pca;
     at_gmm_params gmm;
+    at_ensemble_params ensemble;
 } at_model_config;
 
 typedef struct at_config {
@@ -61,6 +64,12 @@ typedef struct at_config {
         int whiten;
     } pca_stage;
     at_model_config model;
+    /* [member.NAME] sections: models trained on the same split for an ensemble. */
+    size_t n_members;
+    struct {
+        char name[48];
+        at_model_config model;
+    } members[AT_MAX_MEMBERS];
     struct {
         double confident_threshold;
     } metrics;

@@ -136,6 +136,13 @@ static const key_spec keys[] = {
      "Initialisations (k-means++ then Lloyd, each seeded); the best final log-likelihood is kept."},
     {"model", "kmeans_iter", K_INT, M_(gmm.kmeans_iter), "100", 0, 100000, NULL, GMM,
      "Most Lloyd (k-means) iterations after k-means++, stopping early when assignments settle."},
+    {"model", "members", K_STR, M_(ensemble.members), "", 0, 0, NULL, "ensemble",
+     "Members besides the [member.NAME] sections: saved model files (runs/rf/model.h5), or in a study the "
+     "names of earlier steps; comma-separated."},
+    {"model", "n_trials", K_INT, M_(ensemble.n_trials), "1000", 0, 10000000, NULL, "ensemble",
+     "Random weight vectors drawn uniformly from the simplex (each member alone is always tried too)."},
+    {"model", "objective", K_CHOICE, M_(ensemble.objective), "accuracy", 0, 0, "accuracy|log_loss", "ensemble",
+     "Validation score the weight search maximises (accuracy) or minimises (log_loss)."},
     /* [metrics] */
     {"metrics", "confident_threshold", K_REAL, C_(metrics.confident_threshold), "0.9", 0, 1, NULL, NULL,
      "Probability above which a correct prediction counts as confident (confident_fraction)."},
@@ -204,12 +211,17 @@ static int key_applies(const key_spec *k, const char *type) {
     return 0;
 }
 
-static void *field(at_config *c, const key_spec *k) {
-    char *base = section_is_model(k->section) ? (char *)&c->model : (char *)c;
+/* member < 0: [model]; otherwise the [member.NAME] section of that index. */
+static void *field(at_config *c, const key_spec *k, int member) {
+    char *base = !section_is_model(k->section) ? (char *)c
+                 : member >= 0                 ? (char *)&c->members[member].model
+                                               : (char *)&c->model;
     return base + k->offset;
 }
-static const void *cfield(const at_config *c, const key_spec *k) {
-    const char *base = section_is_model(k->section) ? (const char *)&c->model : (const char *)c;
+static const void *cfield(const at_config *c, const key_spec *k, int member) {
+    const char *base = !section_is_model(k->section) ? (const char *)c
+                       : member >= 0                 ? (const char *)&c->members[member].model
+                                                     : (const char *)&c->model;
     return base + k->offset;
 }
 
@@ -260,10 +272,10 @@ static int parse_bool(const char *v, int *out) {
     return 0;
 }
 
-static at_status set_value(at_config *c, const key_spec *k, const char *raw, at_error *err) {
+static at_status set_value(at_config *c, const key_spec *k, int member, const char *raw, at_error *err) {
     char v[AT_LIST_MAX];
     trim_copy(raw, v, sizeof v);
-    void *dst = field(c, k);
+    void *dst = field(c, k, member);
     switch (k->type) {
     case K_INT: {
         char *end;
@@ -319,20 +331,37 @@ void at_config_defaults(at_config *c) {
     memset(c, 0, sizeof *c);
     for (size_t i = 0; i < N_KEYS; i++) {
         at_error e;
-        if (set_value(c, &keys[i], keys[i].def, &e) != AT_OK) abort(); /* a bad table is a build bug */
+        if (set_value(c, &keys[i], -1, keys[i].def, &e) != AT_OK) abort(); /* a bad table is a build bug */
     }
+}
+
+/* A new [member.NAME] section starts from the [model] defaults. */
+static void member_defaults(at_config *c, int member) {
+    for (size_t i = 0; i < N_KEYS; i++) {
+        at_error e;
+        if (section_is_model(keys[i].section) && set_value(c, &keys[i], member, keys[i].def, &e) != AT_OK) abort();
+    }
+}
+
+static int is_member_section(const char *s) { return strncmp(s, "member.", 7) == 0; }
+
+static int find_member(const at_config *c, const char *section) {
+    for (size_t i = 0; i < c->n_members; i++)
+        if (strcmp(c->members[i].name, section + 7) == 0) return (int)i;
+    return -1;
 }
 
 /* ---- loading ------------------------------------------------------------------------ */
 
 typedef struct seen_key {
     const key_spec *k;
+    int member;  /* -1 outside [member.NAME] sections */
     size_t line; /* 0 = --set */
 } seen_key;
 
 typedef struct load_state {
     at_config *c;
-    seen_key seen[N_KEYS];
+    seen_key seen[N_KEYS * (AT_MAX_MEMBERS + 1)];
     size_t n_seen;
     struct {
         char name[64];
@@ -373,9 +402,32 @@ static int known_section(const char *s) {
     return 0;
 }
 
+static at_status add_member(at_config *c, const char *section, at_error *err) {
+    const char *name = section + 7;
+    size_t n = strlen(name);
+    if (n == 0 || n >= sizeof c->members[0].name)
+        return at_fail(err, AT_ERR_CONFIG, "[%s]: a member needs a short name ([member.rf])", section);
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)name[i]) && name[i] != '_' && name[i] != '-')
+            return at_fail(err, AT_ERR_CONFIG, "[%s]: member names use letters, digits, '_' and '-'", section);
+    if (c->n_members >= AT_MAX_MEMBERS)
+        return at_fail(err, AT_ERR_CONFIG, "[%s]: at most %d ensemble members", section, AT_MAX_MEMBERS);
+    int m = (int)c->n_members++;
+    memcpy(c->members[m].name, name, n + 1);
+    member_defaults(c, m);
+    return AT_OK;
+}
+
 static at_status on_section(void *user, const char *section, size_t line, at_error *err) {
     load_state *ls = user;
-    if (!known_section(section)) return unknown_section(section, err);
+    if (is_member_section(section)) {
+        if (find_member(ls->c, section) >= 0)
+            return at_fail(err, AT_ERR_CONFIG, "section [%s] appears twice", section);
+        at_status st = add_member(ls->c, section, err);
+        if (st) return st;
+    } else if (!known_section(section)) {
+        return unknown_section(section, err);
+    }
     for (size_t i = 0; i < ls->n_sections; i++)
         if (strcmp(ls->sections[i].name, section) == 0)
             return at_fail(err, AT_ERR_CONFIG, "section [%s] appears twice (first at line %zu)", section,
@@ -390,20 +442,33 @@ static at_status on_section(void *user, const char *section, size_t line, at_err
 static at_status record_key(load_state *ls, const char *section, const char *key, const char *value,
                             size_t line, at_error *err) {
     if (!section[0]) return at_fail(err, AT_ERR_CONFIG, "key '%s' before any [section]", key);
-    if (!known_section(section)) return unknown_section(section, err);
-    const key_spec *k = find_key(section, key);
-    if (!k) return unknown_key(section, key, err);
+    int member = -1;
+    const char *table_section = section;
+    if (is_member_section(section)) {
+        member = find_member(ls->c, section);
+        if (member < 0) return at_fail(err, AT_ERR_CONFIG, "no section [%s] in the configuration", section);
+        table_section = "model";
+    } else if (!known_section(section)) {
+        return unknown_section(section, err);
+    }
+    const key_spec *k = find_key(table_section, key);
+    if (!k) {
+        at_status st = unknown_key(table_section, key, err);
+        if (member >= 0) at_error_prefix(err, "[%s]: ", section);
+        return st;
+    }
     for (size_t i = 0; i < ls->n_seen; i++)
-        if (ls->seen[i].k == k) {
+        if (ls->seen[i].k == k && ls->seen[i].member == member) {
             if (line && ls->seen[i].line)
                 return at_fail(err, AT_ERR_CONFIG, "key '%s' in [%s] is set twice (first at line %zu)", key,
                                section, ls->seen[i].line);
             ls->seen[i].line = line;
-            return set_value(ls->c, k, value, err);
+            return set_value(ls->c, k, member, value, err);
         }
     ls->seen[ls->n_seen].k = k;
+    ls->seen[ls->n_seen].member = member;
     ls->seen[ls->n_seen++].line = line;
-    return set_value(ls->c, k, value, err);
+    return set_value(ls->c, k, member, value, err);
 }
 
 static at_status on_entry(void *user, const char *section, const char *key, const char *value,
@@ -411,42 +476,73 @@ static at_status on_entry(void *user, const char *section, const char *key, cons
     return record_key(user, section, key, value, line, err);
 }
 
-/* Checks that need several keys: the model type, keys of another family, split fractions. */
-static at_status validate(load_state *ls, at_error *err) {
-    at_config *c = ls->c;
-    char where[AT_PATH_MAX + 32];
+/* One model section ([model] or [member.NAME], member < 0 for [model]): a known type,
+ * only keys of that family, and the checks that need the family. */
+static at_status validate_model(load_state *ls, const at_model_config *mc, int member, const char *section,
+                                at_error *err) {
+    const at_config *c = ls->c;
+    char where[AT_PATH_MAX + 96];
     const char *const *types;
     size_t nt = at_model_types(&types);
     size_t type_line = 0;
     for (size_t i = 0; i < ls->n_seen; i++)
-        if (strcmp(ls->seen[i].k->name, "type") == 0 && section_is_model(ls->seen[i].k->section))
+        if (ls->seen[i].member == member && strcmp(ls->seen[i].k->name, "type") == 0 &&
+            section_is_model(ls->seen[i].k->section))
             type_line = ls->seen[i].line;
-    if (!at_model_ops_find(c->model.type)) {
+    if (!at_model_ops_find(mc->type)) {
         snprintf(where, sizeof where, type_line ? "%s:%zu: " : "%s: ", c->source[0] ? c->source : "--set",
                  type_line);
-        const char *near = nearest(c->model.type, types, nt);
+        const char *near = nearest(mc->type, types, nt);
         char list[512] = "";
         for (size_t i = 0; i < nt; i++) {
             strcat(list, i ? ", " : "");
             strncat(list, types[i], sizeof list - strlen(list) - 3);
         }
         if (near)
-            return at_fail(err, AT_ERR_CONFIG, "%sunknown model type '%s' (did you mean '%s'?)", where,
-                           c->model.type, near);
-        return at_fail(err, AT_ERR_CONFIG, "%sunknown model type '%s' (types are: %s)", where, c->model.type,
+            return at_fail(err, AT_ERR_CONFIG, "%s[%s] unknown model type '%s' (did you mean '%s'?)", where, section,
+                           mc->type, near);
+        return at_fail(err, AT_ERR_CONFIG, "%s[%s] unknown model type '%s' (types are: %s)", where, section, mc->type,
                        list);
     }
+    if (member >= 0 && strcmp(mc->type, "ensemble") == 0)
+        return at_fail(err, AT_ERR_CONFIG, "%s: [%s] an ensemble cannot be a member of an ensemble",
+                       c->source[0] ? c->source : "config", section);
     for (size_t i = 0; i < ls->n_seen; i++) {
         const key_spec *k = ls->seen[i].k;
-        if (section_is_model(k->section) && !key_applies(k, c->model.type)) {
+        if (ls->seen[i].member == member && section_is_model(k->section) && !key_applies(k, mc->type)) {
             if (ls->seen[i].line)
                 snprintf(where, sizeof where, "%s:%zu: ", c->source, ls->seen[i].line);
             else
-                snprintf(where, sizeof where, "--set model.%s: ", k->name);
+                snprintf(where, sizeof where, "--set %s.%s: ", section, k->name);
             return at_fail(err, AT_ERR_CONFIG, "%skey '%s' does not apply to model type '%s' (it is for: %s)",
-                           where, k->name, c->model.type, k->models);
+                           where, k->name, mc->type, k->models);
         }
     }
+    snprintf(where, sizeof where, "%s: ", c->source[0] ? c->source : "config");
+    size_t mf;
+    if (!at_forest_max_features(mc->forest.max_features, 1u << 20, &mf))
+        return at_fail(err, AT_ERR_CONFIG,
+                       "%s[%s] max_features = '%s': expected sqrt, log2, all, a fraction or a count", where, section,
+                       mc->forest.max_features);
+    size_t k_lo, k_hi;
+    if (!at_gmm_components(mc->gmm.components, &k_lo, &k_hi))
+        return at_fail(err, AT_ERR_CONFIG,
+                       "%s[%s] components = '%s': expected a count (3) or a range (2..8) within 1..1000", where,
+                       section, mc->gmm.components);
+    return AT_OK;
+}
+
+/* Checks that need several keys: model sections, split fractions, the feature list. */
+static at_status validate(load_state *ls, at_error *err) {
+    at_config *c = ls->c;
+    char where[AT_PATH_MAX + 32];
+    at_status st = validate_model(ls, &c->model, -1, "model", err);
+    for (size_t m = 0; !st && m < c->n_members; m++) {
+        char section[96];
+        snprintf(section, sizeof section, "member.%s", c->members[m].name);
+        st = validate_model(ls, &c->members[m].model, (int)m, section, err);
+    }
+    if (st) return st;
     snprintf(where, sizeof where, "%s: ", c->source[0] ? c->source : "config");
     double sum = c->split.train + c->split.validation + c->split.test;
     if (fabs(sum - 1.0) > 1e-9)
@@ -455,22 +551,12 @@ static at_status validate(load_state *ls, at_error *err) {
         return at_fail(err, AT_ERR_CONFIG, "%s[split] train and test must be > 0", where);
     if (c->undersample.strategy == AT_UNDERSAMPLE_PER_CLASS && c->undersample.per_class < 1)
         return at_fail(err, AT_ERR_CONFIG, "%s[undersample] strategy = per_class needs per_class >= 1", where);
-    size_t mf;
-    if (!at_forest_max_features(c->model.forest.max_features, 1u << 20, &mf))
-        return at_fail(err, AT_ERR_CONFIG,
-                       "%s[model] max_features = '%s': expected sqrt, log2, all, a fraction or a count", where,
-                       c->model.forest.max_features);
-    size_t k_lo, k_hi;
-    if (!at_gmm_components(c->model.gmm.components, &k_lo, &k_hi))
-        return at_fail(err, AT_ERR_CONFIG,
-                       "%s[model] components = '%s': expected a count (3) or a range (2..8) within 1..1000",
-                       where, c->model.gmm.components);
     if (strcmp(c->data.delimiter, "tab") == 0) strcpy(c->data.delimiter, "\t");
     if (strlen(c->data.delimiter) != 1)
         return at_fail(err, AT_ERR_CONFIG, "%s[data] delimiter must be one character", where);
     char **items = NULL;
     size_t n = 0;
-    at_status st = at_split_list(c->data.features, &items, &n, err);
+    st = at_split_list(c->data.features, &items, &n, err);
     if (st) return at_error_prefix(err, "%s[data] features: ", where);
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < i; j++)
@@ -545,7 +631,7 @@ at_status at_config_set(at_config *c, const char *section, const char *key, cons
     if (!known_section(section)) return unknown_section(section, err);
     const key_spec *k = find_key(section, key);
     if (!k) return unknown_key(section, key, err);
-    return set_value(c, k, value, err);
+    return set_value(c, k, -1, value, err);
 }
 
 /* ---- printing ----------------------------------------------------------------------- */
@@ -576,8 +662,8 @@ static void sb_printf(strbuf *b, const char *fmt, ...) {
     b->len += (size_t)n;
 }
 
-static void format_value(const at_config *c, const key_spec *k, char *out, size_t cap) {
-    const void *src = cfield(c, k);
+static void format_value(const at_config *c, const key_spec *k, int member, char *out, size_t cap) {
+    const void *src = cfield(c, k, member);
     switch (k->type) {
     case K_INT: snprintf(out, cap, "%lld", (long long)*(const int64_t *)src); break;
     case K_REAL: snprintf(out, cap, "%.17g", *(const double *)src);
@@ -612,7 +698,17 @@ char *at_config_format(const at_config *c) {
             if (strcmp(k->section, section_names[s]) != 0) continue;
             if (section_is_model(k->section) && !key_applies(k, c->model.type)) continue;
             char v[AT_LIST_MAX];
-            format_value(c, k, v, sizeof v);
+            format_value(c, k, -1, v, sizeof v);
+            sb_printf(&b, "%s = %s\n", k->name, v);
+        }
+    }
+    for (size_t m = 0; m < c->n_members; m++) {
+        sb_printf(&b, "\n[member.%s]\n", c->members[m].name);
+        for (size_t i = 0; i < N_KEYS; i++) {
+            const key_spec *k = &keys[i];
+            if (!section_is_model(k->section) || !key_applies(k, c->members[m].model.type)) continue;
+            char v[AT_LIST_MAX];
+            format_value(c, k, (int)m, v, sizeof v);
             sb_printf(&b, "%s = %s\n", k->name, v);
         }
     }

@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "astrotrain/ensemble.h"
 #include "astrotrain/forest.h"
 #include "astrotrain/gmm.h"
 #include "astrotrain/pca.h"
@@ -36,12 +37,19 @@ static at_status gmm_empty(size_t d, size_t k, at_model **out, at_error *err) {
     return at_gmm_new(&p, d, k, out, err);
 }
 
+/* Ensembles are assembled by the pipeline from trained members (src/pipeline/ensemble_build.c). */
+static at_status ensemble_create(const at_model_config *mc, size_t d, size_t k, at_model **out, at_error *err) {
+    (void)mc, (void)d, (void)k, (void)out;
+    return at_fail(err, AT_ERR_INTERNAL, "an ensemble is built from its members by the pipeline");
+}
+
 static const at_model_family families[] = {
     {"random_forest", &at_forest_ops, forest_create, forest_empty, 0},
     {"pca", &at_pca_ops, pca_create, pca_empty, 1},
     {"gmm", &at_gmm_ops, gmm_create, gmm_empty, 1},
+    {"ensemble", &at_ensemble_ops, ensemble_create, at_ensemble_empty, 0},
 };
-static const char *const family_names[] = {"random_forest", "pca", "gmm"};
+static const char *const family_names[] = {"random_forest", "pca", "gmm", "ensemble"};
 
 const at_model_family *at_model_family_find(const char *type) {
     for (size_t i = 0; i < sizeof families / sizeof families[0]; i++)

@@ -49,6 +49,14 @@ at_status at_run_step(const at_config *c, const at_prepared *d, at_model *model,
                       const at_run_options *opt, const at_progress *p, at_step_result *out, at_error *err);
 void at_step_result_free(at_step_result *r);
 
+/* Finds a trained model by name (a study's earlier step): *out stays NULL when unknown. */
+typedef at_status (*at_member_lookup)(void *ctx, const char *name, at_bundle **out, at_error *err);
+
+/* The unfitted ensemble of c->model: [member.NAME] sections trained on d into
+ * run_dir/members/NAME/, plus the `members` list (lookup first, then model files). */
+at_status at_build_ensemble(const at_config *c, const at_prepared *d, const char *run_dir, const at_run_options *opt,
+                            const at_progress *p, at_member_lookup lookup, void *ctx, at_model **out, at_error *err);
+
 /* A progress sink that also appends log lines to a file. */
 typedef struct at_log_tee {
     const at_progress *user;

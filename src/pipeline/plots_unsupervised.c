@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "astrotrain/ensemble.h"
 #include "astrotrain/gmm.h"
 #include "astrotrain/pca.h"
 #include "astrotrain/plot.h"
@@ -176,6 +177,53 @@ static at_status gmm_plots(const char *dir, const at_model *m, const at_gmm *g, 
     return s;
 }
 
+/* Validation score of every weight vector tried, against each member's weight. */
+static at_status ensemble_plots(const char *dir, const at_ensemble_result *r, const char **names, size_t *count,
+                                size_t cap, at_error *err) {
+    size_t m = r->n_members, t = r->n_trials, best = 0;
+    for (size_t i = 1; i < t; i++)
+        if (r->trial_scores[i] == r->blend_score) {
+            best = i;
+            break;
+        }
+    if (r->trial_scores[0] == r->blend_score) best = 0;
+    size_t n = m * t + m;
+    double *pts = malloc(n * 2 * sizeof *pts);
+    int *group = malloc(n * sizeof *group);
+    char **gn = calloc(2 * m, sizeof *gn);
+    at_status s = (!pts || !group || !gn) ? at_fail(err, AT_ERR_MEMORY, "out of memory (plots)") : AT_OK;
+    size_t j = 0;
+    for (size_t mem = 0; !s && mem < m; mem++)
+        for (size_t i = 0; i < t; i++, j++) {
+            pts[j * 2] = r->trial_weights[i * m + mem];
+            pts[j * 2 + 1] = r->trial_scores[i];
+            group[j] = (int)mem;
+        }
+    for (size_t mem = 0; !s && mem < m; mem++, j++) {
+        pts[j * 2] = r->weights[mem];
+        pts[j * 2 + 1] = r->blend_score;
+        group[j] = (int)(m + mem);
+    }
+    for (size_t mem = 0; !s && mem < m; mem++) {
+        char buf[96];
+        snprintf(buf, sizeof buf, "weight of %s", r->names[mem]);
+        gn[mem] = strdup(buf);
+        snprintf(buf, sizeof buf, "best: %s = %.3f", r->names[mem], r->weights[mem]);
+        gn[m + mem] = strdup(buf);
+        if (!gn[mem] || !gn[m + mem]) s = at_fail(err, AT_ERR_MEMORY, "out of memory (plots)");
+    }
+    const char *axes[2] = {"member weight", r->objective == AT_ENSEMBLE_ACCURACY ? "validation accuracy" : "validation log-loss"};
+    double views[2] = {0, 0};
+    if (!s) s = at_plot_scatter(dir, "ensemble_trials", "Ensemble weight search: every trial's validation score", axes, 2,
+                                pts, j, group, (const char *const *)gn, 2 * m, views, 1, err);
+    if (!s) add_name(names, count, cap, "ensemble_trials");
+    if (gn)
+        for (size_t i = 0; i < 2 * m; i++) free(gn[i]);
+    free(gn), free(pts), free(group);
+    (void)best;
+    return s;
+}
+
 at_status at_unsupervised_plots(const char *plot_dir, const at_model *m, const at_dataset *train,
                                 const char *const *class_names, const char **names, size_t *count,
                                 size_t cap, at_error *err) {
@@ -183,5 +231,7 @@ at_status at_unsupervised_plots(const char *plot_dir, const at_model *m, const a
     if (pca) return pca_plots(plot_dir, pca, train, class_names, names, count, cap, err);
     const at_gmm *g = at_gmm_of(m);
     if (g) return gmm_plots(plot_dir, m, g, train, names, count, cap, err);
+    const at_ensemble_result *r = at_ensemble_result_of(m);
+    if (r) return ensemble_plots(plot_dir, r, names, count, cap, err);
     return AT_OK;
 }

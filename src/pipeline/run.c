@@ -52,7 +52,10 @@ at_status at_run_experiment(const at_config *c, const at_run_options *opt, const
     at_log_tee_close(&tee);
     if (s) return s;
     at_step_result r;
-    s = at_run_step(c, d, NULL, out->run_dir, opt, prog, &r, err);
+    memset(&r, 0, sizeof r);
+    at_model *model = NULL;
+    if (strcmp(c->model.type, "ensemble") == 0) s = at_build_ensemble(c, d, out->run_dir, opt, prog, NULL, NULL, &model, err);
+    if (!s) s = at_run_step(c, d, model, out->run_dir, opt, prog, &r, err);
     if (!s) {
         out->k = d->k;
         out->class_names = at_calloc(d->k, sizeof(char *), err);

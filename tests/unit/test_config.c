@@ -66,7 +66,7 @@ static void test_errors(void) {
     p = write_ini("j.ini", "[run]\nthis is not a key\n");
     CHECK_FAIL(at_config_load(p, NULL, 0, &c, &e), AT_ERR_CONFIG, &e, "j.ini:2: expected 'key = value'");
     p = write_ini("k.ini", "[model]\ntype = random_forrest\n");
-    CHECK_FAIL(at_config_load(p, NULL, 0, &c, &e), AT_ERR_CONFIG, &e, "k.ini:2: unknown model type 'random_forrest' (did you mean 'random_forest'?)");
+    CHECK_FAIL(at_config_load(p, NULL, 0, &c, &e), AT_ERR_CONFIG, &e, "k.ini:2: [model] unknown model type 'random_forrest' (did you mean 'random_forest'?)");
     p = write_ini("l.ini", "[model]\ncriterion = gin\n");
     CHECK_FAIL(at_config_load(p, NULL, 0, &c, &e), AT_ERR_CONFIG, &e, "is not one of gini/entropy");
     p = write_ini("m.ini", "[run]\nname = x\xff\xfe\n");
