@@ -3,15 +3,17 @@
  *
  * Threads: each mini-batch is cut into S shards (S = threads, fewer for tiny batches);
  * every shard runs its forward and backward pass with single-threaded sgemm (at 256 x 64
- * the GEMMs are too small for OpenBLAS's own threads to pay), then the optimiser step is
- * split over the parameter vector, summing the shards' gradients in shard order. The work
- * is defined by S, not by the threads that happen to run it, so a given seed and thread
- * count always give the same weights. */
+ * the GEMMs are too small for OpenBLAS's own threads to pay). After one barrier every
+ * thread sums the shards' gradients in shard order and applies the same update to its
+ * own copy of the parameters. The work is defined by S, not by the threads that happen
+ * to run it, so a given seed and thread count always give the same weights. */
 #include <cblas.h>
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <omp.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,9 +21,16 @@
 #include "astrotrain/forest.h" /* at_class_weight */
 #include "models/mlp_internal.h"
 
-#define MLP_ADAM_EPS 1e-8f
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+static inline void cpu_relax(void) { _mm_pause(); }
+#else
+static inline void cpu_relax(void) {}
+#endif
+
 #define MLP_MAX_SHARDS 64
 #define MLP_MIN_SHARD_ROWS 16
+#define MLP_BARRIER_SPIN 2000
 /* Random streams: the initial weights use 0x1000 + layer (mlp_net.c). */
 #define MLP_STREAM_SHUFFLE 0x2000000ULL
 #define MLP_STREAM_DROPOUT 0x4000000000ULL
@@ -157,53 +166,6 @@ at_status at_mlp_new(const at_mlp_params *p, size_t n_features, size_t n_classes
     return AT_OK;
 }
 
-/* The learning rate of epoch e (0-based): linear warm-up, then the schedule over the
- * remaining epochs. */
-static double epoch_lr(const at_mlp_params *p, int64_t e) {
-    double lr = p->learning_rate;
-    if (e < p->warmup) return lr * (double)(e + 1) / (double)(p->warmup + 1);
-    int64_t t = e - p->warmup, T = p->epochs - p->warmup;
-    switch (p->schedule) {
-    case AT_MLP_SCHEDULE_STEP: return lr * pow(p->gamma, (double)(t / p->step_size));
-    case AT_MLP_SCHEDULE_COSINE: return lr * 0.5 * (1.0 + cos(M_PI * (double)t / (double)T));
-    default: return lr;
-    }
-}
-
-/* The optimiser state and everything a thread needs for one parameter update. */
-typedef struct mlp_opt {
-    int kind, nesterov;
-    float lr, wd, mu, b1, b2, a, c; /* a = lr / (1 - b1^t), c = 1 / sqrt(1 - b2^t) */
-    float *m1, *m2;                 /* Adam moments, or SGD velocity in m1 */
-} mlp_opt;
-
-/* One optimiser step on params[lo, hi): the gradient is the sum of the shards' gradients
- * (in shard order, for determinism) plus weight decay on weights (indices < n_weights). */
-static void opt_step(const mlp_opt *o, float *params, float *const *grads, size_t S, size_t lo,
-                     size_t hi, size_t n_weights) {
-    for (int part = 0; part < 2; part++) {
-        size_t a = part ? (lo > n_weights ? lo : n_weights) : lo;
-        size_t b = part ? hi : (hi < n_weights ? hi : n_weights);
-        float wd = part ? 0.0f : o->wd;
-        for (size_t i = a; i < b; i++) {
-            float g = grads[0][i];
-            for (size_t s = 1; s < S; s++) g += grads[s][i];
-            g += wd * params[i];
-            if (o->kind == AT_MLP_ADAM) {
-                float m1 = o->b1 * o->m1[i] + (1.0f - o->b1) * g;
-                float m2 = o->b2 * o->m2[i] + (1.0f - o->b2) * g * g;
-                o->m1[i] = m1;
-                o->m2[i] = m2;
-                params[i] -= o->a * m1 / (sqrtf(m2) * o->c + MLP_ADAM_EPS);
-            } else {
-                float v = o->mu * o->m1[i] + g;
-                o->m1[i] = v;
-                params[i] -= o->lr * (o->nesterov ? g + o->mu * v : v);
-            }
-        }
-    }
-}
-
 /* Training data converted once to float32, with sample weights from the class weights. */
 typedef struct mlp_data {
     size_t n;
@@ -258,6 +220,37 @@ typedef struct shard_acc {
     char pad[64]; /* keep shards' accumulators on separate cache lines */
 } shard_acc;
 
+/* A barrier for the per-batch synchronisation. OpenMP's own spins for a long time before
+ * sleeping; on a machine shared with other work a spinning thread holds the core that the
+ * thread it waits for needs, and a run slows down tenfold. This one spins briefly (a
+ * balanced batch arrives within microseconds), then yields the core. */
+typedef struct mlp_barrier {
+    atomic_uint count, gen;
+    unsigned n;
+} mlp_barrier;
+
+static void barrier_wait(mlp_barrier *b) {
+    unsigned g = atomic_load(&b->gen);
+    if (atomic_fetch_add(&b->count, 1) == b->n - 1) {
+        atomic_store(&b->count, 0);
+        atomic_fetch_add(&b->gen, 1);
+        return;
+    }
+    for (unsigned i = 0; atomic_load(&b->gen) == g; i++) {
+        if (i < MLP_BARRIER_SPIN)
+            cpu_relax();
+        else
+            sched_yield();
+    }
+}
+
+/* Per-thread copies: the parameters and the optimiser state. Every thread applies the same
+ * update to its own copy, so the copies stay bit-identical and a mini-batch needs a single
+ * barrier (after the gradients), not a second one after a shared update. */
+typedef struct mlp_replica {
+    float *params, *m1, *m2;
+} mlp_replica;
+
 static at_status mlp_fit(void *impl, const at_fit_input *in, at_error *err) {
     mlp_model *m = impl;
     const at_mlp_params *p = &m->p;
@@ -267,8 +260,8 @@ static at_status mlp_fit(void *impl, const at_fit_input *in, at_error *err) {
     if (!tr->y) return at_fail(err, AT_ERR_DATA, "mlp: the training data have no labels");
 
     /* Class weights: balanced gives class c the weight n / (k * n_c). */
-    double cw[k > 0 ? k : 1];
-    size_t counts[k > 0 ? k : 1];
+    double cw[k];
+    size_t counts[k];
     memset(counts, 0, sizeof counts);
     size_t n_lab = 0;
     for (size_t i = 0; i < tr->n; i++)
@@ -281,10 +274,12 @@ static at_status mlp_fit(void *impl, const at_fit_input *in, at_error *err) {
     at_status st = AT_OK;
     mlp_data dt = {0}, dv = {0};
     mlp_work work[MLP_MAX_SHARDS];
+    mlp_replica rep[MLP_MAX_SHARDS];
     memset(work, 0, sizeof work);
-    float *grads[MLP_MAX_SHARDS] = {0};
+    memset(rep, 0, sizeof rep);
+    float *grads[2][MLP_MAX_SHARDS] = {{0}};
     shard_acc acc[MLP_MAX_SHARDS];
-    float *params = NULL, *best = NULL, *m1 = NULL, *m2 = NULL;
+    float *best = NULL;
     double *hist = NULL;
     size_t *perm = NULL;
     int blas_threads = openblas_get_num_threads();
@@ -304,46 +299,57 @@ static at_status mlp_fit(void *impl, const at_fit_input *in, at_error *err) {
     int has_valid = dv.n > 0;
     int early = has_valid && p->patience > 0;
 
+    /* S shards per batch: one per thread, fewer when the batch is too small to share. */
     size_t B = (size_t)p->batch_size < dt.n ? (size_t)p->batch_size : dt.n;
     size_t S = in->threads > 0 ? (size_t)in->threads : 1;
     if (S > MLP_MAX_SHARDS) S = MLP_MAX_SHARDS;
     if (S > B / MLP_MIN_SHARD_ROWS) S = B / MLP_MIN_SHARD_ROWS > 0 ? B / MLP_MIN_SHARD_ROWS : 1;
     size_t shard_rows = (B + S - 1) / S;
-    if (shard_rows < 256) shard_rows = 256; /* room for validation chunks too */
+    if (shard_rows < 256) shard_rows = 256; /* validation goes in chunks of this size too */
     size_t nb = (dt.n + B - 1) / B;
     size_t P = net->n_params;
     size_t epochs = (size_t)p->epochs;
+    int adam = p->optimizer == AT_MLP_ADAM;
 
     for (size_t s = 0; s < S; s++) {
         if ((st = mlp_work_alloc(&work[s], net, shard_rows, p->dropout > 0, 1, err))) goto done;
-        grads[s] = work[s].grad;
+        grads[0][s] = work[s].grad;
+        if (!(grads[1][s] = at_malloc(P, sizeof(float), err)) ||
+            !(rep[s].params = at_malloc(P, sizeof(float), err)) ||
+            !(rep[s].m1 = at_calloc(P, sizeof(float), err)) ||
+            (adam && !(rep[s].m2 = at_calloc(P, sizeof(float), err)))) {
+            st = AT_ERR_MEMORY;
+            goto done;
+        }
     }
-    if (!(params = at_malloc(P, sizeof(float), err)) || !(m1 = at_calloc(P, sizeof(float), err)) ||
-        (p->optimizer == AT_MLP_ADAM && !(m2 = at_calloc(P, sizeof(float), err))) ||
-        (early && !(best = at_malloc(P, sizeof(float), err))) ||
+    if ((early && !(best = at_malloc(P, sizeof(float), err))) ||
         !(hist = at_malloc(epochs, 6 * sizeof(double), err)) ||
         !(perm = at_malloc(dt.n, sizeof(size_t), err))) {
         st = AT_ERR_MEMORY;
         goto done;
     }
-    mlp_init_params(net, p->init, in->seed, params);
+    mlp_init_params(net, p->init, in->seed, rep[0].params);
+    for (size_t s = 1; s < S; s++) memcpy(rep[s].params, rep[0].params, P * sizeof(float));
 
-    mlp_opt opt = {.kind = p->optimizer, .nesterov = p->nesterov, .wd = (float)p->weight_decay,
-                   .mu = (float)p->momentum, .b1 = (float)p->beta1, .b2 = (float)p->beta2,
-                   .m1 = m1, .m2 = m2};
-    /* Parameter ranges per shard for the update, on 64-byte boundaries. */
-    size_t chunk = ((P + S - 1) / S + 15) & ~(size_t)15;
-    int64_t step = 0, best_epoch = 0;
+    const mlp_opt opt = {.kind = p->optimizer, .nesterov = p->nesterov,
+                         .wd = (float)p->weight_decay, .mu = (float)p->momentum,
+                         .b1 = (float)p->beta1, .b2 = (float)p->beta2};
+    int64_t best_epoch = 0;
     size_t rows_done = 0, since_best = 0;
-    double best_loss = INFINITY;
-    int halt = 0; /* 1 early stop, 2 interrupted, 3 diverged */
-    int stop_now = 0;
+    double best_loss = INFINITY, lr = p->learning_rate;
+    int halt = 0;                    /* 1 early stop, 2 interrupted, 3 diverged */
+    int stop_flag[2] = {0, 0};       /* by batch parity: see the barrier below */
     float drop = (float)p->dropout;
+    mlp_barrier bar = {.n = 0};
 
-    openblas_set_num_threads(1);
+    openblas_set_num_threads(1); /* the shards are the parallelism */
 #pragma omp parallel num_threads((int)S)
     {
         size_t tid = (size_t)omp_get_thread_num(), nthr = (size_t)omp_get_num_threads();
+#pragma omp single
+        bar.n = (unsigned)nthr;
+        mlp_replica *my = &rep[tid];
+        int stopped = 0;
         for (size_t e = 0; e < epochs && !halt; e++) {
 #pragma omp single
             {
@@ -351,11 +357,12 @@ static at_status mlp_fit(void *impl, const at_fit_input *in, at_error *err) {
                 at_rng_init(&r, in->seed, MLP_STREAM_SHUFFLE + e);
                 for (size_t i = 0; i < dt.n; i++) perm[i] = i;
                 at_rng_shuffle(&r, perm, dt.n);
-                opt.lr = (float)epoch_lr(p, (int64_t)e);
+                lr = mlp_epoch_lr(p, (int64_t)e);
                 memset(acc, 0, sizeof acc);
             }
             for (size_t b = 0; b < nb; b++) {
                 size_t start = b * B, rows = dt.n - start < B ? dt.n - start : B;
+                float *const *g = grads[b & 1];
                 double wsum = 0.0;
                 for (size_t i = 0; i < rows; i++) wsum += dt.sw[perm[start + i]];
                 float scale = wsum > 0.0 ? (float)(1.0 / wsum) : 0.0f;
@@ -363,65 +370,60 @@ static at_status mlp_fit(void *impl, const at_fit_input *in, at_error *err) {
                     mlp_work *w = &work[s];
                     size_t lo = shard_lo(rows, s, S), r = shard_lo(rows, s + 1, S) - lo;
                     if (r == 0) {
-                        memset(w->grad, 0, P * sizeof(float));
+                        memset(g[s], 0, P * sizeof(float));
                         continue;
                     }
                     for (size_t i = 0; i < r; i++) {
                         size_t src = perm[start + lo + i];
-                        memcpy(w->act[0] + i * d, dt.X + src * d, d * sizeof(float));
+                        for (size_t c = 0; c < d; c++) w->act[0][i * d + c] = dt.X[src * d + c];
                         w->y[i] = dt.y[src];
                         w->sw[i] = dt.sw[src];
                     }
+                    w->grad = g[s];
                     at_rng r_drop;
                     at_rng_init(&r_drop, in->seed,
                                 MLP_STREAM_DROPOUT + ((uint64_t)e << 24) + ((uint64_t)b << 6) + s);
-                    mlp_forward(net, params, w, r, drop, drop > 0 ? &r_drop : NULL);
+                    mlp_forward(net, my->params, w, r, drop, drop > 0 ? &r_drop : NULL);
                     size_t c = 0;
                     acc[s].loss += mlp_loss(net, w, r, scale, &c);
                     acc[s].correct += c;
                     for (size_t i = 0; i < r; i++) acc[s].wsum += w->sw[i];
-                    mlp_backward(net, params, w, r);
+                    mlp_backward(net, my->params, w, r);
                 }
-#pragma omp barrier
-#pragma omp single nowait
-                {
-                    step++;
-                    if (at_progress_stopped(in->progress)) stop_now = 1;
+                /* The stop request is sampled once per batch by thread 0 into the slot of
+                 * this batch's parity: written before this barrier, read after it, and not
+                 * written again until every thread has passed the next barrier. The
+                 * gradients alternate between two buffers for the same reason. */
+                if (tid == 0) stop_flag[b & 1] = at_progress_stopped(in->progress);
+                barrier_wait(&bar);
+                mlp_opt_step(&opt, my->params, my->m1, my->m2, g, S, P, net->n_weights,
+                             (int64_t)(e * nb + b + 1), lr);
+                if (stop_flag[b & 1]) {
+                    stopped = 1;
+                    break;
                 }
-#pragma omp barrier
-                /* Every thread derives the same Adam bias corrections from the step count. */
-                mlp_opt o = opt;
-                if (o.kind == AT_MLP_ADAM) {
-                    o.a = (float)(opt.lr / (1.0 - pow(p->beta1, (double)step)));
-                    o.c = (float)(1.0 / sqrt(1.0 - pow(p->beta2, (double)step)));
-                }
-                for (size_t s = tid; s < S; s += nthr) {
-                    size_t lo = s * chunk < P ? s * chunk : P, hi = lo + chunk < P ? lo + chunk : P;
-                    opt_step(&o, params, grads, S, lo, hi, net->n_weights);
-                }
-#pragma omp barrier
-                if (stop_now) break;
             }
             /* Validation loss and accuracy, sharded like training. */
-            if (has_valid && !stop_now)
+            if (has_valid && !stopped)
                 for (size_t s = tid; s < S; s += nthr) {
+                    mlp_work *w = &work[s];
                     size_t lo = shard_lo(dv.n, s, S), hi = shard_lo(dv.n, s + 1, S);
-                    for (size_t a = lo; a < hi; a += work[s].rows) {
-                        size_t r = hi - a < work[s].rows ? hi - a : work[s].rows;
-                        memcpy(work[s].act[0], dv.X + a * d, r * d * sizeof(float));
-                        mlp_forward(net, params, &work[s], r, 0.0f, NULL);
-                        memcpy(work[s].y, dv.y + a, r * sizeof(int32_t));
-                        memcpy(work[s].sw, dv.sw + a, r * sizeof(float));
+                    for (size_t a = lo; a < hi; a += w->rows) {
+                        size_t r = hi - a < w->rows ? hi - a : w->rows;
+                        memcpy(w->act[0], dv.X + a * d, r * d * sizeof(float));
+                        memcpy(w->y, dv.y + a, r * sizeof(int32_t));
+                        memcpy(w->sw, dv.sw + a, r * sizeof(float));
+                        mlp_forward(net, my->params, w, r, 0.0f, NULL);
                         size_t c = 0;
-                        acc[s].vloss += mlp_loss(net, &work[s], r, 0.0f, &c);
+                        acc[s].vloss += mlp_loss(net, w, r, 0.0f, &c);
                         acc[s].vcorrect += c;
-                        for (size_t i = 0; i < r; i++) acc[s].vwsum += work[s].sw[i];
+                        for (size_t i = 0; i < r; i++) acc[s].vwsum += w->sw[i];
                     }
                 }
 #pragma omp barrier
 #pragma omp single
             {
-                if (stop_now) {
+                if (stopped) {
                     halt = 2;
                 } else {
                     double loss = 0, wsum = 0, vloss = 0, vwsum = 0;
@@ -440,7 +442,7 @@ static at_status mlp_fit(void *impl, const at_fit_input *in, at_error *err) {
                     h[2] = (double)correct / (double)dt.n;
                     h[3] = has_valid && vwsum > 0 ? vloss / vwsum : NAN;
                     h[4] = has_valid ? (double)vcorrect / (double)dv.n : NAN;
-                    h[5] = epoch_lr(p, (int64_t)e);
+                    h[5] = lr;
                     rows_done++;
                     char detail[160];
                     if (has_valid)
@@ -456,12 +458,13 @@ static at_status mlp_fit(void *impl, const at_fit_input *in, at_error *err) {
                             best_loss = h[3];
                             best_epoch = (int64_t)e + 1;
                             since_best = 0;
-                            memcpy(best, params, P * sizeof(float));
+                            memcpy(best, rep[0].params, P * sizeof(float));
                         } else if (++since_best >= (size_t)p->patience) {
                             halt = 1;
                         }
+                    } else {
+                        best_epoch = (int64_t)e + 1;
                     }
-                    if (!early) best_epoch = (int64_t)e + 1;
                 }
             }
         }
@@ -479,12 +482,12 @@ static at_status mlp_fit(void *impl, const at_fit_input *in, at_error *err) {
                      rows_done);
         goto done;
     }
-    if (early && best_epoch > 0) memcpy(params, best, P * sizeof(float));
+    if (early && best_epoch > 0) memcpy(rep[0].params, best, P * sizeof(float));
 
     free(m->params);
     free(m->hist_values);
-    m->params = params;
-    params = NULL;
+    m->params = rep[0].params;
+    rep[0].params = NULL;
     m->hist_values = hist;
     hist = NULL;
     m->hist.n_rows = rows_done;
@@ -497,13 +500,17 @@ static at_status mlp_fit(void *impl, const at_fit_input *in, at_error *err) {
     m->threads_used = (int)S;
 
 done:
-    for (size_t s = 0; s < MLP_MAX_SHARDS; s++) mlp_work_free(&work[s]);
+    for (size_t s = 0; s < MLP_MAX_SHARDS; s++) {
+        work[s].grad = grads[0][s]; /* the buffer the work space owns */
+        mlp_work_free(&work[s]);
+        free(grads[1][s]);
+        free(rep[s].params);
+        free(rep[s].m1);
+        free(rep[s].m2);
+    }
     data_free(&dt);
     data_free(&dv);
-    free(params);
     free(best);
-    free(m1);
-    free(m2);
     free(hist);
     free(perm);
     return st;

@@ -60,6 +60,24 @@ void mlp_backward(const mlp_net *net, const float *params, mlp_work *w, size_t r
 /* Initial weights (He or Xavier by params' init and activation), zero biases. */
 void mlp_init_params(const mlp_net *net, int init, uint64_t seed, float *params);
 
+/* mlp_optim.c: the optimiser's constants and one step. */
+typedef struct mlp_opt {
+    int kind;      /* at_mlp_optimizer */
+    int nesterov;
+    float wd, mu;  /* weight decay, SGD momentum */
+    float b1, b2;  /* Adam */
+} mlp_opt;
+
+/* The learning rate of epoch e (0-based): linear warm-up over the first `warmup` epochs
+ * (lr * (e+1) / (warmup+1)), then the schedule over the remaining epochs. */
+double mlp_epoch_lr(const at_mlp_params *p, int64_t e);
+
+/* One update of params[0, n_params) with the gradient sum(grads[0..n_grads)) (summed in
+ * that order), L2 weight decay on the first n_weights. m1, m2: Adam's moments (m1 is the
+ * SGD velocity); step: 1-based update count (Adam's bias correction). */
+void mlp_opt_step(const mlp_opt *o, float *params, float *m1, float *m2, float *const *grads,
+                  size_t n_grads, size_t n_params, size_t n_weights, int64_t step, double lr);
+
 /* The family's state behind at_model. */
 typedef struct mlp_model {
     at_mlp_params p;
