@@ -18,7 +18,9 @@ static at_status forest_empty(size_t d, size_t k, at_model **out, at_error *err)
 
 static at_status mlp_create(const at_model_config *mc, size_t d, size_t k, at_model **out,
                             at_error *err) {
-    return at_mlp_new(&mc->mlp, d, k, out, err);
+    at_mlp_params p = mc->mlp;
+    p.class_weight = mc->forest.class_weight; /* one class_weight key serves both families */
+    return at_mlp_new(&p, d, k, out, err);
 }
 static at_status mlp_empty(size_t d, size_t k, at_model **out, at_error *err) {
     at_mlp_params p;
