@@ -259,18 +259,6 @@ static at_status mlp_fit(void *impl, const at_fit_input *in, at_error *err) {
     size_t d = net->sizes[0], k = net->sizes[net->n_layers];
     if (!tr->y) return at_fail(err, AT_ERR_DATA, "mlp: the training data have no labels");
 
-    /* Class weights: balanced gives class c the weight n / (k * n_c). */
-    double cw[k];
-    size_t counts[k];
-    memset(counts, 0, sizeof counts);
-    size_t n_lab = 0;
-    for (size_t i = 0; i < tr->n; i++)
-        if (tr->y[i] >= 0 && (size_t)tr->y[i] < k) counts[tr->y[i]]++, n_lab++;
-    for (size_t c = 0; c < k; c++)
-        cw[c] = p->class_weight == AT_CLASS_WEIGHT_BALANCED && counts[c]
-                    ? (double)n_lab / ((double)k * (double)counts[c])
-                    : 1.0;
-
     at_status st = AT_OK;
     mlp_data dt = {0}, dv = {0};
     mlp_work work[MLP_MAX_SHARDS];
@@ -283,6 +271,21 @@ static at_status mlp_fit(void *impl, const at_fit_input *in, at_error *err) {
     double *hist = NULL;
     size_t *perm = NULL;
     int blas_threads = openblas_get_num_threads();
+
+    /* Class weights: balanced gives class c the weight n / (k * n_c). */
+    double *cw = at_malloc(k, sizeof(double), err);
+    size_t *counts = at_calloc(k, sizeof(size_t), err);
+    if (!cw || !counts) {
+        st = AT_ERR_MEMORY;
+        goto done;
+    }
+    size_t n_lab = 0;
+    for (size_t i = 0; i < tr->n; i++)
+        if (tr->y[i] >= 0 && (size_t)tr->y[i] < k) counts[tr->y[i]]++, n_lab++;
+    for (size_t c = 0; c < k; c++)
+        cw[c] = p->class_weight == AT_CLASS_WEIGHT_BALANCED && counts[c]
+                    ? (double)n_lab / ((double)k * (double)counts[c])
+                    : 1.0;
 
     if ((st = data_make(tr, k, cw, &dt, err))) goto done;
     if (dt.n == 0) {
@@ -382,7 +385,7 @@ static at_status mlp_fit(void *impl, const at_fit_input *in, at_error *err) {
                     w->grad = g[s];
                     at_rng r_drop;
                     at_rng_init(&r_drop, in->seed,
-                                MLP_STREAM_DROPOUT + ((uint64_t)e << 24) + ((uint64_t)b << 6) + s);
+                                MLP_STREAM_DROPOUT + ((uint64_t)e * nb + b) * S + s);
                     mlp_forward(net, my->params, w, r, drop, drop > 0 ? &r_drop : NULL);
                     size_t c = 0;
                     acc[s].loss += mlp_loss(net, w, r, scale, &c);
@@ -497,7 +500,6 @@ static at_status mlp_fit(void *impl, const at_fit_input *in, at_error *err) {
     m->best_epoch = best_epoch;
     m->epochs_run = (int64_t)rows_done;
     m->stopped_early = halt == 1;
-    m->threads_used = (int)S;
 
 done:
     for (size_t s = 0; s < MLP_MAX_SHARDS; s++) {
@@ -510,6 +512,8 @@ done:
     }
     data_free(&dt);
     data_free(&dv);
+    free(cw);
+    free(counts);
     free(best);
     free(hist);
     free(perm);

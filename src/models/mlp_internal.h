@@ -86,8 +86,6 @@ typedef struct mlp_model {
     int64_t best_epoch;
     int64_t epochs_run;
     int stopped_early;
-    int threads_used;
-    double fit_seconds;
     /* History: n_rows x 6 (epoch, train_loss, train_accuracy, valid_loss, valid_accuracy,
      * learning_rate). */
     at_history hist;

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "astrotrain/forest.h" /* at_class_weight */
 #include "astrotrain/mlp.h"
 #include "astrotrain/rng.h"
 #include "harness.h"
@@ -289,6 +290,77 @@ static void test_determinism(void) {
     at_dataset_free(ds);
 }
 
+static double weight_norm(const at_model *m) {
+    size_t n = at_mlp_n_parameters(m);
+    float *w = malloc(n * sizeof(float));
+    at_mlp_get_parameters(m, w);
+    const mlp_model *mm = m->impl;
+    double s = 0;
+    for (size_t i = 0; i < mm->net.n_weights; i++) s += (double)w[i] * w[i];
+    free(w);
+    return sqrt(s);
+}
+
+/* Weight decay shrinks the weights; plain momentum SGD learns; balanced class weights
+ * raise the recall of a rare class that overlaps a common one. */
+static void test_decay_sgd_class_weight(void) {
+    at_dataset *ds = make_xor(400, 10, 0.0);
+    at_mlp_params p;
+    at_mlp_params_default(&p);
+    strcpy(p.hidden, "16");
+    p.optimizer = AT_MLP_SGD;
+    p.learning_rate = 0.1;
+    p.batch_size = 32;
+    p.epochs = 60;
+    at_model *a = NULL, *b = NULL;
+    at_error err;
+    at_fit_input in = {.train = ds, .threads = 1, .seed = 2};
+    CHECK_OK(at_mlp_new(&p, 2, 2, &a, &err), &err);
+    CHECK_OK(at_model_fit(a, &in, &err), &err);
+    CHECK(accuracy(a, ds) > 0.99);
+    p.weight_decay = 0.01;
+    CHECK_OK(at_mlp_new(&p, 2, 2, &b, &err), &err);
+    CHECK_OK(at_model_fit(b, &in, &err), &err);
+    CHECK(weight_norm(b) < 0.8 * weight_norm(a));
+    at_model_free(a);
+    at_model_free(b);
+    at_dataset_free(ds);
+
+    /* 1-D: class 1 is 10% of the rows, centred one standard deviation above class 0. */
+    at_dataset *im = NULL;
+    CHECK_OK(at_dataset_new(2000, 2, 1, feat2, cls2, 2, &im, &err), &err);
+    at_rng r;
+    at_rng_init(&r, 4, 4);
+    for (size_t i = 0; i < im->n; i++) {
+        int lab = i % 10 == 0;
+        im->y[i] = lab;
+        im->X[2 * i] = at_rng_normal(&r) + (lab ? 1.0 : 0.0);
+        im->X[2 * i + 1] = at_rng_normal(&r);
+        im->row[i] = (int64_t)i;
+    }
+    double recall[2];
+    for (int cwt = 0; cwt < 2; cwt++) {
+        at_mlp_params_default(&p);
+        strcpy(p.hidden, "8");
+        p.epochs = 10;
+        p.learning_rate = 0.01;
+        p.class_weight = cwt ? AT_CLASS_WEIGHT_BALANCED : AT_CLASS_WEIGHT_NONE;
+        at_model *m = NULL;
+        CHECK_OK(at_mlp_new(&p, 2, 2, &m, &err), &err);
+        at_fit_input in2 = {.train = im, .threads = 2, .seed = 1};
+        CHECK_OK(at_model_fit(m, &in2, &err), &err);
+        double *P = malloc(im->n * 2 * sizeof(double));
+        CHECK_OK(at_model_predict_proba(m, im->X, im->n, P, 1, &err), &err);
+        size_t hit = 0;
+        for (size_t i = 0; i < im->n; i += 10) hit += P[2 * i + 1] > P[2 * i];
+        recall[cwt] = (double)hit / (double)(im->n / 10);
+        free(P);
+        at_model_free(m);
+    }
+    CHECK(recall[0] < 0.2 && recall[1] > 0.5);
+    at_dataset_free(im);
+}
+
 static void test_schedules(void) {
     at_dataset *ds = make_xor(100, 6, 0.0);
     at_mlp_params p;
@@ -511,6 +583,7 @@ int main(void) {
     RUN(test_early_stopping);
     RUN(test_dropout_off_at_predict);
     RUN(test_determinism);
+    RUN(test_decay_sgd_class_weight);
     RUN(test_schedules);
     RUN(test_params);
     RUN(test_progress_and_interrupt);
