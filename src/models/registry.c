@@ -4,7 +4,9 @@
 #include <string.h>
 
 #include "astrotrain/forest.h"
+#include "astrotrain/gmm.h"
 #include "astrotrain/mlp.h"
+#include "astrotrain/pca.h"
 
 static at_status forest_create(const at_model_config *mc, size_t d, size_t k, at_model **out,
                                at_error *err) {
@@ -27,12 +29,32 @@ static at_status mlp_empty(size_t d, size_t k, at_model **out, at_error *err) {
     at_mlp_params_default(&p);
     return at_mlp_new(&p, d, k, out, err);
 }
+static at_status pca_create(const at_model_config *mc, size_t d, size_t k, at_model **out,
+                            at_error *err) {
+    return at_pca_new(&mc->pca, d, k, out, err);
+}
+static at_status pca_empty(size_t d, size_t k, at_model **out, at_error *err) {
+    at_pca_params p;
+    at_pca_params_default(&p);
+    return at_pca_new(&p, d, k, out, err);
+}
+static at_status gmm_create(const at_model_config *mc, size_t d, size_t k, at_model **out,
+                            at_error *err) {
+    return at_gmm_new(&mc->gmm, d, k, out, err);
+}
+static at_status gmm_empty(size_t d, size_t k, at_model **out, at_error *err) {
+    at_gmm_params p;
+    at_gmm_params_default(&p);
+    return at_gmm_new(&p, d, k, out, err);
+}
 
 static const at_model_family families[] = {
     {"random_forest", &at_forest_ops, forest_create, forest_empty, 0},
     {"mlp", &at_mlp_ops, mlp_create, mlp_empty, 0},
+    {"pca", &at_pca_ops, pca_create, pca_empty, 1},
+    {"gmm", &at_gmm_ops, gmm_create, gmm_empty, 1},
 };
-static const char *const family_names[] = {"random_forest", "mlp"};
+static const char *const family_names[] = {"random_forest", "mlp", "pca", "gmm"};
 
 const at_model_family *at_model_family_find(const char *type) {
     for (size_t i = 0; i < sizeof families / sizeof families[0]; i++)
