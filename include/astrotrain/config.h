@@ -13,6 +13,7 @@
 #include "ensemble.h"
 #include "forest.h"
 #include "gmm.h"
+#include "mlp.h"
 #include "pca.h"
 #include "status.h"
 
@@ -24,6 +25,7 @@
 typedef struct at_model_config {
     char type[64];
     at_forest_params forest;
+    at_mlp_params mlp;
     at_pca_params pca;
     at_gmm_params gmm;
     at_ensemble_params ensemble;

@@ -41,6 +41,7 @@ typedef struct key_spec {
 #define C_(f) offsetof(at_config, f), sizeof(((at_config *)0)->f)
 #define M_(f) offsetof(at_model_config, f), sizeof(((at_model_config *)0)->f)
 #define RF "random_forest"
+#define MLP "mlp"
 #define PCA "pca"
 #define GMM "gmm"
 #define BIG 9.2e18
@@ -96,7 +97,7 @@ static const key_spec keys[] = {
      "Scale the PCA stage's components to unit variance."},
     /* [model] */
     {"model", "type", K_STR, M_(type), "random_forest", 0, 0, NULL, "*",
-     "Model family: random_forest, pca (projection, no classes), gmm (Gaussian mixture matched to classes)."},
+     "Model family: random_forest, mlp, pca (projection, no classes), gmm (Gaussian mixture matched to classes)."},
     {"model", "n_trees", K_INT, M_(forest.n_trees), "100", 1, 100000, NULL, RF, "Number of trees."},
     {"model", "criterion", K_CHOICE, M_(forest.criterion), "gini", 0, 0, "gini|entropy", RF,
      "Split quality measure."},
@@ -108,7 +109,7 @@ static const key_spec keys[] = {
      "Smallest node (in-bag rows) that may be split."},
     {"model", "min_samples_leaf", K_INT, M_(forest.min_samples_leaf), "1", 1, BIG, NULL, RF,
      "Smallest number of in-bag rows in a leaf."},
-    {"model", "class_weight", K_CHOICE, M_(forest.class_weight), "none", 0, 0, "none|balanced", RF,
+    {"model", "class_weight", K_CHOICE, M_(forest.class_weight), "none", 0, 0, "none|balanced", RF "," MLP,
      "balanced weighs classes by n / (k * count) on the training part."},
     {"model", "bootstrap", K_BOOL, M_(forest.bootstrap), "true", 0, 0, NULL, RF,
      "Draw each tree's rows with replacement (false: every tree sees all rows)."},
@@ -116,6 +117,43 @@ static const key_spec keys[] = {
      "Quantile bins per feature for the split search (speed; 256 is near-exact)."},
     {"model", "oob_score", K_BOOL, M_(forest.oob_score), "true", 0, 0, NULL, RF,
      "Compute the out-of-bag accuracy (needs bootstrap)."},
+    /* mlp (class_weight above is shared: the registry hands it to the mlp) */
+    {"model", "hidden", K_STR, M_(mlp.hidden), "64,64", 0, 0, NULL, MLP,
+     "Hidden layer widths, comma-separated: up to 16 layers of 1 to 65536 units (empty: softmax regression)."},
+    {"model", "activation", K_CHOICE, M_(mlp.activation), "relu", 0, 0, "relu|leaky_relu|tanh|sigmoid", MLP,
+     "Hidden-layer activation (leaky_relu has slope 0.01 below zero)."},
+    {"model", "optimizer", K_CHOICE, M_(mlp.optimizer), "adam", 0, 0, "adam|sgd", MLP,
+     "Adam, or mini-batch SGD with momentum."},
+    {"model", "learning_rate", K_REAL, M_(mlp.learning_rate), "0.001", 1e-9, 10, NULL, MLP,
+     "Step size (the peak value when warmup or a schedule is used)."},
+    {"model", "batch_size", K_INT, M_(mlp.batch_size), "256", 1, 1048576, NULL, MLP,
+     "Rows per mini-batch; the rows are reshuffled every epoch."},
+    {"model", "epochs", K_INT, M_(mlp.epochs), "50", 1, 1000000, NULL, MLP,
+     "Passes over the training part (at most, with patience)."},
+    {"model", "momentum", K_REAL, M_(mlp.momentum), "0.9", 0, 0.999, NULL, MLP, "SGD momentum (optimizer = sgd)."},
+    {"model", "nesterov", K_BOOL, M_(mlp.nesterov), "false", 0, 0, NULL, MLP,
+     "Nesterov momentum (optimizer = sgd)."},
+    {"model", "beta1", K_REAL, M_(mlp.beta1), "0.9", 0, 0.999999, NULL, MLP,
+     "Adam: decay rate of the gradient's running mean."},
+    {"model", "beta2", K_REAL, M_(mlp.beta2), "0.999", 0, 0.999999, NULL, MLP,
+     "Adam: decay rate of the squared gradient's running mean."},
+    {"model", "weight_decay", K_REAL, M_(mlp.weight_decay), "0", 0, 1, NULL, MLP,
+     "L2 penalty on the weights (not the biases), added to the gradient."},
+    {"model", "dropout", K_REAL, M_(mlp.dropout), "0", 0, 0.95, NULL, MLP,
+     "Fraction of hidden units dropped while training (inverted dropout; none at prediction)."},
+    {"model", "init", K_CHOICE, M_(mlp.init), "auto", 0, 0, "auto|he|xavier", MLP,
+     "Initial weights: he (normal) or xavier (uniform); auto = he for relu/leaky_relu, xavier otherwise."},
+    {"model", "schedule", K_CHOICE, M_(mlp.schedule), "constant", 0, 0, "constant|step|cosine", MLP,
+     "Learning rate after warm-up: constant, step (times gamma every step_size epochs) or cosine (decays to 0)."},
+    {"model", "step_size", K_INT, M_(mlp.step_size), "10", 1, 1000000, NULL, MLP,
+     "Epochs between learning-rate drops (schedule = step)."},
+    {"model", "gamma", K_REAL, M_(mlp.gamma), "0.1", 1e-6, 1, NULL, MLP,
+     "Factor applied at each learning-rate drop (schedule = step)."},
+    {"model", "warmup", K_INT, M_(mlp.warmup), "0", 0, 1000000, NULL, MLP,
+     "Epochs of linear learning-rate warm-up; must be less than epochs."},
+    {"model", "patience", K_INT, M_(mlp.patience), "0", 0, 1000000, NULL, MLP,
+     "Early stopping: stop after this many epochs without a lower validation loss and keep the best "
+     "epoch's weights; 0 = off."},
     {"model", "n_components", K_INT, M_(pca.n_components), "3", 0, 100000, NULL, PCA,
      "Principal components kept; 0 = all; more than the features is clipped."},
     {"model", "variance_to_keep", K_REAL, M_(pca.variance_to_keep), "0", 0, 1, NULL, PCA,
@@ -524,6 +562,14 @@ static at_status validate_model(load_state *ls, const at_model_config *mc, int m
         return at_fail(err, AT_ERR_CONFIG,
                        "%s[%s] max_features = '%s': expected sqrt, log2, all, a fraction or a count", where, section,
                        mc->forest.max_features);
+    if (strcmp(mc->type, "mlp") == 0) {
+        size_t hidden[AT_MLP_MAX_HIDDEN], nh;
+        if (at_mlp_parse_hidden(mc->mlp.hidden, hidden, &nh, err))
+            return at_error_prefix(err, "%s[%s] ", where, section);
+        if (mc->mlp.warmup >= mc->mlp.epochs)
+            return at_fail(err, AT_ERR_CONFIG, "%s[%s] warmup = %lld must be less than epochs = %lld", where, section,
+                           (long long)mc->mlp.warmup, (long long)mc->mlp.epochs);
+    }
     size_t k_lo, k_hi;
     if (!at_gmm_components(mc->gmm.components, &k_lo, &k_hi))
         return at_fail(err, AT_ERR_CONFIG,
