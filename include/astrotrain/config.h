@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "forest.h"
+#include "gbdt.h"
 #include "status.h"
 
 #define AT_PATH_MAX 1024
@@ -20,6 +21,7 @@
 typedef struct at_model_config {
     char type[64];
     at_forest_params forest;
+    at_gbdt_params gbdt;
 } at_model_config;
 
 typedef struct at_config {

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "astrotrain/forest.h"
+#include "astrotrain/gbdt.h"
 
 static at_status forest_create(const at_model_config *mc, size_t d, size_t k, at_model **out,
                                at_error *err) {
@@ -15,10 +16,21 @@ static at_status forest_empty(size_t d, size_t k, at_model **out, at_error *err)
     return at_forest_new(&p, d, k, out, err);
 }
 
+static at_status gbdt_create(const at_model_config *mc, size_t d, size_t k, at_model **out,
+                             at_error *err) {
+    return at_gbdt_new(&mc->gbdt, d, k, out, err);
+}
+static at_status gbdt_empty(size_t d, size_t k, at_model **out, at_error *err) {
+    at_gbdt_params p;
+    at_gbdt_params_default(&p);
+    return at_gbdt_new(&p, d, k, out, err);
+}
+
 static const at_model_family families[] = {
     {"random_forest", &at_forest_ops, forest_create, forest_empty, 0},
+    {"gradient_boosting", &at_gbdt_ops, gbdt_create, gbdt_empty, 0},
 };
-static const char *const family_names[] = {"random_forest"};
+static const char *const family_names[] = {"random_forest", "gradient_boosting"};
 
 const at_model_family *at_model_family_find(const char *type) {
     for (size_t i = 0; i < sizeof families / sizeof families[0]; i++)
