@@ -26,7 +26,13 @@ at_status at_error_prefix(at_error *err, const char *fmt, ...) {
     vsnprintf(head, sizeof head, fmt, ap);
     va_end(ap);
     memcpy(old, err->msg, sizeof old);
-    snprintf(err->msg, sizeof err->msg, "%s%s", head, old);
+    /* Head first, then as much of the old message as fits. */
+    size_t hl = strnlen(head, sizeof head - 1);
+    memcpy(err->msg, head, hl);
+    size_t room = sizeof err->msg - 1 - hl;
+    size_t ol = strnlen(old, room);
+    memcpy(err->msg + hl, old, ol);
+    err->msg[hl + ol] = '\0';
     return err->code;
 }
 

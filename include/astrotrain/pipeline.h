@@ -1,0 +1,84 @@
+/* pipeline.h - a whole experiment from a configuration, and the saved bundle that lets
+ * `predict` apply the same preprocessing and model to new catalogues.
+ *
+ * at_run_experiment: load -> clean -> undersample -> split -> normalise -> fit ->
+ * evaluate -> write <output_dir>/<name>/ {config.ini, metrics.json, model.h5,
+ * predictions.csv, plots/, log.txt}. Every file is written under a temporary name
+ * and renamed when complete. */
+#ifndef ASTROTRAIN_PIPELINE_H
+#define ASTROTRAIN_PIPELINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "csv.h"
+#include "metrics.h"
+#include "model.h"
+#include "preprocess.h"
+#include "progress.h"
+#include "status.h"
+
+/* Everything a model file holds: the model and the preprocessing fitted with it. */
+typedef struct at_bundle {
+    at_model *model;
+    size_t d, k;
+    char **feature_names; /* d */
+    char **class_names;   /* k */
+    char *label;          /* label column of the training data */
+    int use_sentinel;
+    double sentinel;
+    int missing;          /* at_missing_policy */
+    at_scaler *scaler;    /* may be NULL (no scaling) */
+    char *config_text;    /* effective configuration (INI) */
+    char *metrics_json;   /* metrics of the training run */
+} at_bundle;
+
+at_status at_bundle_save(const at_bundle *b, const char *path, at_error *err);
+at_status at_bundle_load(const char *path, at_bundle **out, at_error *err);
+void at_bundle_free(at_bundle *b);
+
+typedef struct at_run_summary {
+    char run_dir[AT_PATH_MAX + 160];
+    char model_type[64];
+    size_t k;
+    char **class_names;
+    int has_valid;
+    at_metrics valid, test;
+    double fit_seconds, predict_seconds;
+    size_t rows_read, rows_dropped, rows_after_undersampling, n_train, n_valid, n_test;
+    size_t plots_written, plots_rendered;
+    char plot_warning[256]; /* gnuplot missing or failing: the run still succeeds */
+} at_run_summary;
+
+typedef struct at_run_options {
+    int force;   /* overwrite an existing run directory */
+    int threads; /* resolved thread count (>= 1) */
+} at_run_options;
+
+at_status at_run_experiment(const at_config *c, const at_run_options *opt, const at_progress *prog,
+                            at_run_summary *out, at_error *err);
+void at_run_summary_free(at_run_summary *s);
+
+typedef struct at_predict_options {
+    size_t chunk_rows; /* rows per chunk (memory stays flat); 0 = 65536 */
+    int threads;
+    int comments;      /* input has '#' comment lines */
+    char delimiter;    /* 0 = ',' */
+} at_predict_options;
+
+typedef struct at_predict_report {
+    size_t rows_read;     /* data rows in the input */
+    size_t rows_written;  /* rows with a prediction */
+    size_t rows_skipped;  /* dropped by the model's cleaning rules */
+    int has_label;        /* the input had the label column: accuracy is computed */
+    size_t correct;
+} at_predict_report;
+
+/* Streams input (CSV, plain or gzip) through the bundle's cleaning, scaling and model, in
+ * chunks, into output: row,[true,]predicted,p_<class>... */
+at_status at_predict_csv(const at_bundle *b, const char *input, const char *output,
+                         const at_predict_options *opt, const at_progress *prog,
+                         at_predict_report *rep, at_error *err);
+
+#endif

@@ -1,0 +1,41 @@
+/* cli.h - (private) what the subcommands of the astrotrain binary share. */
+#ifndef ASTROTRAIN_CLI_H
+#define ASTROTRAIN_CLI_H
+
+#include <signal.h>
+#include <stdio.h>
+
+#include "astrotrain/progress.h"
+#include "astrotrain/status.h"
+
+typedef struct cli_ui {
+    int quiet;
+    int tty;          /* stderr is a terminal: draw a bar */
+    double start;     /* of the current stage */
+    double last_draw;
+    char stage[96];
+    size_t last_decile;
+    int bar_shown;
+} cli_ui;
+
+/* A progress sink drawing on stderr; stop points at the signal flag. */
+void cli_ui_init(cli_ui *ui, int quiet);
+at_progress cli_ui_progress(cli_ui *ui, volatile int *stop);
+void cli_ui_finish(cli_ui *ui);
+
+/* Prints "astrotrain: <message>" and returns the exit code for the status. */
+int cli_fail(const at_error *err);
+int cli_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Parses "--threads N" style integers; 0 on success. */
+int cli_parse_int(const char *text, long lo, long hi, long *out);
+
+/* Sets OpenMP and OpenBLAS thread counts for the whole process. */
+void cli_set_threads(int threads);
+
+int cmd_train(int argc, char **argv, volatile int *stop);
+int cmd_predict(int argc, char **argv, volatile int *stop);
+int cmd_info(int argc, char **argv);
+int cmd_config(int argc, char **argv);
+
+#endif

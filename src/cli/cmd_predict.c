@@ -1,0 +1,76 @@
+/* cmd_predict.c - `astrotrain predict`: apply a saved model to a catalogue. */
+#include <stdio.h>
+#include <string.h>
+
+#include "astrotrain/pipeline.h"
+#include "cli/cli.h"
+
+static void help(void) {
+    puts("usage: astrotrain predict --model MODEL.h5 --input FILE.csv[.gz] --output OUT.csv [options]\n"
+         "\n"
+         "Applies the model's cleaning, scaling and classifier to every row of FILE (columns in any\n"
+         "order, extra columns ignored) in chunks, so catalogues of any size fit in memory. Writes\n"
+         "row,[true,]predicted,p_<class>... (true only when the label column is present).\n"
+         "\n"
+         "options:\n"
+         "  --threads N       threads (0 = all cores, the default)\n"
+         "  --chunk-rows N    rows per chunk (default 65536)\n"
+         "  --comments        skip lines starting with '#'\n"
+         "  --quiet           no progress output\n");
+}
+
+int cmd_predict(int argc, char **argv, volatile int *stop) {
+    const char *model = NULL, *input = NULL, *output = NULL;
+    long threads = 0, chunk = 65536;
+    int quiet = 0, comments = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            help();
+            return 0;
+        } else if (strcmp(a, "--model") == 0 && i + 1 < argc) {
+            model = argv[++i];
+        } else if (strcmp(a, "--input") == 0 && i + 1 < argc) {
+            input = argv[++i];
+        } else if (strcmp(a, "--output") == 0 && i + 1 < argc) {
+            output = argv[++i];
+        } else if (strcmp(a, "--threads") == 0 && i + 1 < argc) {
+            if (cli_parse_int(argv[++i], 0, 1024, &threads))
+                return cli_usage("--threads: '%s' is not a number from 0 to 1024", argv[i]);
+        } else if (strcmp(a, "--chunk-rows") == 0 && i + 1 < argc) {
+            if (cli_parse_int(argv[++i], 1, 100000000, &chunk))
+                return cli_usage("--chunk-rows: '%s' is not a number from 1 to 100000000", argv[i]);
+        } else if (strcmp(a, "--comments") == 0) {
+            comments = 1;
+        } else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
+            quiet = 1;
+        } else {
+            return cli_usage("predict: unknown or incomplete option '%s'", a);
+        }
+    }
+    if (!model || !input || !output) return cli_usage("predict needs --model, --input and --output");
+    at_error err = {0};
+    at_bundle *b = NULL;
+    if (at_bundle_load(model, &b, &err)) return cli_fail(&err);
+    at_config tmp;
+    tmp.run.threads = threads;
+    int nthreads = at_config_threads(&tmp);
+    cli_set_threads(nthreads);
+    cli_ui ui;
+    cli_ui_init(&ui, quiet);
+    at_progress prog = cli_ui_progress(&ui, stop);
+    at_predict_options opt = {(size_t)chunk, nthreads, comments, 0};
+    at_predict_report rep;
+    at_status s = at_predict_csv(b, input, output, &opt, &prog, &rep, &err);
+    cli_ui_finish(&ui);
+    at_bundle_free(b);
+    if (s) return cli_fail(&err);
+    if (!quiet) {
+        fprintf(stderr, "predicted %zu of %zu rows (%zu skipped by the model's cleaning rules) -> %s\n",
+                rep.rows_written, rep.rows_read, rep.rows_skipped, output);
+        if (rep.has_label && rep.rows_written)
+            fprintf(stderr, "accuracy against the label column: %.4f\n",
+                    (double)rep.correct / (double)rep.rows_written);
+    }
+    return 0;
+}

@@ -1,0 +1,107 @@
+/* cmd_train.c - `astrotrain --config FILE.ini`: run an experiment and print its results. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "astrotrain/config.h"
+#include "astrotrain/pipeline.h"
+#include "cli/cli.h"
+
+static void help(void) {
+    puts("usage: astrotrain [train] --config FILE.ini [options]\n"
+         "\n"
+         "Runs the experiment described by FILE.ini: load, clean, undersample, split, normalise,\n"
+         "fit, evaluate; writes <output_dir>/<name>/ with config.ini, metrics.json, model.h5,\n"
+         "predictions.csv, plots/ and log.txt, then prints a results table.\n"
+         "\n"
+         "options:\n"
+         "  --config FILE        the experiment (see docs/config.md for every key)\n"
+         "  --set SECTION.KEY=V  override one key (repeatable), e.g. --set model.n_trees=300\n"
+         "  --threads N          threads (0 = all cores); overrides [run] threads\n"
+         "  --force              overwrite an existing run directory\n"
+         "  --quiet              no progress output\n");
+}
+
+static void print_table(const char *part, const at_metrics *m, char *const *names) {
+    printf("\n%s (%zu rows)\n", part, m->n);
+    printf("  %-12s %9s %9s %9s %9s %10s\n", "class", "precision", "recall", "f1", "support", "confident");
+    for (size_t c = 0; c < m->k; c++) {
+        const at_class_metrics *pc = &m->per_class[c];
+        printf("  %-12s %9.4f %9.4f %9.4f %9zu %10.4f\n", names[c], pc->precision, pc->recall, pc->f1, pc->support,
+               pc->confident_fraction);
+    }
+    printf("  accuracy %.4f   macro-F1 %.4f   log-loss %.4f\n", m->accuracy, m->macro_f1, m->log_loss);
+}
+
+int cmd_train(int argc, char **argv, volatile int *stop) {
+    const char *config = NULL;
+    const char **sets = calloc((size_t)argc + 1, sizeof *sets);
+    size_t n_sets = 0;
+    long threads = -1;
+    int force = 0, quiet = 0;
+    if (!sets) return 7;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            help();
+            free(sets);
+            return 0;
+        } else if (strcmp(a, "--config") == 0 && i + 1 < argc) {
+            config = argv[++i];
+        } else if (strcmp(a, "--set") == 0 && i + 1 < argc) {
+            sets[n_sets++] = argv[++i];
+        } else if (strcmp(a, "--threads") == 0 && i + 1 < argc) {
+            if (cli_parse_int(argv[++i], 0, 1024, &threads)) {
+                free(sets);
+                return cli_usage("--threads: '%s' is not a number from 0 to 1024", argv[i]);
+            }
+        } else if (strcmp(a, "--force") == 0) {
+            force = 1;
+        } else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
+            quiet = 1;
+        } else {
+            free(sets);
+            return cli_usage("unknown or incomplete option '%s'", a);
+        }
+    }
+    if (!config) {
+        free(sets);
+        return cli_usage("--config FILE.ini is required");
+    }
+    at_config *c = calloc(1, sizeof *c);
+    at_error err = {0};
+    if (!c) {
+        free(sets);
+        return 7;
+    }
+    at_status s = at_config_load(config, sets, n_sets, c, &err);
+    free(sets);
+    if (s) {
+        free(c);
+        return cli_fail(&err);
+    }
+    if (threads >= 0) c->run.threads = threads;
+    at_run_options opt = {force, at_config_threads(c)};
+    cli_set_threads(opt.threads);
+    cli_ui ui;
+    cli_ui_init(&ui, quiet);
+    at_progress prog = cli_ui_progress(&ui, stop);
+    at_run_summary sum;
+    s = at_run_experiment(c, &opt, &prog, &sum, &err);
+    cli_ui_finish(&ui);
+    free(c);
+    if (s) {
+        at_run_summary_free(&sum);
+        return cli_fail(&err);
+    }
+    printf("run %s: model %s, %zu rows read, %zu dropped, %zu after undersampling (%zu/%zu/%zu)\n", sum.run_dir,
+           sum.model_type, sum.rows_read, sum.rows_dropped, sum.rows_after_undersampling, sum.n_train, sum.n_valid,
+           sum.n_test);
+    printf("fit %.3f s, predict (test) %.3f s\n", sum.fit_seconds, sum.predict_seconds);
+    if (sum.has_valid) print_table("validation", &sum.valid, sum.class_names);
+    print_table("test", &sum.test, sum.class_names);
+    if (sum.plot_warning[0]) fprintf(stderr, "astrotrain: warning: %s\n", sum.plot_warning);
+    at_run_summary_free(&sum);
+    return 0;
+}

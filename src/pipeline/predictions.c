@@ -1,0 +1,45 @@
+/* predictions.c - the predictions.csv format, shared by runs and `predict`. */
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "astrotrain/metrics.h"
+#include "pipeline/internal.h"
+
+void at_predictions_header(FILE *f, const char *const *class_names, size_t k, int with_true) {
+    fputs(with_true ? "row,true,predicted" : "row,predicted", f);
+    for (size_t c = 0; c < k; c++) fprintf(f, ",p_%s", class_names[c]);
+    fputc('\n', f);
+}
+
+void at_predictions_rows(FILE *f, const at_dataset *ds, const double *P, const char *const *class_names,
+                         size_t k, int with_true) {
+    for (size_t i = 0; i < ds->n; i++) {
+        const double *p = P + i * k;
+        fprintf(f, "%lld", (long long)ds->row[i]);
+        if (with_true) fprintf(f, ",%s", ds->y && ds->y[i] >= 0 ? class_names[ds->y[i]] : "");
+        fprintf(f, ",%s", class_names[at_argmax(p, k)]);
+        /* %.9g: beyond float precision, and identical text for identical doubles. */
+        for (size_t c = 0; c < k; c++) fprintf(f, ",%.9g", p[c]);
+        fputc('\n', f);
+    }
+}
+
+at_status at_mkdirs(const char *path, at_error *err) {
+    char buf[4096];
+    size_t n = strlen(path);
+    if (n == 0 || n >= sizeof buf) return at_fail(err, AT_ERR_IO, "%s: bad folder name", path);
+    memcpy(buf, path, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (buf[i] != '/' && buf[i] != '\0') continue;
+        char keep = buf[i];
+        buf[i] = '\0';
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+            return at_fail(err, AT_ERR_IO, "%s: cannot create folder: %s", buf, strerror(errno));
+        struct stat sb;
+        if (stat(buf, &sb) != 0 || !S_ISDIR(sb.st_mode))
+            return at_fail(err, AT_ERR_IO, "%s: exists and is not a folder", buf);
+        buf[i] = keep;
+    }
+    return AT_OK;
+}

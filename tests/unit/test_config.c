@@ -1,0 +1,133 @@
+/* test_config.c - the key table, INI errors with file:line, overrides, did-you-mean. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "astrotrain/config.h"
+#include "harness.h"
+
+static char dir[64];
+
+static const char *write_ini(const char *name, const char *text) {
+    static char path[256];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    fputs(text, f);
+    fclose(f);
+    return path;
+}
+
+static void test_defaults(void) {
+    at_config c;
+    at_config_defaults(&c);
+    CHECK(c.run.seed == 42);
+    CHECK(strcmp(c.model.type, "random_forest") == 0);
+    CHECK(c.model.forest.n_trees == 100);
+    CHECK_NEAR(c.split.train, 0.7, 1e-12);
+    CHECK(c.undersample.strategy == 1);
+    CHECK(c.normalise.method == 1);
+    CHECK(strcmp(c.data.features, "u,g,r,i,z,redshift") == 0);
+}
+
+static void test_load_and_override(void) {
+    at_error e;
+    at_config c;
+    const char *p = write_ini("a.ini", "[run]\nseed = 7\n[model]\n  n_trees = 12 ; comment\ncriterion = ENTROPY\n");
+    const char *sets[] = {"model.max_depth=5", "split.train=0.8", "split.test = 0.05"};
+    CHECK_OK(at_config_load(p, sets, 3, &c, &e), &e);
+    CHECK(c.run.seed == 7);
+    CHECK(c.model.forest.n_trees == 12);
+    CHECK(c.model.forest.criterion == 1);
+    CHECK(c.model.forest.max_depth == 5);
+    CHECK_NEAR(c.split.train, 0.8, 1e-12);
+    CHECK(strcmp(c.run.name, "a") == 0); /* default name = file stem */
+}
+
+static void test_errors(void) {
+    at_error e;
+    at_config c;
+    const char *p = write_ini("b.ini", "[model]\nn_tres = 10\n");
+    CHECK_FAIL(at_config_load(p, NULL, 0, &c, &e), AT_ERR_CONFIG, &e, "b.ini:2: unknown key 'n_tres' in [model] (did you mean 'n_trees'?)");
+    p = write_ini("c.ini", "[modle]\ntype = random_forest\n");
+    CHECK_FAIL(at_config_load(p, NULL, 0, &c, &e), AT_ERR_CONFIG, &e, "c.ini:1: unknown section [modle] (did you mean [model]?)");
+    p = write_ini("d.ini", "[model]\nn_trees = lots\n");
+    CHECK_FAIL(at_config_load(p, NULL, 0, &c, &e), AT_ERR_CONFIG, &e, "d.ini:2: [model] n_trees: 'lots' is not an integer");
+    p = write_ini("e.ini", "[model]\nn_trees = 1000000000000\n");
+    CHECK_FAIL(at_config_load(p, NULL, 0, &c, &e), AT_ERR_CONFIG, &e, "out of range");
+    p = write_ini("f.ini", "[model]\nn_trees = 0\n");
+    CHECK_FAIL(at_config_load(p, NULL, 0, &c, &e), AT_ERR_CONFIG, &e, "f.ini:2:");
+    p = write_ini("g.ini", "[split]\ntrain = 0.5\nvalidation = 0.1\ntest = 0.1\n");
+    CHECK_FAIL(at_config_load(p, NULL, 0, &c, &e), AT_ERR_CONFIG, &e, "must be 1");
+    p = write_ini("h.ini", "[model]\nn_trees = 1\nn_trees = 2\n");
+    CHECK_FAIL(at_config_load(p, NULL, 0, &c, &e), AT_ERR_CONFIG, &e, "h.ini:3: key 'n_trees' in [model] is set twice (first at line 2)");
+    p = write_ini("i.ini", "[run]\n[run]\n");
+    CHECK_FAIL(at_config_load(p, NULL, 0, &c, &e), AT_ERR_CONFIG, &e, "i.ini:2: section [run] appears twice");
+    p = write_ini("j.ini", "[run]\nthis is not a key\n");
+    CHECK_FAIL(at_config_load(p, NULL, 0, &c, &e), AT_ERR_CONFIG, &e, "j.ini:2: expected 'key = value'");
+    p = write_ini("k.ini", "[model]\ntype = random_forrest\n");
+    CHECK_FAIL(at_config_load(p, NULL, 0, &c, &e), AT_ERR_CONFIG, &e, "k.ini:2: unknown model type 'random_forrest' (did you mean 'random_forest'?)");
+    p = write_ini("l.ini", "[model]\ncriterion = gin\n");
+    CHECK_FAIL(at_config_load(p, NULL, 0, &c, &e), AT_ERR_CONFIG, &e, "is not one of gini/entropy");
+    p = write_ini("m.ini", "[run]\nname = x\xff\xfe\n");
+    CHECK_FAIL(at_config_load(p, NULL, 0, &c, &e), AT_ERR_CONFIG, &e, "m.ini:2: the line is not valid UTF-8");
+    char longline[400];
+    memset(longline, 'a', sizeof longline);
+    memcpy(longline, "[data]\nfeatures = ", 18);
+    longline[398] = '\n';
+    longline[399] = '\0';
+    p = write_ini("n.ini", longline);
+    CHECK_FAIL(at_config_load(p, NULL, 0, &c, &e), AT_ERR_CONFIG, &e, "n.ini:2: line too long");
+    CHECK_FAIL(at_config_load("/nonexistent/x.ini", NULL, 0, &c, &e), AT_ERR_IO, &e, "/nonexistent/x.ini");
+    const char *bad[] = {"model.n_tree=3"};
+    CHECK_FAIL(at_config_load(NULL, bad, 1, &c, &e), AT_ERR_CONFIG, &e, "--set model.n_tree=3: unknown key 'n_tree' in [model] (did you mean 'n_trees'?)");
+    const char *bad2[] = {"nodot"};
+    CHECK_FAIL(at_config_load(NULL, bad2, 1, &c, &e), AT_ERR_USAGE, &e, "expected section.key=value");
+    p = write_ini("o.ini", "[model]\nmax_features = sqr\n");
+    CHECK_FAIL(at_config_load(p, NULL, 0, &c, &e), AT_ERR_CONFIG, &e, "max_features");
+    p = write_ini("q.ini", "[data]\nfeatures = u, g, u\n");
+    CHECK_FAIL(at_config_load(p, NULL, 0, &c, &e), AT_ERR_CONFIG, &e, "'u' is listed twice");
+}
+
+static void test_format_roundtrip(void) {
+    at_error e;
+    at_config c, c2;
+    const char *sets[] = {"model.n_trees=33", "data.features=a,b", "clean.sentinel=-99.5"};
+    CHECK_OK(at_config_load(NULL, sets, 3, &c, &e), &e);
+    char *text = at_config_format(&c);
+    CHECK(text && strstr(text, "n_trees = 33"));
+    const char *p = write_ini("rt.ini", text);
+    CHECK_OK(at_config_load(p, NULL, 0, &c2, &e), &e);
+    char *text2 = at_config_format(&c2);
+    CHECK(text2 && strcmp(text, text2) == 0);
+    free(text);
+    free(text2);
+    char *doc = at_config_doc();
+    CHECK(doc && strstr(doc, "| `n_trees` |") && strstr(doc, "## [split]"));
+    free(doc);
+}
+
+static void test_split_list(void) {
+    at_error e;
+    char **items;
+    size_t n;
+    CHECK_OK(at_split_list(" u, g ,r", &items, &n, &e), &e);
+    CHECK(n == 3 && strcmp(items[1], "g") == 0);
+    for (size_t i = 0; i < n; i++) free(items[i]);
+    free(items);
+    CHECK_FAIL(at_split_list("u,,g", &items, &n, &e), AT_ERR_CONFIG, &e, "empty item");
+}
+
+int main(void) {
+    snprintf(dir, sizeof dir, "/tmp/at_config_XXXXXX");
+    if (!mkdtemp(dir)) return 1;
+    RUN(test_defaults);
+    RUN(test_load_and_override);
+    RUN(test_errors);
+    RUN(test_format_roundtrip);
+    RUN(test_split_list);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd)) return 1;
+    return harness_done();
+}
