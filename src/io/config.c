@@ -41,6 +41,7 @@ typedef struct key_spec {
 #define C_(f) offsetof(at_config, f), sizeof(((at_config *)0)->f)
 #define M_(f) offsetof(at_model_config, f), sizeof(((at_model_config *)0)->f)
 #define RF "random_forest"
+#define GB "gradient_boosting"
 #define BIG 9.2e18
 
 static const key_spec keys[] = {
@@ -88,7 +89,7 @@ static const key_spec keys[] = {
      NULL, "Feature scaling fitted on the training part: standard (mean/std), minmax, or none."},
     /* [model] */
     {"model", "type", K_STR, M_(type), "random_forest", 0, 0, NULL, "*",
-     "Model family: random_forest."},
+     "Model family: random_forest, gradient_boosting."},
     {"model", "n_trees", K_INT, M_(forest.n_trees), "100", 1, 100000, NULL, RF, "Number of trees."},
     {"model", "criterion", K_CHOICE, M_(forest.criterion), "gini", 0, 0, "gini|entropy", RF,
      "Split quality measure."},
@@ -108,6 +109,30 @@ static const key_spec keys[] = {
      "Quantile bins per feature for the split search (speed; 256 is near-exact)."},
     {"model", "oob_score", K_BOOL, M_(forest.oob_score), "true", 0, 0, NULL, RF,
      "Compute the out-of-bag accuracy (needs bootstrap)."},
+    {"model", "n_rounds", K_INT, M_(gbdt.n_rounds), "300", 1, 1000000, NULL, GB,
+     "Boosting rounds: one tree per class each (one tree for two classes)."},
+    {"model", "learning_rate", K_REAL, M_(gbdt.learning_rate), "0.1", 1e-6, 1, NULL, GB,
+     "Shrinkage of every leaf value (XGBoost's eta)."},
+    {"model", "max_depth", K_INT, M_(gbdt.max_depth), "6", 0, 64, NULL, GB,
+     "Maximum tree depth; 0 = no limit (then max_leaves must be set)."},
+    {"model", "max_leaves", K_INT, M_(gbdt.max_leaves), "0", 0, 16777216, NULL, GB,
+     "Maximum leaves per tree (at least 2); 0 = no limit."},
+    {"model", "grow_policy", K_CHOICE, M_(gbdt.grow_policy), "depthwise", 0, 0, "depthwise|lossguide", GB,
+     "Grow level by level, or best leaf first (lossguide, usually with max_leaves)."},
+    {"model", "lambda", K_REAL, M_(gbdt.lambda), "1", 0, 1e6, NULL, GB,
+     "L2 penalty on leaf values: leaf = -G / (H + lambda) * learning_rate."},
+    {"model", "gamma", K_REAL, M_(gbdt.gamma), "0", 0, 1e12, NULL, GB,
+     "Minimum gain for a split, on XGBoost's scale (its min_split_loss)."},
+    {"model", "min_child_weight", K_REAL, M_(gbdt.min_child_weight), "1", 0, 1e12, NULL, GB,
+     "Minimum hessian sum in each child of a split."},
+    {"model", "max_bin", K_INT, M_(gbdt.max_bin), "255", 2, 255, NULL, GB,
+     "Quantile bins per feature, fitted on the training part (one more code marks missing values)."},
+    {"model", "subsample", K_REAL, M_(gbdt.subsample), "1", 1e-6, 1, NULL, GB,
+     "Fraction of training rows drawn (seeded) for each tree."},
+    {"model", "colsample", K_REAL, M_(gbdt.colsample), "1", 1e-6, 1, NULL, GB,
+     "Fraction of features drawn (seeded) for each tree."},
+    {"model", "early_stopping_rounds", K_INT, M_(gbdt.early_stopping_rounds), "0", 0, 1000000, NULL, GB,
+     "Stop when validation log-loss has not improved for this many rounds, keep the best; 0 = off."},
     /* [metrics] */
     {"metrics", "confident_threshold", K_REAL, C_(metrics.confident_threshold), "0.9", 0, 1, NULL, NULL,
      "Probability above which a correct prediction counts as confident (confident_fraction)."},
@@ -159,10 +184,18 @@ static const char *nearest(const char *word, const char *const *cands, size_t n)
 
 static int section_is_model(const char *section) { return strcmp(section, "model") == 0; }
 
-static const key_spec *find_key(const char *section, const char *name) {
+static int key_applies(const key_spec *k, const char *type);
+
+/* Families may share a key name (max_depth) with their own defaults and ranges: the row that
+ * applies to the model type set so far wins, else the first (the type check reports it). */
+static const key_spec *find_key(const char *section, const char *name, const char *type) {
+    const key_spec *first = NULL;
     for (size_t i = 0; i < N_KEYS; i++)
-        if (strcmp(keys[i].section, section) == 0 && strcmp(keys[i].name, name) == 0) return &keys[i];
-    return NULL;
+        if (strcmp(keys[i].section, section) == 0 && strcmp(keys[i].name, name) == 0) {
+            if (!first) first = &keys[i];
+            if (type && key_applies(&keys[i], type)) return &keys[i];
+        }
+    return first;
 }
 
 static int key_applies(const key_spec *k, const char *type) {
@@ -363,7 +396,7 @@ static at_status record_key(load_state *ls, const char *section, const char *key
                             size_t line, at_error *err) {
     if (!section[0]) return at_fail(err, AT_ERR_CONFIG, "key '%s' before any [section]", key);
     if (!known_section(section)) return unknown_section(section, err);
-    const key_spec *k = find_key(section, key);
+    const key_spec *k = find_key(section, key, ls->c->model.type);
     if (!k) return unknown_key(section, key, err);
     for (size_t i = 0; i < ls->n_seen; i++)
         if (ls->seen[i].k == k) {
@@ -510,7 +543,7 @@ at_status at_config_load(const char *path, const char *const *overrides, size_t 
 at_status at_config_set(at_config *c, const char *section, const char *key, const char *value,
                         at_error *err) {
     if (!known_section(section)) return unknown_section(section, err);
-    const key_spec *k = find_key(section, key);
+    const key_spec *k = find_key(section, key, c->model.type);
     if (!k) return unknown_key(section, key, err);
     return set_value(c, k, value, err);
 }
