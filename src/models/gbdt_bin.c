@@ -31,19 +31,27 @@ static int32_t feature_edges(const double *v, size_t m, int max_bin, double *edg
         for (size_t i = 1; i < m; i++)
             if (v[i] != v[i - 1]) edges[nb++] = cut_between(v[i - 1], v[i]);
     } else {
-        /* Quantile cuts: the b-th cut goes after the value at rank b * m / max_bin, moved to
-         * the end of its run of equal values; runs longer than a bin absorb several cuts,
-         * which collapse into one. */
-        size_t last_end = 0;
-        for (int b = 1; b < max_bin; b++) {
-            size_t r = (size_t)((double)b * (double)m / (double)max_bin);
-            if (r == 0) r = 1;
-            if (r >= m) break;
-            size_t i = r - 1; /* the last row of the bin */
-            while (i + 1 < m && v[i + 1] == v[i]) i++;
-            if (i + 1 >= m || i + 1 <= last_end) continue;
-            edges[nb++] = cut_between(v[i], v[i + 1]);
-            last_end = i + 1;
+        /* Greedy equal-count bins over the runs of equal values: close a bin once it holds
+         * its share of the rows left, or just before a run that alone fills a share, and
+         * recompute the share from what is left (a heavy value takes a bin to itself without
+         * starving its neighbours). */
+        double rest_rows = (double)m, rest_bins = (double)max_bin, acc = 0;
+        size_t i = 0;
+        while (i < m && rest_bins > 1) {
+            size_t j = i + 1;
+            while (j < m && v[j] == v[i]) j++; /* run [i, j) */
+            acc += (double)(j - i);
+            if (j >= m) break;
+            size_t k = j + 1;
+            while (k < m && v[k] == v[j]) k++; /* next run [j, k) */
+            double share = rest_rows / rest_bins;
+            if (acc >= share || (double)(k - j) >= share) {
+                edges[nb++] = cut_between(v[j - 1], v[j]);
+                rest_rows -= acc;
+                rest_bins -= 1;
+                acc = 0;
+            }
+            i = j;
         }
     }
     edges[nb++] = INFINITY;
