@@ -37,9 +37,11 @@ at_status at_bundle_save(const at_bundle *b, const char *path, at_error *err) {
                 s = at_store_put_f64(st, "preprocess/scaler_scale", b->scaler->scale, b->d, err);
         }
     }
-    if (!s) s = at_store_commit(st, err);
-    at_store_close(st);
-    return s;
+    if (s) {
+        at_store_close(st); /* discards the temporary file */
+        return s;
+    }
+    return at_store_commit(st, err); /* closes st whatever happens */
 }
 
 void at_bundle_free(at_bundle *b) {

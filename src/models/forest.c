@@ -1,0 +1,376 @@
+/* forest.c - the random forest as an at_model: parameters, construction, prediction,
+ * importances, figures for metrics.json, and the model file (save/load with checks).
+ * Growing the trees is in forest_fit.c. */
+#include "astrotrain/forest.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "models/forest_impl.h"
+
+void at_forest_params_default(at_forest_params *p) {
+    memset(p, 0, sizeof *p);
+    p->n_trees = 100;
+    p->criterion = AT_CRITERION_GINI;
+    strcpy(p->max_features, "sqrt");
+    p->max_depth = 0;
+    p->min_samples_split = 2;
+    p->min_samples_leaf = 1;
+    p->class_weight = AT_CLASS_WEIGHT_NONE;
+    p->bootstrap = 1;
+    p->max_bins = 256;
+    p->oob_score = 1;
+}
+
+int at_forest_max_features(const char *spec, size_t d, size_t *out) {
+    *out = 0;
+    if (!spec || d == 0) return 0;
+    size_t m;
+    if (strcmp(spec, "sqrt") == 0) {
+        m = (size_t)floor(sqrt((double)d));
+    } else if (strcmp(spec, "log2") == 0) {
+        m = (size_t)floor(log2((double)d));
+    } else if (strcmp(spec, "all") == 0) {
+        m = d;
+    } else {
+        if (!*spec || isspace((unsigned char)*spec)) return 0;
+        char *end;
+        errno = 0;
+        if (strpbrk(spec, ".eE")) {
+            /* A fraction of the features, at least one (as scikit-learn). */
+            double v = strtod(spec, &end);
+            if (errno || *end || !(v > 0.0 && v <= 1.0)) return 0;
+            m = (size_t)floor(v * (double)d);
+        } else {
+            /* A count; more than there are means all of them. */
+            long long v = strtoll(spec, &end, 10);
+            if (errno || *end || v < 1) return 0;
+            m = (unsigned long long)v > d ? d : (size_t)v;
+        }
+    }
+    *out = m < 1 ? 1 : m;
+    return 1;
+}
+
+void at_forest_clear(at_forest *f) {
+    free(f->offset);
+    free(f->feature);
+    free(f->threshold);
+    free(f->left);
+    free(f->right);
+    free(f->value);
+    free(f->importance);
+    free(f->depth);
+    f->offset = NULL;
+    f->feature = f->left = f->right = f->depth = NULL;
+    f->threshold = f->value = f->importance = NULL;
+    f->n_trees = f->n_nodes = 0;
+    f->oob = NAN;
+}
+
+static at_status check_params(const at_forest_params *p, size_t d, size_t *mtry, at_error *err) {
+    if (p->n_trees < 1 || p->n_trees > 1000000)
+        return at_fail(err, AT_ERR_CONFIG, "random forest: n_trees must be 1..1000000, not %lld",
+                       (long long)p->n_trees);
+    if (p->criterion != AT_CRITERION_GINI && p->criterion != AT_CRITERION_ENTROPY)
+        return at_fail(err, AT_ERR_CONFIG, "random forest: unknown criterion %d", p->criterion);
+    if (p->class_weight != AT_CLASS_WEIGHT_NONE && p->class_weight != AT_CLASS_WEIGHT_BALANCED)
+        return at_fail(err, AT_ERR_CONFIG, "random forest: unknown class_weight %d", p->class_weight);
+    if (!at_forest_max_features(p->max_features, d, mtry))
+        return at_fail(err, AT_ERR_CONFIG,
+                       "random forest: max_features '%.32s' is not sqrt, log2, all, a fraction in "
+                       "(0, 1] or a positive count",
+                       p->max_features);
+    if (p->max_depth < 0)
+        return at_fail(err, AT_ERR_CONFIG, "random forest: max_depth must be >= 0 (0 = unlimited)");
+    if (p->min_samples_split < 2)
+        return at_fail(err, AT_ERR_CONFIG, "random forest: min_samples_split must be >= 2");
+    if (p->min_samples_leaf < 1)
+        return at_fail(err, AT_ERR_CONFIG, "random forest: min_samples_leaf must be >= 1");
+    if (p->max_bins < 2 || p->max_bins > 256)
+        return at_fail(err, AT_ERR_CONFIG, "random forest: max_bins must be 2..256, not %lld",
+                       (long long)p->max_bins);
+    return AT_OK;
+}
+
+static at_status forest_fit(void *impl, const at_fit_input *in, at_error *err) {
+    return at_forest_fit_impl(impl, in, err);
+}
+
+/* Average of the trees' leaf distributions; each row sums over trees in tree order, so
+ * the result does not depend on the thread count. Blocks of rows walk one tree at a time
+ * to keep that tree's nodes in cache. */
+static at_status forest_predict(const void *impl, const double *X, size_t n, double *P, int threads,
+                                at_error *err) {
+    const at_forest *f = impl;
+    if (!f->n_trees) return at_fail(err, AT_ERR_INTERNAL, "random forest: predict before fit");
+    size_t k = f->k, d = f->d, nb = (n + 255) / 256;
+#ifdef _OPENMP
+    if (threads <= 0) threads = omp_get_max_threads();
+#endif
+    if (threads <= 0) threads = 1;
+#pragma omp parallel for schedule(static) num_threads(threads)
+    for (size_t blk = 0; blk < nb; blk++) {
+        size_t i0 = blk * 256, i1 = i0 + 256 < n ? i0 + 256 : n;
+        memset(P + i0 * k, 0, (i1 - i0) * k * sizeof *P);
+        for (size_t t = 0; t < f->n_trees; t++) {
+            size_t base = (size_t)f->offset[t];
+            const int32_t *fe = f->feature + base, *l = f->left + base, *r = f->right + base;
+            const double *th = f->threshold + base, *val = f->value + base * k;
+            for (size_t i = i0; i < i1; i++) {
+                const double *x = X + i * d;
+                int32_t j = 0;
+                while (fe[j] >= 0) j = x[fe[j]] <= th[j] ? l[j] : r[j];
+                const double *v = val + (size_t)j * k;
+                double *p = P + i * k;
+                for (size_t c = 0; c < k; c++) p[c] += v[c];
+            }
+        }
+        double inv = 1.0 / (double)f->n_trees;
+        for (size_t i = i0 * k; i < i1 * k; i++) P[i] *= inv;
+    }
+    return AT_OK;
+}
+
+static at_status forest_importances(const void *impl, double *out) {
+    const at_forest *f = impl;
+    if (!f->n_trees) return AT_ERR_INTERNAL;
+    memcpy(out, f->importance, f->d * sizeof *out);
+    return AT_OK;
+}
+
+static void forest_describe(const void *impl, at_json *j) {
+    const at_forest *f = impl;
+    double depth = 0;
+    for (size_t t = 0; t < f->n_trees; t++) depth += f->depth[t];
+    at_json_kv_number(j, "oob_accuracy", f->oob);
+    at_json_kv_int(j, "n_trees", (int64_t)f->n_trees);
+    at_json_kv_int(j, "total_nodes", (int64_t)f->n_nodes);
+    at_json_kv_number(j, "mean_depth", f->n_trees ? depth / (double)f->n_trees : NAN);
+}
+
+static void forest_free(void *impl) {
+    at_forest *f = impl;
+    if (!f) return;
+    at_forest_clear(f);
+    free(f);
+}
+
+/* ---- model file ------------------------------------------------------------------ */
+
+static at_status forest_save(const void *impl, at_store *st, at_error *err) {
+    const at_forest *f = impl;
+    const at_forest_params *p = &f->p;
+    if (!f->n_trees) return at_fail(err, AT_ERR_INTERNAL, "random forest: save before fit");
+    at_status s;
+    if ((s = at_store_put_int(st, "model/params/n_trees", p->n_trees, err)) ||
+        (s = at_store_put_int(st, "model/params/criterion", p->criterion, err)) ||
+        (s = at_store_put_str(st, "model/params/max_features", p->max_features, err)) ||
+        (s = at_store_put_int(st, "model/params/max_depth", p->max_depth, err)) ||
+        (s = at_store_put_int(st, "model/params/min_samples_split", p->min_samples_split, err)) ||
+        (s = at_store_put_int(st, "model/params/min_samples_leaf", p->min_samples_leaf, err)) ||
+        (s = at_store_put_int(st, "model/params/class_weight", p->class_weight, err)) ||
+        (s = at_store_put_int(st, "model/params/bootstrap", p->bootstrap, err)) ||
+        (s = at_store_put_int(st, "model/params/max_bins", p->max_bins, err)) ||
+        (s = at_store_put_int(st, "model/params/oob_score", p->oob_score, err)) ||
+        (s = at_store_put_i64(st, "model/tree_offsets", f->offset, f->n_trees + 1, err)) ||
+        (s = at_store_put_i32(st, "model/feature", f->feature, f->n_nodes, err)) ||
+        (s = at_store_put_f64(st, "model/threshold", f->threshold, f->n_nodes, err)) ||
+        (s = at_store_put_i32(st, "model/left", f->left, f->n_nodes, err)) ||
+        (s = at_store_put_i32(st, "model/right", f->right, f->n_nodes, err)) ||
+        (s = at_store_put_f64_2d(st, "model/value", f->value, f->n_nodes, f->k, err)) ||
+        (s = at_store_put_f64(st, "model/importances", f->importance, f->d, err)) ||
+        (s = at_store_put_real(st, "model/oob_accuracy", f->oob, err)))
+        return s;
+    return AT_OK;
+}
+
+static at_status bad_file(at_store *st, at_error *err, const char *what) {
+    return at_fail(err, AT_ERR_MODEL, "%s: random forest: %s", at_store_path(st), what);
+}
+
+static at_status get_small_int(at_store *st, const char *name, int64_t lo, int64_t hi, int64_t *v,
+                               at_error *err) {
+    at_status s = at_store_get_int(st, name, v, err);
+    if (s) return s;
+    if (*v < lo || *v > hi)
+        return at_fail(err, AT_ERR_MODEL, "%s: %s = %lld is out of range", at_store_path(st), name,
+                       (long long)*v);
+    return AT_OK;
+}
+
+/* Every node must point forward inside its own tree (so walks end), name a real feature,
+ * and carry a finite distribution; anything else is a corrupt file. */
+static at_status validate(at_forest *f, at_store *st, at_error *err) {
+    size_t k = f->k;
+    if (f->offset[0] != 0 || f->offset[f->n_trees] != (int64_t)f->n_nodes)
+        return bad_file(st, err, "tree offsets do not cover the node arrays");
+    for (size_t t = 0; t < f->n_trees; t++) {
+        int64_t a = f->offset[t], b = f->offset[t + 1];
+        if (b <= a) return bad_file(st, err, "tree offsets are not increasing");
+        int64_t m = b - a;
+        if (m > INT32_MAX) return bad_file(st, err, "a tree is too large");
+        int32_t *depth = calloc((size_t)m, sizeof *depth);
+        if (!depth) return at_fail(err, AT_ERR_MEMORY, "random forest: out of memory");
+        int32_t dmax = 0;
+        for (int64_t i = 0; i < m; i++) {
+            size_t g = (size_t)(a + i);
+            int32_t fe = f->feature[g], l = f->left[g], r = f->right[g];
+            if (fe < 0) {
+                if (fe != -1 || l != -1 || r != -1) {
+                    free(depth);
+                    return bad_file(st, err, "a leaf has children");
+                }
+            } else if ((size_t)fe >= f->d || l <= i || r <= i || l >= m || r >= m || l == r ||
+                       isnan(f->threshold[g])) {
+                free(depth);
+                return bad_file(st, err, "a split node has an invalid feature, child or threshold");
+            } else {
+                depth[l] = depth[r] = depth[i] + 1;
+            }
+            if (depth[i] > dmax) dmax = depth[i];
+            const double *v = f->value + g * k;
+            double s = 0;
+            for (size_t j = 0; j < k; j++) {
+                if (!isfinite(v[j]) || v[j] < 0) {
+                    free(depth);
+                    return bad_file(st, err, "a class distribution is not finite and non-negative");
+                }
+                s += v[j];
+            }
+            if (fabs(s - 1.0) > 1e-6) {
+                free(depth);
+                return bad_file(st, err, "a class distribution does not sum to 1");
+            }
+        }
+        f->depth[t] = dmax;
+        free(depth);
+    }
+    for (size_t j = 0; j < f->d; j++)
+        if (!isfinite(f->importance[j]) || f->importance[j] < 0)
+            return bad_file(st, err, "importances are not finite");
+    return AT_OK;
+}
+
+static at_status forest_load(void *impl, at_store *st, at_error *err) {
+    at_forest *f = impl;
+    at_forest_params p;
+    at_forest_params_default(&p);
+    at_forest_clear(f);
+    int64_t v;
+    at_status s;
+    char *mf = NULL;
+#define GET(name, lo, hi, field)                                                     \
+    do {                                                                             \
+        if ((s = get_small_int(st, "model/params/" name, lo, hi, &v, err))) return s; \
+        p.field = v;                                                                 \
+    } while (0)
+    GET("n_trees", 1, 1000000, n_trees);
+    GET("criterion", 0, 1, criterion);
+    GET("max_depth", 0, INT32_MAX, max_depth);
+    GET("min_samples_split", 2, INT64_MAX, min_samples_split);
+    GET("min_samples_leaf", 1, INT64_MAX, min_samples_leaf);
+    GET("class_weight", 0, 1, class_weight);
+    GET("bootstrap", 0, 1, bootstrap);
+    GET("max_bins", 2, 256, max_bins);
+    GET("oob_score", 0, 1, oob_score);
+#undef GET
+    if ((s = at_store_get_str(st, "model/params/max_features", &mf, err))) return s;
+    size_t mtry;
+    int ok = strlen(mf) < sizeof p.max_features && at_forest_max_features(mf, f->d, &mtry);
+    if (ok) strcpy(p.max_features, mf);
+    free(mf);
+    if (!ok) return bad_file(st, err, "invalid max_features");
+    f->p = p;
+    f->mtry = mtry;
+
+    size_t n_off = 0, n = 0, rank = 0, dims[2] = {0, 0};
+    if ((s = at_store_get_i64(st, "model/tree_offsets", &f->offset, &n_off, err))) goto fail;
+    if (n_off < 2 || n_off - 1 != (size_t)p.n_trees) {
+        s = bad_file(st, err, "tree_offsets does not match n_trees");
+        goto fail;
+    }
+    f->n_trees = n_off - 1;
+    if ((s = at_store_get_i32(st, "model/feature", &f->feature, &n, err))) goto fail;
+    f->n_nodes = n;
+    if ((s = at_store_shape(st, "model/value", &rank, dims, err))) goto fail;
+    if (rank != 2 || dims[0] != n || dims[1] != f->k) {
+        s = bad_file(st, err, "value is not n_nodes x n_classes");
+        goto fail;
+    }
+    f->threshold = at_malloc(n, sizeof *f->threshold, err);
+    f->left = at_malloc(n, sizeof *f->left, err);
+    f->right = at_malloc(n, sizeof *f->right, err);
+    f->value = at_malloc(n * f->k, sizeof *f->value, err);
+    f->importance = at_malloc(f->d, sizeof *f->importance, err);
+    f->depth = at_malloc(f->n_trees, sizeof *f->depth, err);
+    if (!f->threshold || !f->left || !f->right || !f->value || !f->importance || !f->depth) {
+        s = AT_ERR_MEMORY;
+        goto fail;
+    }
+    if ((s = at_store_read_f64(st, "model/threshold", f->threshold, n, err)) ||
+        (s = at_store_read_i32(st, "model/left", f->left, n, err)) ||
+        (s = at_store_read_i32(st, "model/right", f->right, n, err)) ||
+        (s = at_store_read_f64(st, "model/value", f->value, n * f->k, err)) ||
+        (s = at_store_read_f64(st, "model/importances", f->importance, f->d, err)) ||
+        (s = at_store_get_real(st, "model/oob_accuracy", &f->oob, err)))
+        goto fail;
+    if ((s = validate(f, st, err))) goto fail;
+    return AT_OK;
+fail:
+    at_forest_clear(f);
+    return s;
+}
+
+const at_model_ops at_forest_ops = {
+    .type = "random_forest",
+    .fit = forest_fit,
+    .predict_proba = forest_predict,
+    .save = forest_save,
+    .load = forest_load,
+    .free = forest_free,
+    .importances = forest_importances,
+    .history = NULL,
+    .describe = forest_describe,
+};
+
+at_status at_forest_new(const at_forest_params *p, size_t n_features, size_t n_classes,
+                        at_model **out, at_error *err) {
+    *out = NULL;
+    size_t mtry;
+    at_status s = check_params(p, n_features, &mtry, err);
+    if (s) return s;
+    if (n_classes < 1 || n_classes > 256)
+        return at_fail(err, AT_ERR_DATA, "random forest: %zu classes (supported: 1..256)", n_classes);
+    at_model *m = at_calloc(1, sizeof *m, err);
+    at_forest *f = at_calloc(1, sizeof *f, err);
+    if (!m || !f) {
+        free(m);
+        free(f);
+        return AT_ERR_MEMORY;
+    }
+    f->p = *p;
+    f->p.max_features[sizeof f->p.max_features - 1] = '\0';
+    f->d = n_features;
+    f->k = n_classes;
+    f->mtry = mtry;
+    f->oob = NAN;
+    m->ops = &at_forest_ops;
+    m->impl = f;
+    m->n_features = n_features;
+    m->n_classes = n_classes;
+    *out = m;
+    return AT_OK;
+}
+
+double at_forest_oob_accuracy(const at_model *m) {
+    if (!m || m->ops != &at_forest_ops || !m->impl) return NAN;
+    return ((const at_forest *)m->impl)->oob;
+}
