@@ -130,7 +130,7 @@ at_status gbdt_model_reserve(gbdt_model *m, size_t trees, size_t max_nodes, at_e
 at_status gbdt_model_pack_tree(gbdt_model *m, size_t t, at_error *err) {
     int64_t o = m->tree_off[t], e = m->tree_off[t + 1];
     if (o < 0 || e <= o || (size_t)e > m->n_nodes || e - o > INT32_MAX)
-        return at_fail(err, AT_ERR_MODEL, "tree %zu has an invalid node range [%lld, %lld)", t,
+        return at_fail(err, AT_ERR_MODEL, "gradient boosting tree %zu has an invalid node range [%lld, %lld)", t,
                        (long long)o, (long long)e);
     int32_t cnt = (int32_t)(e - o), maxd = 0;
     /* Children come after their parent (nodes are stored in creation order), which rules out
@@ -142,17 +142,17 @@ at_status gbdt_model_pack_tree(gbdt_model *m, size_t t, at_error *err) {
         int32_t di = m->packed[a].dl;
         if (f == -1) {
             if (!isfinite(m->value[a]))
-                return at_fail(err, AT_ERR_MODEL, "tree %zu node %d: leaf value is not finite", t, i);
+                return at_fail(err, AT_ERR_MODEL, "gradient boosting tree %zu node %d: leaf value is not finite", t, i);
             if (di > maxd) maxd = di;
             continue;
         }
         if (f < 0 || (size_t)f >= m->d)
-            return at_fail(err, AT_ERR_MODEL, "tree %zu node %d: feature %d out of range", t, i, f);
+            return at_fail(err, AT_ERR_MODEL, "gradient boosting tree %zu node %d: feature %d out of range", t, i, f);
         int32_t l = m->left[a], r = m->right[a];
         if (l <= i || l >= cnt || r <= i || r >= cnt)
-            return at_fail(err, AT_ERR_MODEL, "tree %zu node %d: child index out of range", t, i);
+            return at_fail(err, AT_ERR_MODEL, "gradient boosting tree %zu node %d: child index out of range", t, i);
         if (isnan(m->thr[a]))
-            return at_fail(err, AT_ERR_MODEL, "tree %zu node %d: threshold is NaN", t, i);
+            return at_fail(err, AT_ERR_MODEL, "gradient boosting tree %zu node %d: threshold is NaN", t, i);
         if (m->packed[o + l].dl < di + 1) m->packed[o + l].dl = di + 1;
         if (m->packed[o + r].dl < di + 1) m->packed[o + r].dl = di + 1;
     }
