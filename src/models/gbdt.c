@@ -185,13 +185,23 @@ void gbdt_history_view(gbdt_model *m) {
 
 /* ---- fit ---- */
 
+static int cmp_i32(const void *a, const void *b) {
+    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Trees of one round are independent: up to `threads` of them grow at once, one thread each,
+ * each in its own grower with its own row and feature draws (ng growers). */
 typedef struct fit_buf {
     uint8_t *codes;
     double *score_tr, *score_va;
     gbdt_gh *gh;
-    uint32_t *rows;
-    int32_t *feats;
-    gbdt_grower *grower;
+    size_t ng;
+    uint32_t *rows;  /* ng * n */
+    int32_t *feats;  /* ng * d */
+    gbdt_grower **growers;
+    at_status *st;   /* ng */
+    at_error *errs;  /* ng */
 } fit_buf;
 
 static void fit_buf_free(fit_buf *b) {
@@ -201,13 +211,70 @@ static void fit_buf_free(fit_buf *b) {
     free(b->gh);
     free(b->rows);
     free(b->feats);
-    gbdt_grower_free(b->grower);
+    for (size_t i = 0; b->growers && i < b->ng; i++) gbdt_grower_free(b->growers[i]);
+    free(b->growers);
+    free(b->st);
+    free(b->errs);
 }
 
-static int cmp_i32(const void *a, const void *b) {
-    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
-    return (x > y) - (x < y);
+/* Grows tree (r, c) of the round in grower j: draws its rows and features from the tree's
+ * own stream, so the draw does not depend on which grower or thread does the work. */
+static at_status grow_one(gbdt_model *m, fit_buf *b, size_t j, size_t r, size_t c, size_t n,
+                          size_t nf, const at_fit_input *in, int threads, at_error *err) {
+    const size_t d = m->d, kt = m->kt;
+    at_rng rng;
+    at_rng_init(&rng, in->seed, (uint64_t)(r * kt + c));
+    uint32_t *rowbuf = b->rows + j * n;
+    int32_t *feats = b->feats + j * d;
+    const uint32_t *rows = NULL;
+    size_t nr = n;
+    if (m->p.subsample < 1) {
+        nr = 0;
+        for (size_t i = 0; i < n; i++)
+            if (at_rng_uniform(&rng) < m->p.subsample) rowbuf[nr++] = (uint32_t)i;
+        if (nr > 0) rows = rowbuf;
+        else nr = n;
+    }
+    for (size_t f = 0; f < d; f++) feats[f] = (int32_t)f;
+    if (nf < d) {
+        for (size_t f = 0; f < nf; f++) {
+            size_t k = f + (size_t)at_rng_below(&rng, d - f);
+            int32_t t = feats[f];
+            feats[f] = feats[k];
+            feats[k] = t;
+        }
+        qsort(feats, nf, sizeof *feats, cmp_i32);
+    }
+    return gbdt_grow_tree(b->growers[j], b->gh + c * n, rows, nr, feats, nf, threads, b->score_tr + c,
+                          kt, err);
 }
+
+/* All trees of round r, committed to the model in class order. */
+static at_status grow_round(gbdt_model *m, fit_buf *b, size_t r, size_t n, size_t nf,
+                            const at_fit_input *in, int threads, at_error *err) {
+    at_status s;
+    for (size_t c0 = 0; c0 < m->kt; c0 += b->ng) {
+        size_t cnt = m->kt - c0 < b->ng ? m->kt - c0 : b->ng;
+        if (cnt == 1) {
+            /* A tree alone gets every thread. */
+            if ((s = grow_one(m, b, 0, r, c0, n, nf, in, threads, err))) return s;
+        } else {
+            fit_buf *bc = b;
+#pragma omp parallel for schedule(static, 1) num_threads((int)cnt)
+            for (size_t j = 0; j < cnt; j++)
+                bc->st[j] = grow_one(m, bc, j, r, c0 + j, n, nf, in, 1, &bc->errs[j]);
+            for (size_t j = 0; j < cnt; j++)
+                if (b->st[j]) {
+                    if (err) *err = b->errs[j];
+                    return b->st[j];
+                }
+        }
+        for (size_t j = 0; j < cnt; j++)
+            if ((s = gbdt_grower_commit(b->growers[j], m, err))) return s;
+    }
+    return AT_OK;
+}
+
 
 /* Log class priors: the best constant model. An absent class gets half a row. */
 static void init_base(gbdt_model *m, const at_dataset *tr) {
@@ -252,10 +319,14 @@ static at_status gbdt_fit(void *impl, const at_fit_input *in, at_error *err) {
     b.score_tr = at_malloc(n, kt * sizeof(double), err);
     b.score_va = at_malloc(nv ? nv : 1, kt * sizeof(double), err);
     b.gh = at_malloc(n, kt * sizeof(gbdt_gh), err);
-    b.rows = at_malloc(n, sizeof *b.rows, err);
-    b.feats = at_malloc(d, sizeof *b.feats, err);
+    b.ng = kt < (size_t)threads ? kt : (size_t)threads;
+    b.rows = at_malloc(b.ng * n, sizeof *b.rows, err);
+    b.feats = at_malloc(b.ng * d, sizeof *b.feats, err);
+    b.growers = at_calloc(b.ng, sizeof *b.growers, err);
+    b.st = at_calloc(b.ng, sizeof *b.st, err);
+    b.errs = at_calloc(b.ng, sizeof *b.errs, err);
     if (!m->base || !m->hist_values || !b.codes || !b.score_tr || !b.score_va || !b.gh || !b.rows ||
-        !b.feats) {
+        !b.feats || !b.growers || !b.st || !b.errs) {
         s = AT_ERR_MEMORY;
         goto fail;
     }
@@ -264,7 +335,8 @@ static at_status gbdt_fit(void *impl, const at_fit_input *in, at_error *err) {
     gbdt_grow_params gp = {m->p.lambda, m->p.gamma, m->p.min_child_weight, m->p.learning_rate,
                            (int)m->p.max_depth, (int)m->p.max_leaves,
                            m->p.grow_policy == AT_GROW_LOSSGUIDE};
-    if ((s = gbdt_grower_new(b.codes, n, &m->bins, &gp, threads, &b.grower, err))) goto fail;
+    for (size_t j = 0; j < b.ng; j++)
+        if ((s = gbdt_grower_new(b.codes, n, &m->bins, &gp, &b.growers[j], err))) goto fail;
 
     init_base(m, tr);
     for (size_t i = 0; i < n; i++) memcpy(b.score_tr + i * kt, m->base, kt * sizeof(double));
@@ -280,33 +352,7 @@ static at_status gbdt_fit(void *impl, const at_fit_input *in, at_error *err) {
             s = at_fail(err, AT_ERR_INTERRUPTED, "gradient boosting interrupted at round %zu", r);
             goto fail;
         }
-        for (size_t c = 0; c < kt; c++) {
-            /* Each tree draws its rows and features from its own stream. */
-            at_rng rng;
-            at_rng_init(&rng, in->seed, (uint64_t)(r * kt + c));
-            const uint32_t *rows = NULL;
-            size_t nr = n;
-            if (m->p.subsample < 1) {
-                nr = 0;
-                for (size_t i = 0; i < n; i++)
-                    if (at_rng_uniform(&rng) < m->p.subsample) b.rows[nr++] = (uint32_t)i;
-                if (nr > 0) rows = b.rows;
-                else nr = n;
-            }
-            for (size_t f = 0; f < d; f++) b.feats[f] = (int32_t)f;
-            if (nf < d) {
-                for (size_t f = 0; f < nf; f++) {
-                    size_t j = f + (size_t)at_rng_below(&rng, d - f);
-                    int32_t t = b.feats[f];
-                    b.feats[f] = b.feats[j];
-                    b.feats[j] = t;
-                }
-                qsort(b.feats, nf, sizeof *b.feats, cmp_i32);
-            }
-            if ((s = gbdt_grow_tree(b.grower, b.gh + c * n, rows, nr, b.feats, nf, m, b.score_tr + c,
-                                    kt, err)))
-                goto fail;
-        }
+        if ((s = grow_round(m, &b, r, n, nf, in, threads, err))) goto fail;
         if (va) {
             gbdt_predict_add(m->packed, m->tree_off, m->depth, r * kt, (r + 1) * kt, kt, va->X, nv, d,
                              b.score_va, threads);

@@ -28,6 +28,7 @@ typedef struct gnode {
     int has_split;
     int32_t feat, bin, dl;
     double gain, GL, HL;
+    double value; /* leaf value (learning rate included), set when the tree is done */
 } gnode;
 
 typedef struct cand {
@@ -73,8 +74,7 @@ static void *grow_array(void *p, size_t *cap, size_t need, size_t elem, at_error
 }
 
 at_status gbdt_grower_new(const uint8_t *codes, size_t n, const gbdt_bins *bins,
-                          const gbdt_grow_params *gp, int threads, gbdt_grower **out,
-                          at_error *err) {
+                          const gbdt_grow_params *gp, gbdt_grower **out, at_error *err) {
     *out = NULL;
     if (n > UINT32_MAX)
         return at_fail(err, AT_ERR_DATA, "gradient boosting takes at most %u training rows",
@@ -86,7 +86,7 @@ at_status gbdt_grower_new(const uint8_t *codes, size_t n, const gbdt_bins *bins,
     g->d = bins->d;
     g->bins = bins;
     g->gp = *gp;
-    g->threads = threads > 0 ? threads : 1;
+    g->threads = 1;
     g->hoff = at_malloc(g->d + 1, sizeof *g->hoff, err);
     g->part = at_malloc(n, sizeof *g->part, err);
     g->tmp = at_malloc(n, sizeof *g->tmp, err);
@@ -142,18 +142,41 @@ static void hist_put(gbdt_grower *g, int32_t *slot) {
     *slot = -1;
 }
 
-static void hist_build(const gbdt_grower *g, const gnode *nd, size_t f, const gbdt_gh *gh) {
-    int32_t nb = g->bins->n_bins[f];
-    gbdt_gh *h = g->pool[nd->hist] + g->hoff[f];
-    memset(h, 0, (size_t)(nb + 1) * sizeof *h);
-    const uint8_t *c = g->codes + f * g->n;
+/* Histograms of features feats[0..nf) of a node, one pass over its rows. Several features per
+ * pass matter: consecutive rows of a deep node often share a bin, and the update of one bin
+ * must wait for the previous one to it, while updates to other features' bins in between
+ * keep the core busy. Each feature's sums still run in row order, so how features are grouped
+ * (which depends on the thread count) does not change a bit of the result. */
+#define GROUP_MAX 8
+static void hist_build(const gbdt_grower *g, const gnode *nd, const int32_t *feats, size_t nf,
+                       const gbdt_gh *gh) {
     const uint32_t *p = g->part;
-    for (int64_t j = nd->begin; j < nd->end; j++) {
-        uint32_t r = p[j];
-        gbdt_gh *b = &h[c[r]];
-        b->g += gh[r].g;
-        b->h += gh[r].h;
+    for (size_t f0 = 0; f0 < nf; f0 += GROUP_MAX) {
+        size_t m = nf - f0 < GROUP_MAX ? nf - f0 : GROUP_MAX;
+        gbdt_gh *h[GROUP_MAX];
+        const uint8_t *c[GROUP_MAX];
+        for (size_t k = 0; k < m; k++) {
+            size_t f = (size_t)feats[f0 + k];
+            h[k] = g->pool[nd->hist] + g->hoff[f];
+            c[k] = g->codes + f * g->n;
+            memset(h[k], 0, (size_t)(g->bins->n_bins[f] + 1) * sizeof *h[k]);
+        }
+        for (int64_t j = nd->begin; j < nd->end; j++) {
+            uint32_t r = p[j];
+            const gbdt_gh v = gh[r];
+            for (size_t k = 0; k < m; k++) {
+                gbdt_gh *b = &h[k][c[k][r]];
+                b->g += v.g;
+                b->h += v.h;
+            }
+        }
     }
+}
+
+/* Feature groups per node: enough tasks for the threads, as few passes as that allows. */
+static size_t groups_for(size_t nodes, size_t nf, int threads) {
+    size_t want = nodes >= (size_t)threads ? 1 : ((size_t)threads + nodes - 1) / nodes;
+    return want < nf ? want : nf;
 }
 
 /* ---- split search ---- */
@@ -271,11 +294,15 @@ static at_status start_root(gbdt_grower *g, int32_t root, const gbdt_gh *gh, con
     if ((nd->hist = hist_get(g, err)) < 0) return AT_ERR_MEMORY;
     gbdt_grower *gc = g;
     int par = (size_t)(nd->end - nd->begin) * nf >= PAR_MIN_WORK;
-#pragma omp parallel for schedule(dynamic, 1) num_threads(gc->threads) if (par)
-    for (size_t j = 0; j < nf; j++) {
-        hist_build(gc, &gc->nodes[root], (size_t)feats[j], gh);
-        gc->cands[j] = best_on_feature(gc, &gc->nodes[root], (size_t)feats[j]);
+    size_t ng = par ? groups_for(1, nf, g->threads) : 1, per = (nf + ng - 1) / ng;
+#pragma omp parallel for schedule(static, 1) num_threads(gc->threads) if (par)
+    for (size_t t = 0; t < ng; t++) {
+        size_t f0 = t * per, f1 = f0 + per < nf ? f0 + per : nf;
+        if (f0 < f1) hist_build(gc, &gc->nodes[root], feats + f0, f1 - f0, gh);
     }
+#pragma omp parallel for schedule(dynamic, 1) num_threads(gc->threads) if (par)
+    for (size_t j = 0; j < nf; j++)
+        gc->cands[j] = best_on_feature(gc, &gc->nodes[root], (size_t)feats[j]);
     int32_t kids[1] = {root};
     choose_splits(g, kids, 1, feats, nf);
     if (!nd->has_split) hist_put(g, &nd->hist);
@@ -335,10 +362,15 @@ static at_status expand(gbdt_grower *g, const int32_t *batch, size_t nb, const g
     if (nk == 0) return AT_OK;
     work *= nf;
     /* Build the smaller children's histograms. */
-#pragma omp parallel for schedule(dynamic, 1) num_threads(gc->threads) if (work >= PAR_MIN_WORK)
-    for (size_t t = 0; t < nb * nf; t++) {
-        size_t i = t / nf, j = t % nf;
-        if (gc->build[i] >= 0) hist_build(gc, &gc->nodes[gc->build[i]], (size_t)feats[j], gh);
+    size_t n_build = 0;
+    for (size_t i = 0; i < nb; i++) n_build += g->build[i] >= 0;
+    int par = work >= PAR_MIN_WORK;
+    size_t ng = par ? groups_for(n_build, nf, g->threads) : 1, per = (nf + ng - 1) / ng;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(gc->threads) if (par)
+    for (size_t t = 0; t < nb * ng; t++) {
+        size_t i = t / ng, f0 = (t % ng) * per, f1 = f0 + per < nf ? f0 + per : nf;
+        if (gc->build[i] >= 0 && f0 < f1)
+            hist_build(gc, &gc->nodes[gc->build[i]], feats + f0, f1 - f0, gh);
     }
     /* Subtract for the larger, then search the splits of the kids that go on. kids[] lists them
      * pair by pair, so the kid index of a pair's children is found by walking. */
@@ -352,7 +384,7 @@ static at_status expand(gbdt_grower *g, const int32_t *batch, size_t nb, const g
         }
     }
     size_t leaves_now = *n_leaves;
-#pragma omp parallel for schedule(dynamic, 1) num_threads(gc->threads) if (work >= PAR_MIN_WORK)
+#pragma omp parallel for schedule(dynamic, 1) num_threads(gc->threads) if (par)
     for (size_t t = 0; t < nb * nf; t++) {
         size_t i = t / nf, j = t % nf;
         if (gc->build[i] < 0) continue;
@@ -469,9 +501,10 @@ static int32_t route(const gbdt_grower *g, uint32_t row) {
 }
 
 at_status gbdt_grow_tree(gbdt_grower *g, const gbdt_gh *gh, const uint32_t *rows, size_t m,
-                         const int32_t *feats, size_t nf, gbdt_model *mdl, double *score,
-                         size_t stride, at_error *err) {
+                         const int32_t *feats, size_t nf, int threads, double *score, size_t stride,
+                         at_error *err) {
     at_status s;
+    g->threads = threads > 0 ? threads : 1;
     if (rows) {
         memcpy(g->part, rows, m * sizeof *rows);
     } else {
@@ -479,15 +512,33 @@ at_status gbdt_grow_tree(gbdt_grower *g, const gbdt_gh *gh, const uint32_t *rows
         for (size_t i = 0; i < m; i++) g->part[i] = (uint32_t)i;
     }
     if ((s = grow(g, gh, feats, nf, m, err))) return s;
+    /* Leaf values, and the training rows of each leaf straight from its range. */
+    const double lambda = g->gp.lambda, eta = g->gp.eta;
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        gnode *nd = &g->nodes[i];
+        nd->value = -nd->G / (nd->H + lambda) * eta;
+        if (nd->left < 0)
+            for (int64_t j = nd->begin; j < nd->end; j++) score[(size_t)g->part[j] * stride] += nd->value;
+    }
+    /* Rows left out by subsampling still need the tree's value. */
+    if (rows && m < g->n) {
+        memset(g->in_sample, 0, g->n);
+        for (size_t j = 0; j < m; j++) g->in_sample[rows[j]] = 1;
+        for (size_t i = 0; i < g->n; i++)
+            if (!g->in_sample[i]) score[i * stride] += g->nodes[route(g, (uint32_t)i)].value;
+    }
+    return AT_OK;
+}
 
-    /* Append to the model: node ids are creation order, the root first. */
+at_status gbdt_grower_commit(const gbdt_grower *g, gbdt_model *mdl, at_error *err) {
+    at_status s;
+    /* Node ids are creation order, the root first. */
     if ((s = gbdt_model_reserve(mdl, 1, g->n_nodes, err))) return s;
     size_t t = mdl->n_trees, base = mdl->n_nodes;
-    const double lambda = g->gp.lambda, eta = g->gp.eta;
     for (size_t i = 0; i < g->n_nodes; i++) {
         const gnode *nd = &g->nodes[i];
         size_t o = base + i;
-        mdl->value[o] = -nd->G / (nd->H + lambda) * eta;
+        mdl->value[o] = nd->value;
         if (nd->left >= 0) {
             mdl->feature[o] = nd->feat;
             mdl->thr[o] = g->bins->edges[g->bins->offset[nd->feat] + nd->bin];
@@ -501,22 +552,10 @@ at_status gbdt_grow_tree(gbdt_grower *g, const gbdt_gh *gh, const uint32_t *rows
             mdl->left[o] = mdl->right[o] = -1;
             mdl->default_left[o] = 0;
             mdl->gain[o] = 0;
-            /* The training rows of this leaf, straight from its range. */
-            double v = mdl->value[o];
-            for (int64_t j = nd->begin; j < nd->end; j++) score[(size_t)g->part[j] * stride] += v;
         }
     }
     mdl->n_nodes = base + g->n_nodes;
     mdl->tree_off[t + 1] = (int64_t)mdl->n_nodes;
     mdl->n_trees = t + 1;
-    if ((s = gbdt_model_pack_tree(mdl, t, err))) return s;
-
-    /* Rows left out by subsampling still need the tree's value. */
-    if (rows && m < g->n) {
-        memset(g->in_sample, 0, g->n);
-        for (size_t j = 0; j < m; j++) g->in_sample[rows[j]] = 1;
-        for (size_t i = 0; i < g->n; i++)
-            if (!g->in_sample[i]) score[i * stride] += mdl->value[base + (size_t)route(g, (uint32_t)i)];
-    }
-    return AT_OK;
+    return gbdt_model_pack_tree(mdl, t, err);
 }

@@ -102,18 +102,20 @@ typedef struct gbdt_grow_params {
 
 typedef struct gbdt_grower gbdt_grower;
 
-/* codes: d * n feature-major bin codes of the training rows (kept, not copied). */
+/* codes: d * n feature-major bin codes of the training rows (kept, not copied). A grower holds
+ * one tree at a time; several growers can work on different trees at once. */
 at_status gbdt_grower_new(const uint8_t *codes, size_t n, const gbdt_bins *bins,
-                          const gbdt_grow_params *gp, int threads, gbdt_grower **out,
-                          at_error *err);
+                          const gbdt_grow_params *gp, gbdt_grower **out, at_error *err);
 void gbdt_grower_free(gbdt_grower *g);
 
 /* Grows one tree on rows[0..m) (ascending; all n rows when rows is NULL) over features
- * feats[0..nf) (ascending), appends it to the model (tree index m->n_trees, then packs it) and
- * adds its leaf values to score[i * stride] for all n training rows. */
+ * feats[0..nf) (ascending) with `threads` threads, and adds its leaf values to
+ * score[i * stride] for all n training rows. The tree stays in the grower until the next. */
 at_status gbdt_grow_tree(gbdt_grower *g, const gbdt_gh *gh, const uint32_t *rows, size_t m,
-                         const int32_t *feats, size_t nf, gbdt_model *mdl, double *score,
-                         size_t stride, at_error *err);
+                         const int32_t *feats, size_t nf, int threads, double *score, size_t stride,
+                         at_error *err);
+/* Appends the grower's tree to the model (tree index m->n_trees) and packs it. */
+at_status gbdt_grower_commit(const gbdt_grower *g, gbdt_model *mdl, at_error *err);
 
 /* ---- save / load (gbdt_io.c) ---- */
 at_status gbdt_save(const void *impl, at_store *st, at_error *err);

@@ -146,11 +146,15 @@ static void softmax_block(const double *score, size_t i0, size_t cnt, size_t n, 
         }
     }
     const double cap = 34.538776394910684; /* -log(PROB_EPS) */
+    double nll[SUB];
+    for (size_t j = 0; j < cnt; j++) { /* vectorised; the sum below keeps row order */
+        double v = fast_log(sum[j]) - (sy[j] - mx[j]);
+        nll[j] = v < cap ? v : cap;
+    }
     double l = 0;
     size_t h = 0;
     for (size_t j = 0; j < cnt; j++) {
-        double nll = fast_log(sum[j]) - (sy[j] - mx[j]);
-        l += nll < cap ? nll : cap;
+        l += nll[j];
         /* right when the true class holds the maximum and no earlier class ties it */
         size_t best = 0;
         for (size_t c = 1; c < kt; c++)
