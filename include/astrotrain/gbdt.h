@@ -40,7 +40,8 @@ extern const at_model_ops at_gbdt_ops;
 at_status at_gbdt_new(const at_gbdt_params *p, size_t n_features, size_t n_classes, at_model **out,
                       at_error *err);
 
-/* The 0-based round kept after early stopping (the last round without it); -1 unfitted. */
+/* The 0-based round kept after early stopping (the last round without it); -1 unfitted.
+ * describe's model_info.best_round counts from 1, like the history's round column. */
 int64_t at_gbdt_best_round(const at_model *m);
 
 #endif
