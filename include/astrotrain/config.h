@@ -12,6 +12,8 @@
 
 #include "forest.h"
 #include "gbdt.h"
+#include "gmm.h"
+#include "pca.h"
 #include "status.h"
 
 #define AT_PATH_MAX 1024
@@ -22,6 +24,8 @@ typedef struct at_model_config {
     char type[64];
     at_forest_params forest;
     at_gbdt_params gbdt;
+    at_pca_params pca;
+    at_gmm_params gmm;
 } at_model_config;
 
 typedef struct at_config {
@@ -54,6 +58,10 @@ typedef struct at_config {
     struct {
         int method; /* at_scaler_kind */
     } normalise;
+    struct {
+        int64_t components; /* 0 = no PCA stage */
+        int whiten;
+    } pca_stage;
     at_model_config model;
     struct {
         double confident_threshold;

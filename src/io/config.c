@@ -42,6 +42,8 @@ typedef struct key_spec {
 #define M_(f) offsetof(at_model_config, f), sizeof(((at_model_config *)0)->f)
 #define RF "random_forest"
 #define GB "gradient_boosting"
+#define PCA "pca"
+#define GMM "gmm"
 #define BIG 9.2e18
 
 static const key_spec keys[] = {
@@ -87,9 +89,15 @@ static const key_spec keys[] = {
     /* [normalise] */
     {"normalise", "method", K_CHOICE, C_(normalise.method), "standard", 0, 0, "none|standard|minmax",
      NULL, "Feature scaling fitted on the training part: standard (mean/std), minmax, or none."},
+    /* [pca] */
+    {"pca", "components", K_INT, C_(pca_stage.components), "0", 0, 100000, NULL, NULL,
+     "PCA stage in front of the model: project the scaled features on this many principal "
+     "components (fitted on the training part); 0 = off."},
+    {"pca", "whiten", K_BOOL, C_(pca_stage.whiten), "false", 0, 0, NULL, NULL,
+     "Scale the PCA stage's components to unit variance."},
     /* [model] */
     {"model", "type", K_STR, M_(type), "random_forest", 0, 0, NULL, "*",
-     "Model family: random_forest, gradient_boosting."},
+     "Model family: random_forest, gradient_boosting, pca (projection, no classes), gmm (Gaussian mixture matched to classes)."},
     {"model", "n_trees", K_INT, M_(forest.n_trees), "100", 1, 100000, NULL, RF, "Number of trees."},
     {"model", "criterion", K_CHOICE, M_(forest.criterion), "gini", 0, 0, "gini|entropy", RF,
      "Split quality measure."},
@@ -133,6 +141,26 @@ static const key_spec keys[] = {
      "Fraction of features drawn (seeded) for each tree."},
     {"model", "early_stopping_rounds", K_INT, M_(gbdt.early_stopping_rounds), "0", 0, 1000000, NULL, GB,
      "Stop when validation log-loss has not improved for this many rounds, keep the best; 0 = off."},
+    {"model", "n_components", K_INT, M_(pca.n_components), "3", 0, 100000, NULL, PCA,
+     "Principal components kept; 0 = all; more than the features is clipped."},
+    {"model", "variance_to_keep", K_REAL, M_(pca.variance_to_keep), "0", 0, 1, NULL, PCA,
+     "When > 0: keep the fewest components whose explained-variance ratios reach this fraction (n_components is then ignored)."},
+    {"model", "whiten", K_BOOL, M_(pca.whiten), "false", 0, 0, NULL, PCA,
+     "Scale each component's scores to unit variance."},
+    {"model", "components", K_STR, M_(gmm.components), "3", 0, 0, NULL, GMM,
+     "Mixture components: a count (3), or a range (2..8) to fit each and keep the lowest BIC."},
+    {"model", "covariance_type", K_CHOICE, M_(gmm.covariance_type), "full", 0, 0, "full|diag|spherical", GMM,
+     "Covariance per component: a full matrix, a diagonal, or one variance."},
+    {"model", "max_iter", K_INT, M_(gmm.max_iter), "100", 1, 100000, NULL, GMM,
+     "Most EM iterations per initialisation."},
+    {"model", "tol", K_REAL, M_(gmm.tol), "1e-3", 0, INFINITY, NULL, GMM,
+     "EM stops when the mean log-likelihood per row changes by less than this."},
+    {"model", "reg_covar", K_REAL, M_(gmm.reg_covar), "1e-6", 0, INFINITY, NULL, GMM,
+     "Added to every variance so covariances stay invertible (constant or duplicated features)."},
+    {"model", "n_init", K_INT, M_(gmm.n_init), "1", 1, 1000, NULL, GMM,
+     "Initialisations (k-means++ then Lloyd, each seeded); the best final log-likelihood is kept."},
+    {"model", "kmeans_iter", K_INT, M_(gmm.kmeans_iter), "100", 0, 100000, NULL, GMM,
+     "Most Lloyd (k-means) iterations after k-means++, stopping early when assignments settle."},
     /* [metrics] */
     {"metrics", "confident_threshold", K_REAL, C_(metrics.confident_threshold), "0.9", 0, 1, NULL, NULL,
      "Probability above which a correct prediction counts as confident (confident_fraction)."},
@@ -144,8 +172,8 @@ static const key_spec keys[] = {
 };
 #define N_KEYS (sizeof keys / sizeof keys[0])
 
-static const char *const section_names[] = {"run",    "data",      "clean",   "undersample", "split",
-                                            "normalise", "model", "metrics", "plots"};
+static const char *const section_names[] = {"run",       "data", "clean", "undersample", "split",
+                                            "normalise", "pca",  "model", "metrics",     "plots"};
 #define N_SECTIONS (sizeof section_names / sizeof section_names[0])
 
 /* ---- helpers ------------------------------------------------------------------------ */
@@ -465,6 +493,11 @@ static at_status validate(load_state *ls, at_error *err) {
         return at_fail(err, AT_ERR_CONFIG,
                        "%s[model] max_features = '%s': expected sqrt, log2, all, a fraction or a count", where,
                        c->model.forest.max_features);
+    size_t k_lo, k_hi;
+    if (!at_gmm_components(c->model.gmm.components, &k_lo, &k_hi))
+        return at_fail(err, AT_ERR_CONFIG,
+                       "%s[model] components = '%s': expected a count (3) or a range (2..8) within 1..1000",
+                       where, c->model.gmm.components);
     if (strcmp(c->data.delimiter, "tab") == 0) strcpy(c->data.delimiter, "\t");
     if (strlen(c->data.delimiter) != 1)
         return at_fail(err, AT_ERR_CONFIG, "%s[data] delimiter must be one character", where);

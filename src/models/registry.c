@@ -5,6 +5,8 @@
 
 #include "astrotrain/forest.h"
 #include "astrotrain/gbdt.h"
+#include "astrotrain/gmm.h"
+#include "astrotrain/pca.h"
 
 static at_status forest_create(const at_model_config *mc, size_t d, size_t k, at_model **out,
                                at_error *err) {
@@ -25,12 +27,32 @@ static at_status gbdt_empty(size_t d, size_t k, at_model **out, at_error *err) {
     at_gbdt_params_default(&p);
     return at_gbdt_new(&p, d, k, out, err);
 }
+static at_status pca_create(const at_model_config *mc, size_t d, size_t k, at_model **out,
+                            at_error *err) {
+    return at_pca_new(&mc->pca, d, k, out, err);
+}
+static at_status pca_empty(size_t d, size_t k, at_model **out, at_error *err) {
+    at_pca_params p;
+    at_pca_params_default(&p);
+    return at_pca_new(&p, d, k, out, err);
+}
+static at_status gmm_create(const at_model_config *mc, size_t d, size_t k, at_model **out,
+                            at_error *err) {
+    return at_gmm_new(&mc->gmm, d, k, out, err);
+}
+static at_status gmm_empty(size_t d, size_t k, at_model **out, at_error *err) {
+    at_gmm_params p;
+    at_gmm_params_default(&p);
+    return at_gmm_new(&p, d, k, out, err);
+}
 
 static const at_model_family families[] = {
     {"random_forest", &at_forest_ops, forest_create, forest_empty, 0},
     {"gradient_boosting", &at_gbdt_ops, gbdt_create, gbdt_empty, 0},
+    {"pca", &at_pca_ops, pca_create, pca_empty, 1},
+    {"gmm", &at_gmm_ops, gmm_create, gmm_empty, 1},
 };
-static const char *const family_names[] = {"random_forest", "gradient_boosting"};
+static const char *const family_names[] = {"random_forest", "gradient_boosting", "pca", "gmm"};
 
 const at_model_family *at_model_family_find(const char *type) {
     for (size_t i = 0; i < sizeof families / sizeof families[0]; i++)

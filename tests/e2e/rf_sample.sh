@@ -51,7 +51,7 @@ check "predict reproduces predictions.csv" python3 - "$RUN/predictions.csv" pred
 import csv, sys
 run = {r["row"]: r for r in csv.DictReader(open(sys.argv[1]))}
 new = {r["row"]: r for r in csv.DictReader(open(sys.argv[2]))}
-assert len(run) > 1000 and len(new) == 9999, (len(run), len(new))
+assert len(run) > 500 and len(new) == 9999, (len(run), len(new))
 for k, r in run.items():
     assert new[k] == r, (k, r, new[k])
 PY
@@ -74,7 +74,7 @@ for x, y in zip(a, b):
     assert x == y
 PY
 cut -d, -f1-5 shuffled.csv > missing.csv
-fails "missing feature column" 4 "no column 'i'" "$ASTROTRAIN" predict --model "$RUN/model.h5" --input missing.csv --output x.csv
+fails "missing feature column" 4 "no column 'u'" "$ASTROTRAIN" predict --model "$RUN/model.h5" --input missing.csv --output x.csv
 check "no partial output after a failed predict" test ! -e x.csv
 
 # threads: the same model for 1 and 2 threads

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# make bench: astrotrain beside the peer libraries on the SDSS17 protocol of
+# ../shared/benchmarks (u,g,r,i,z,redshift; drop -9999; undersample to the minority;
+# stratified 70/15/15; standardise; 2 threads), in one run so the ratios are fair on a
+# shared machine. Peers run only when installed (see ../shared/benchmarks/README.md).
+# BENCH_REPEATS=N (default 3): medians of N runs. BENCH_MODELS="rf ..." restricts.
+set -u
+cd "$(dirname "$0")/.."
+AT=./build/astrotrain
+PEERS=../shared/benchmarks
+PY=/usr/bin/python3
+REPEATS=${BENCH_REPEATS:-3}
+THREADS=${BENCH_THREADS:-2}
+OUT=$(mktemp -d /tmp/astrotrain-bench.XXXXXX)
+trap 'rm -rf "$OUT"' EXIT
+MODELS=${BENCH_MODELS:-$(ls configs/*.ini | xargs -n1 basename | sed 's/\.ini$//' | tr '\n' ' ')}
+
+median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) print "nan"; else if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
+
+# astrotrain: fit/predict seconds and test accuracy from metrics.json
+at_run() {
+    local cfg=$1 i fits=() preds=() acc=""
+    for i in $(seq "$REPEATS"); do
+        "$AT" --config "configs/$cfg.ini" --quiet --threads "$THREADS" --set run.output_dir="$OUT" \
+              --set run.name="$cfg-$i" --set plots.enabled=false >/dev/null || { echo "  astrotrain $cfg failed"; return; }
+        read -r f p a < <($PY -c "import json,sys; m=json.load(open('$OUT/$cfg-$i/metrics.json')); t=m['timing']; print(t['fit_seconds'], t['predict_seconds'], m['test']['accuracy'] if m.get('test') else 'nan')" 2>/dev/null || python3 -c "import json,sys; m=json.load(open('$OUT/$cfg-$i/metrics.json')); t=m['timing']; print(t['fit_seconds'], t['predict_seconds'], m['test']['accuracy'] if m.get('test') else 'nan')")
+        fits+=("$f"); preds+=("$p"); acc=$a
+    done
+    printf '  %-28s fit %8.3f s   predict %8.1f ms   test accuracy %s\n' "astrotrain $cfg" \
+        "$(printf '%s\n' "${fits[@]}" | median)" "$(printf '%s\n' "${preds[@]}" | median | awk '{print $1*1000}')" "$acc"
+}
+
+peer_run() {
+    local model=$1 label=$2 i fits=() preds=() acc=""
+    [ -f "$PEERS/peer_fit.py" ] && [ -x "$PY" ] || { echo "  ($label: ../shared/benchmarks/peer_fit.py or $PY missing)"; return; }
+    for i in $(seq "$REPEATS"); do
+        local js
+        js=$($PY "$PEERS/peer_fit.py" "$model" --threads "$THREADS" 2>/dev/null) || { echo "  ($label not installed: see ../shared/benchmarks/README.md)"; return; }
+        fits+=("$(echo "$js" | $PY -c 'import json,sys; print(json.load(sys.stdin)["fit_seconds"])')")
+        preds+=("$(echo "$js" | $PY -c 'import json,sys; print(json.load(sys.stdin).get("predict_seconds", float("nan")))')")
+        acc=$(echo "$js" | $PY -c 'import json,sys; d=json.load(sys.stdin); print(d.get("accuracy", d.get("explained_variance_ratio")))')
+    done
+    printf '  %-28s fit %8.3f s   predict %8.1f ms   test accuracy %s\n' "$label" \
+        "$(printf '%s\n' "${fits[@]}" | median)" "$(printf '%s\n' "${preds[@]}" | median | awk '{print $1*1000}')" "$acc"
+}
+
+ranger_run() {
+    command -v Rscript >/dev/null && Rscript -e 'library(ranger)' >/dev/null 2>&1 || { echo "  (ranger not installed)"; return; }
+    Rscript "$PEERS/ranger_sdss17.R" "data/sdss17/star_classification.csv.gz" --reps="$REPEATS" --threads="$THREADS" \
+        --out="$OUT/ranger.txt" >/dev/null 2>&1 || { echo "  ranger failed"; return; }
+    local f p a
+    f=$(awk -F' = ' '$1=="fit_seconds_median"{print $2}' "$OUT/ranger.txt")
+    p=$(awk -F' = ' '$1=="predict_test_seconds_median"{print $2*1000}' "$OUT/ranger.txt")
+    a=$(awk -F' = ' '$1=="test_accuracy_median"{print $2}' "$OUT/ranger.txt")
+    printf '  %-28s fit %8.3f s   predict %8.1f ms   test accuracy %s\n' "ranger" "$f" "$p" "$a"
+}
+
+echo "astrotrain bench: SDSS17 protocol, $THREADS threads, median of $REPEATS ($(nproc) cores, $(date -u +%F))"
+for m in $MODELS; do
+    case "$m" in
+    rf) echo "random forest (100 trees)"; at_run rf; peer_run rf "scikit-learn RF"; ranger_run ;;
+    gbdt) echo "gradient boosting (300 rounds, depth 6, eta 0.1)"; at_run gbdt; peer_run xgb "XGBoost hist" ;;
+    mlp) echo "MLP 64-64 (Adam 1e-3, batch 256, 50 epochs)"; at_run mlp; peer_run torch_mlp "PyTorch MLP" ;;
+    gmm) echo "Gaussian mixture (3 full components)"; at_run gmm; peer_run gmm "scikit-learn GMM" ;;
+    pca) echo "PCA (3 components)"; at_run pca; peer_run pca "scikit-learn PCA" ;;
+    *) echo "$m"; at_run "$m" ;;
+    esac
+done
