@@ -12,6 +12,7 @@
 
 #include "ensemble.h"
 #include "forest.h"
+#include "gbdt.h"
 #include "gmm.h"
 #include "mlp.h"
 #include "pca.h"
@@ -26,6 +27,7 @@ typedef struct at_model_config {
     char type[64];
     at_forest_params forest;
     at_mlp_params mlp;
+    at_gbdt_params gbdt;
     at_pca_params pca;
     at_gmm_params gmm;
     at_ensemble_params ensemble;

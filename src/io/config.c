@@ -42,6 +42,7 @@ typedef struct key_spec {
 #define M_(f) offsetof(at_model_config, f), sizeof(((at_model_config *)0)->f)
 #define RF "random_forest"
 #define MLP "mlp"
+#define GB "gradient_boosting"
 #define PCA "pca"
 #define GMM "gmm"
 #define BIG 9.2e18
@@ -97,7 +98,7 @@ static const key_spec keys[] = {
      "Scale the PCA stage's components to unit variance."},
     /* [model] */
     {"model", "type", K_STR, M_(type), "random_forest", 0, 0, NULL, "*",
-     "Model family: random_forest, mlp, pca (projection, no classes), gmm (Gaussian mixture matched to classes)."},
+     "Model family: random_forest, gradient_boosting, mlp, gmm (Gaussian mixture matched to classes), pca (projection, no classes), ensemble (weighted blend of members)."},
     {"model", "n_trees", K_INT, M_(forest.n_trees), "100", 1, 100000, NULL, RF, "Number of trees."},
     {"model", "criterion", K_CHOICE, M_(forest.criterion), "gini", 0, 0, "gini|entropy", RF,
      "Split quality measure."},
@@ -109,7 +110,7 @@ static const key_spec keys[] = {
      "Smallest node (in-bag rows) that may be split."},
     {"model", "min_samples_leaf", K_INT, M_(forest.min_samples_leaf), "1", 1, BIG, NULL, RF,
      "Smallest number of in-bag rows in a leaf."},
-    {"model", "class_weight", K_CHOICE, M_(forest.class_weight), "none", 0, 0, "none|balanced", RF "," MLP,
+    {"model", "class_weight", K_CHOICE, M_(forest.class_weight), "none", 0, 0, "none|balanced", RF,
      "balanced weighs classes by n / (k * count) on the training part."},
     {"model", "bootstrap", K_BOOL, M_(forest.bootstrap), "true", 0, 0, NULL, RF,
      "Draw each tree's rows with replacement (false: every tree sees all rows)."},
@@ -117,7 +118,9 @@ static const key_spec keys[] = {
      "Quantile bins per feature for the split search (speed; 256 is near-exact)."},
     {"model", "oob_score", K_BOOL, M_(forest.oob_score), "true", 0, 0, NULL, RF,
      "Compute the out-of-bag accuracy (needs bootstrap)."},
-    /* mlp (class_weight above is shared: the registry hands it to the mlp) */
+    /* mlp */
+    {"model", "class_weight", K_CHOICE, M_(mlp.class_weight), "none", 0, 0, "none|balanced", MLP,
+     "balanced weighs each row's loss by n / (k * count) of its class on the training part."},
     {"model", "hidden", K_STR, M_(mlp.hidden), "64,64", 0, 0, NULL, MLP,
      "Hidden layer widths, comma-separated: up to 16 layers of 1 to 65536 units (empty: softmax regression)."},
     {"model", "activation", K_CHOICE, M_(mlp.activation), "relu", 0, 0, "relu|leaky_relu|tanh|sigmoid", MLP,
@@ -154,6 +157,30 @@ static const key_spec keys[] = {
     {"model", "patience", K_INT, M_(mlp.patience), "0", 0, 1000000, NULL, MLP,
      "Early stopping: stop after this many epochs without a lower validation loss and keep the best "
      "epoch's weights; 0 = off."},
+    {"model", "n_rounds", K_INT, M_(gbdt.n_rounds), "300", 1, 1000000, NULL, GB,
+     "Boosting rounds: one tree per class each (one tree for two classes)."},
+    {"model", "learning_rate", K_REAL, M_(gbdt.learning_rate), "0.1", 1e-6, 1, NULL, GB,
+     "Shrinkage of every leaf value (XGBoost's eta)."},
+    {"model", "max_depth", K_INT, M_(gbdt.max_depth), "6", 0, 64, NULL, GB,
+     "Maximum tree depth; 0 = no limit (then max_leaves must be set)."},
+    {"model", "max_leaves", K_INT, M_(gbdt.max_leaves), "0", 0, 16777216, NULL, GB,
+     "Maximum leaves per tree (at least 2); 0 = no limit."},
+    {"model", "grow_policy", K_CHOICE, M_(gbdt.grow_policy), "depthwise", 0, 0, "depthwise|lossguide", GB,
+     "Grow level by level, or best leaf first (lossguide, usually with max_leaves)."},
+    {"model", "lambda", K_REAL, M_(gbdt.lambda), "1", 0, 1e6, NULL, GB,
+     "L2 penalty on leaf values: leaf = -G / (H + lambda) * learning_rate."},
+    {"model", "gamma", K_REAL, M_(gbdt.gamma), "0", 0, 1e12, NULL, GB,
+     "Minimum gain for a split, on XGBoost's scale (its min_split_loss)."},
+    {"model", "min_child_weight", K_REAL, M_(gbdt.min_child_weight), "1", 0, 1e12, NULL, GB,
+     "Minimum hessian sum in each child of a split."},
+    {"model", "max_bin", K_INT, M_(gbdt.max_bin), "255", 2, 255, NULL, GB,
+     "Quantile bins per feature, fitted on the training part (one more code marks missing values)."},
+    {"model", "subsample", K_REAL, M_(gbdt.subsample), "1", 1e-6, 1, NULL, GB,
+     "Fraction of training rows drawn (seeded) for each tree."},
+    {"model", "colsample", K_REAL, M_(gbdt.colsample), "1", 1e-6, 1, NULL, GB,
+     "Fraction of features drawn (seeded) for each tree."},
+    {"model", "early_stopping_rounds", K_INT, M_(gbdt.early_stopping_rounds), "0", 0, 1000000, NULL, GB,
+     "Stop when validation log-loss has not improved for this many rounds, keep the best; 0 = off."},
     {"model", "n_components", K_INT, M_(pca.n_components), "3", 0, 100000, NULL, PCA,
      "Principal components kept; 0 = all; more than the features is clipped."},
     {"model", "variance_to_keep", K_REAL, M_(pca.variance_to_keep), "0", 0, 1, NULL, PCA,
@@ -232,10 +259,18 @@ static const char *nearest(const char *word, const char *const *cands, size_t n)
 
 static int section_is_model(const char *section) { return strcmp(section, "model") == 0; }
 
-static const key_spec *find_key(const char *section, const char *name) {
+static int key_applies(const key_spec *k, const char *type);
+
+/* Families may share a key name (max_depth) with their own defaults and ranges: the row that
+ * applies to the model type set so far wins, else the first (the type check reports it). */
+static const key_spec *find_key(const char *section, const char *name, const char *type) {
+    const key_spec *first = NULL;
     for (size_t i = 0; i < N_KEYS; i++)
-        if (strcmp(keys[i].section, section) == 0 && strcmp(keys[i].name, name) == 0) return &keys[i];
-    return NULL;
+        if (strcmp(keys[i].section, section) == 0 && strcmp(keys[i].name, name) == 0) {
+            if (!first) first = &keys[i];
+            if (type && key_applies(&keys[i], type)) return &keys[i];
+        }
+    return first;
 }
 
 static int key_applies(const key_spec *k, const char *type) {
@@ -397,10 +432,21 @@ typedef struct seen_key {
     size_t line; /* 0 = --set */
 } seen_key;
 
+/* A key of a model section, applied once the section's type is known (families may share
+ * key names with different meanings and defaults, e.g. max_depth). */
+typedef struct pending_key {
+    int member;
+    char key[64];
+    char *value;
+    size_t line; /* 0 = --set */
+} pending_key;
+
 typedef struct load_state {
     at_config *c;
     seen_key seen[N_KEYS * (AT_MAX_MEMBERS + 1)];
     size_t n_seen;
+    pending_key *pending;
+    size_t n_pending, cap_pending;
     struct {
         char name[64];
         size_t line;
@@ -477,6 +523,51 @@ static at_status on_section(void *user, const char *section, size_t line, at_err
     return AT_OK;
 }
 
+static int any_model_key(const char *name) {
+    for (size_t i = 0; i < N_KEYS; i++)
+        if (section_is_model(keys[i].section) && strcmp(keys[i].name, name) == 0) return 1;
+    return 0;
+}
+
+static at_status defer_model_key(load_state *ls, int member, const char *section, const char *key, const char *value,
+                                 size_t line, at_error *err) {
+    if (!any_model_key(key)) {
+        at_status st = unknown_key("model", key, err);
+        if (member >= 0) at_error_prefix(err, "[%s]: ", section);
+        return st;
+    }
+    if (strlen(key) >= sizeof ls->pending[0].key) return at_fail(err, AT_ERR_CONFIG, "key name too long");
+    for (size_t i = 0; i < ls->n_pending; i++) {
+        pending_key *pk = &ls->pending[i];
+        if (pk->member == member && strcmp(pk->key, key) == 0) {
+            if (line && pk->line)
+                return at_fail(err, AT_ERR_CONFIG, "key '%s' in [%s] is set twice (first at line %zu)", key, section,
+                               pk->line);
+            char *v = at_strdup(value, err);
+            if (!v) return AT_ERR_MEMORY;
+            free(pk->value);
+            pk->value = v;
+            pk->line = line;
+            return AT_OK;
+        }
+    }
+    if (ls->n_pending == ls->cap_pending) {
+        size_t cap = ls->cap_pending ? 2 * ls->cap_pending : 32;
+        pending_key *p = realloc(ls->pending, cap * sizeof *p);
+        if (!p) return at_fail(err, AT_ERR_MEMORY, "out of memory");
+        ls->pending = p;
+        ls->cap_pending = cap;
+    }
+    pending_key *pk = &ls->pending[ls->n_pending];
+    pk->value = at_strdup(value, err);
+    if (!pk->value) return AT_ERR_MEMORY;
+    pk->member = member;
+    memcpy(pk->key, key, strlen(key) + 1);
+    pk->line = line;
+    ls->n_pending++;
+    return AT_OK;
+}
+
 static at_status record_key(load_state *ls, const char *section, const char *key, const char *value,
                             size_t line, at_error *err) {
     if (!section[0]) return at_fail(err, AT_ERR_CONFIG, "key '%s' before any [section]", key);
@@ -489,12 +580,10 @@ static at_status record_key(load_state *ls, const char *section, const char *key
     } else if (!known_section(section)) {
         return unknown_section(section, err);
     }
-    const key_spec *k = find_key(table_section, key);
-    if (!k) {
-        at_status st = unknown_key(table_section, key, err);
-        if (member >= 0) at_error_prefix(err, "[%s]: ", section);
-        return st;
-    }
+    if (section_is_model(table_section) && strcmp(key, "type") != 0)
+        return defer_model_key(ls, member, section, key, value, line, err);
+    const key_spec *k = find_key(table_section, key, NULL);
+    if (!k) return unknown_key(table_section, key, err);
     for (size_t i = 0; i < ls->n_seen; i++)
         if (ls->seen[i].k == k && ls->seen[i].member == member) {
             if (line && ls->seen[i].line)
@@ -507,6 +596,32 @@ static at_status record_key(load_state *ls, const char *section, const char *key
     ls->seen[ls->n_seen].member = member;
     ls->seen[ls->n_seen++].line = line;
     return set_value(ls->c, k, member, value, err);
+}
+
+/* Applies the deferred keys of one model section now that its type is known. */
+static at_status apply_model_keys(load_state *ls, int member, const char *section, const char *type, at_error *err) {
+    const at_config *c = ls->c;
+    for (size_t i = 0; i < ls->n_pending; i++) {
+        const pending_key *pk = &ls->pending[i];
+        if (pk->member != member) continue;
+        char where[AT_PATH_MAX + 160];
+        if (pk->line) snprintf(where, sizeof where, "%s:%zu: ", c->source, pk->line);
+        else snprintf(where, sizeof where, "--set %s.%s=%s: ", section, pk->key, pk->value);
+        const key_spec *k = find_key("model", pk->key, type);
+        if (!k || !key_applies(k, type)) {
+            char fams[256] = "";
+            for (size_t j = 0; j < N_KEYS; j++)
+                if (section_is_model(keys[j].section) && strcmp(keys[j].name, pk->key) == 0) {
+                    if (fams[0]) strncat(fams, ",", sizeof fams - strlen(fams) - 1);
+                    strncat(fams, keys[j].models, sizeof fams - strlen(fams) - 1);
+                }
+            return at_fail(err, AT_ERR_CONFIG, "%skey '%s' does not apply to model type '%s' (it is for: %s)", where,
+                           pk->key, type, fams);
+        }
+        at_status st = set_value(ls->c, k, member, pk->value, err);
+        if (st) return at_error_prefix(err, "%s", where);
+    }
+    return AT_OK;
 }
 
 static at_status on_entry(void *user, const char *section, const char *key, const char *value,
@@ -545,17 +660,8 @@ static at_status validate_model(load_state *ls, const at_model_config *mc, int m
     if (member >= 0 && strcmp(mc->type, "ensemble") == 0)
         return at_fail(err, AT_ERR_CONFIG, "%s: [%s] an ensemble cannot be a member of an ensemble",
                        c->source[0] ? c->source : "config", section);
-    for (size_t i = 0; i < ls->n_seen; i++) {
-        const key_spec *k = ls->seen[i].k;
-        if (ls->seen[i].member == member && section_is_model(k->section) && !key_applies(k, mc->type)) {
-            if (ls->seen[i].line)
-                snprintf(where, sizeof where, "%s:%zu: ", c->source, ls->seen[i].line);
-            else
-                snprintf(where, sizeof where, "--set %s.%s: ", section, k->name);
-            return at_fail(err, AT_ERR_CONFIG, "%skey '%s' does not apply to model type '%s' (it is for: %s)",
-                           where, k->name, mc->type, k->models);
-        }
-    }
+    at_status ast = apply_model_keys(ls, member, section, mc->type, err);
+    if (ast) return ast;
     snprintf(where, sizeof where, "%s: ", c->source[0] ? c->source : "config");
     size_t mf;
     if (!at_forest_max_features(mc->forest.max_features, 1u << 20, &mf))
@@ -668,6 +774,8 @@ at_status at_config_load(const char *path, const char *const *overrides, size_t 
         char *dot = strrchr(c->run.name, '.');
         if (dot && dot != c->run.name) *dot = '\0';
     }
+    for (size_t i = 0; i < ls->n_pending; i++) free(ls->pending[i].value);
+    free(ls->pending);
     free(ls);
     return st;
 }
@@ -675,8 +783,10 @@ at_status at_config_load(const char *path, const char *const *overrides, size_t 
 at_status at_config_set(at_config *c, const char *section, const char *key, const char *value,
                         at_error *err) {
     if (!known_section(section)) return unknown_section(section, err);
-    const key_spec *k = find_key(section, key);
+    const key_spec *k = find_key(section, key, c->model.type);
     if (!k) return unknown_key(section, key, err);
+    if (section_is_model(section) && !key_applies(k, c->model.type))
+        return at_fail(err, AT_ERR_CONFIG, "key '%s' does not apply to model type '%s'", key, c->model.type);
     return set_value(c, k, -1, value, err);
 }
 
