@@ -544,7 +544,11 @@ static at_status mlp_predict_proba(const void *impl, const double *X, size_t n, 
         mlp_work *w = &work[omp_get_thread_num()];
         size_t lo = c * MLP_PREDICT_ROWS, r = n - lo < MLP_PREDICT_ROWS ? n - lo : MLP_PREDICT_ROWS;
         for (size_t i = 0; i < r * d; i++) w->act[0][i] = (float)X[lo * d + i];
-        mlp_forward(net, m->params, w, r, 0.0f, NULL);
+        /* Always a full block: OpenBLAS computes tail rows with other kernels, and a row's
+         * probabilities must not depend on where it falls in the input (predict on a file
+         * reproduces the run's predictions.csv exactly). */
+        for (size_t i = r * d; i < MLP_PREDICT_ROWS * d; i++) w->act[0][i] = 0.0f;
+        mlp_forward(net, m->params, w, MLP_PREDICT_ROWS, 0.0f, NULL);
         const float *out = w->act[net->n_layers];
         for (size_t i = 0; i < r * k; i++) P[lo * k + i] = out[i];
     }
