@@ -410,6 +410,7 @@ static hid_t make_dataset(hid_t file, const char *name, hid_t type, int rank, co
         return -1;
     }
     H5Pset_chunk(dcpl, rank, chunk);
+    H5Pset_obj_track_times(dcpl, 0); /* no timestamps: the same data give the same bytes */
     if (deflate) H5Pset_deflate(dcpl, 1); /* level 1: noisy pixels gain little from more effort */
     hid_t d = H5Dcreate2(file, name, type, s, H5P_DEFAULT, dcpl, H5P_DEFAULT);
     H5Sclose(s);
@@ -438,9 +439,11 @@ at_status at_g10_writer_open(const char *path, size_t n, size_t h, size_t w, siz
         return AT_ERR_MEMORY;
     }
     snprintf(g->tmp, tl, "%s.tmp.%ld", path, (long)getpid());
-    hid_t fapl = new_fapl();
-    g->file = fapl >= 0 ? H5Fcreate(g->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl) : -1;
+    hid_t fapl = new_fapl(), fcpl = H5Pcreate(H5P_FILE_CREATE);
+    if (fcpl >= 0) H5Pset_obj_track_times(fcpl, 0); /* nor on the root group */
+    g->file = fapl >= 0 ? H5Fcreate(g->tmp, H5F_ACC_TRUNC, fcpl >= 0 ? fcpl : H5P_DEFAULT, fapl) : -1;
     if (fapl >= 0) H5Pclose(fapl);
+    if (fcpl >= 0) H5Pclose(fcpl);
     if (g->file < 0) {
         int e = errno;
         free(g->tmp); /* nothing was created: nothing to remove */
