@@ -13,7 +13,7 @@ static const char help[] =
     "Writes N synthetic S x S RGB galaxy images in the Galaxy10 DECaLS layout (datasets images,\n"
     "ans, ra, dec, redshift, pxscale), drawn from simple models of the ten morphologies: Sersic\n"
     "spheroids, exponential discs, bars, two-armed spirals, edge-on discs, mergers and disturbed\n"
-    "galaxies, with colours, a Gaussian PSF and sky noise. Classes are balanced (label = i %% 10).\n"
+    "galaxies, with colours, a Gaussian PSF and sky noise. Classes are balanced (label = i % 10).\n"
     "The same N, S and K always give the same file.\n"
     "\n"
     "  --out FILE.h5   output file (written atomically)\n"
@@ -27,7 +27,7 @@ int cmd_synth(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            printf(help);
+            fputs(help, stdout);
             return 0;
         } else if (strcmp(a, "--out") == 0 && i + 1 < argc) {
             out = argv[++i];
