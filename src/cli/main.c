@@ -32,6 +32,8 @@ static void usage(FILE *f) {
           "      what a model is, how it was trained and its test figures\n"
           "  astrotrain config --config FILE.ini [--set section.key=value]...   the effective configuration\n"
           "  astrotrain config --doc                                            every key, as markdown\n"
+          "  astrotrain synth galaxy10 --out FILE.h5 [--n N] [--size S] [--seed K]\n"
+          "      synthetic Galaxy10-layout images for trying the image pipeline\n"
           "  astrotrain COMMAND --help     help for one command\n"
           "  astrotrain --version\n"
           "\n"
@@ -66,6 +68,7 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "transform") == 0) return cmd_transform(argc - 1, argv + 1, stop);
     if (strcmp(cmd, "info") == 0) return cmd_info(argc - 1, argv + 1);
     if (strcmp(cmd, "config") == 0) return cmd_config(argc - 1, argv + 1);
+    if (strcmp(cmd, "synth") == 0) return cmd_synth(argc - 1, argv + 1);
     if (cmd[0] == '-') return cmd_train(argc, argv, stop); /* astrotrain --config x.ini */
     return cli_usage("unknown command '%s'", cmd);
 }
