@@ -91,6 +91,11 @@ void at_config_defaults(at_config *c);
 at_status at_config_load(const char *path, const char *const *overrides, size_t n_overrides,
                          at_config *c, at_error *err);
 
+/* The same over several files read in order (a study's shared data file, then a step's
+ * file): a later file may set a key again; a repeat within one file is an error. */
+at_status at_config_load_layers(const char *const *paths, size_t n_paths, const char *const *overrides,
+                                size_t n_overrides, at_config *c, at_error *err);
+
 /* Sets one key from text, as --set does ("model.n_trees", "300"). */
 at_status at_config_set(at_config *c, const char *section, const char *key, const char *value,
                         at_error *err);

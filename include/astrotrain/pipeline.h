@@ -100,4 +100,31 @@ at_status at_transform_csv(const at_bundle *b, const char *input, const char *ou
                            const at_predict_options *opt, const at_progress *prog,
                            at_predict_report *rep, at_error *err);
 
+/* A study: one shared data file and a list of step files (experiments/sdss17/study.ini),
+ * every step on the same split, models reused by the ensemble step, and a report.
+ *
+ *   [experiment]
+ *   name = sdss17_study            ; results in <output_dir>/<name>/
+ *   output_dir = runs
+ *   data = data.ini                ; [run] [data] [clean] [undersample] [split] [normalise]
+ *   steps = pca.ini, gmm.ini, ...  ; each adds [model] (and optionally [pca]); paths relative
+ *                                  ; to the study file; a step's name is its file's stem
+ *   reference_confident = GALAXY=0.867, QSO=0.903, STAR=0.996   ; the study's figures
+ */
+typedef struct at_study_options {
+    int force;
+    int threads;
+    const char *const *overrides; /* --set, applied to every step */
+    size_t n_overrides;
+} at_study_options;
+
+typedef struct at_study_summary {
+    char dir[AT_PATH_MAX + 160];
+    size_t n_steps;
+    double seconds;
+} at_study_summary;
+
+at_status at_run_study(const char *study_path, const at_study_options *opt, const at_progress *prog,
+                       at_study_summary *out, at_error *err);
+
 #endif

@@ -438,11 +438,13 @@ typedef struct pending_key {
     int member;
     char key[64];
     char *value;
-    size_t line; /* 0 = --set */
+    const char *file; /* where it was set (the caller's path string) */
+    size_t line;      /* 0 = --set */
 } pending_key;
 
 typedef struct load_state {
     at_config *c;
+    const char *file; /* the file being parsed */
     seen_key seen[N_KEYS * (AT_MAX_MEMBERS + 1)];
     size_t n_seen;
     pending_key *pending;
@@ -505,10 +507,11 @@ static at_status add_member(at_config *c, const char *section, at_error *err) {
 static at_status on_section(void *user, const char *section, size_t line, at_error *err) {
     load_state *ls = user;
     if (is_member_section(section)) {
-        if (find_member(ls->c, section) >= 0)
-            return at_fail(err, AT_ERR_CONFIG, "section [%s] appears twice", section);
-        at_status st = add_member(ls->c, section, err);
-        if (st) return st;
+        /* A member may be declared again by a later file of a layered load (it adds keys). */
+        if (find_member(ls->c, section) < 0) {
+            at_status st = add_member(ls->c, section, err);
+            if (st) return st;
+        }
     } else if (!known_section(section)) {
         return unknown_section(section, err);
     }
@@ -548,6 +551,7 @@ static at_status defer_model_key(load_state *ls, int member, const char *section
             free(pk->value);
             pk->value = v;
             pk->line = line;
+            pk->file = ls->file;
             return AT_OK;
         }
     }
@@ -564,6 +568,7 @@ static at_status defer_model_key(load_state *ls, int member, const char *section
     pk->member = member;
     memcpy(pk->key, key, strlen(key) + 1);
     pk->line = line;
+    pk->file = ls->file;
     ls->n_pending++;
     return AT_OK;
 }
@@ -605,7 +610,7 @@ static at_status apply_model_keys(load_state *ls, int member, const char *sectio
         const pending_key *pk = &ls->pending[i];
         if (pk->member != member) continue;
         char where[AT_PATH_MAX + 160];
-        if (pk->line) snprintf(where, sizeof where, "%s:%zu: ", c->source, pk->line);
+        if (pk->line) snprintf(where, sizeof where, "%s:%zu: ", pk->file ? pk->file : c->source, pk->line);
         else snprintf(where, sizeof where, "--set %s.%s=%s: ", section, pk->key, pk->value);
         const key_spec *k = find_key("model", pk->key, type);
         if (!k || !key_applies(k, type)) {
@@ -748,26 +753,34 @@ static at_status apply_override(load_state *ls, const char *text, at_error *err)
     return AT_OK;
 }
 
-at_status at_config_load(const char *path, const char *const *overrides, size_t n_overrides,
-                         at_config *c, at_error *err) {
+at_status at_config_load_layers(const char *const *paths, size_t n_paths, const char *const *overrides,
+                                size_t n_overrides, at_config *c, at_error *err) {
     at_config_defaults(c);
     load_state *ls = at_calloc(1, sizeof *ls, err);
     if (!ls) return AT_ERR_MEMORY;
     ls->c = c;
     at_status st = AT_OK;
-    if (path) {
-        if (strlen(path) >= sizeof c->source) {
-            free(ls);
-            return at_fail(err, AT_ERR_USAGE, "config path too long");
+    for (size_t f = 0; !st && f < n_paths; f++) {
+        if (strlen(paths[f]) >= sizeof c->source) {
+            st = at_fail(err, AT_ERR_USAGE, "config path too long");
+            break;
         }
-        strcpy(c->source, path);
+        strcpy(c->source, paths[f]);
+        ls->file = paths[f];
+        /* A later file may set again what an earlier one set: only repeats within one file
+         * are mistakes. */
+        ls->n_sections = 0;
+        for (size_t i = 0; i < ls->n_seen; i++) ls->seen[i].line = 0;
+        for (size_t i = 0; i < ls->n_pending; i++) ls->pending[i].line = 0;
         at_ini_callbacks cb = {on_section, on_entry, ls};
-        st = at_ini_parse(path, &cb, err);
+        st = at_ini_parse(paths[f], &cb, err);
     }
+    ls->file = NULL;
     for (size_t i = 0; !st && i < n_overrides; i++) st = apply_override(ls, overrides[i], err);
     if (!st) st = validate(ls, err);
     if (!st && !c->run.name[0]) {
-        /* Default run name: the config file's name without folder and extension. */
+        /* Default run name: the (last) config file's name without folder and extension. */
+        const char *path = n_paths ? paths[n_paths - 1] : NULL;
         const char *base = path ? strrchr(path, '/') : NULL;
         base = base ? base + 1 : (path ? path : "run");
         snprintf(c->run.name, sizeof c->run.name, "%s", base);
@@ -778,6 +791,11 @@ at_status at_config_load(const char *path, const char *const *overrides, size_t 
     free(ls->pending);
     free(ls);
     return st;
+}
+
+at_status at_config_load(const char *path, const char *const *overrides, size_t n_overrides,
+                         at_config *c, at_error *err) {
+    return at_config_load_layers(path ? &path : NULL, path ? 1 : 0, overrides, n_overrides, c, err);
 }
 
 at_status at_config_set(at_config *c, const char *section, const char *key, const char *value,

@@ -27,6 +27,10 @@ typedef struct at_prepared {
 
 at_status at_prepare_data(const at_config *c, const at_progress *p, at_prepared **out, at_error *err);
 void at_prepared_free(at_prepared *d);
+/* A copy of prepared data (same split, same scaling) with a PCA stage fitted on its
+ * training part: study steps with their own [pca] section share the split this way. */
+at_status at_prepared_with_pca(const at_prepared *base, int64_t components, int whiten, const at_progress *p,
+                               at_prepared **out, at_error *err);
 
 /* One model trained and evaluated on prepared data, its results in a run directory. */
 typedef struct at_step_result {

@@ -47,6 +47,73 @@ static at_status project(const at_pca *pca, at_dataset **part, at_error *err) {
     return s;
 }
 
+static at_status copy_part(const at_dataset *src, at_dataset **out, at_error *err) {
+    size_t *idx = at_malloc(src->n + 1, sizeof *idx, err);
+    if (!idx) return AT_ERR_MEMORY;
+    for (size_t i = 0; i < src->n; i++) idx[i] = i;
+    at_status s = at_dataset_subset(src, idx, src->n, out, err);
+    free(idx);
+    return s;
+}
+
+static char **copy_names(char *const *names, size_t n, at_error *err) {
+    char **out = at_calloc(n ? n : 1, sizeof *out, err);
+    for (size_t i = 0; out && i < n; i++)
+        if (!(out[i] = at_strdup(names[i], err))) {
+            at_strs_free(out, i);
+            return NULL;
+        }
+    return out;
+}
+
+at_status at_prepared_with_pca(const at_prepared *base, int64_t components, int whiten, const at_progress *p,
+                               at_prepared **out, at_error *err) {
+    *out = NULL;
+    if (base->pca) return at_fail(err, AT_ERR_CONFIG, "the shared data already have a PCA stage");
+    at_prepared *d = at_calloc(1, sizeof *d, err);
+    if (!d) return AT_ERR_MEMORY;
+    at_status s = AT_OK;
+    d->n_features = base->n_features;
+    d->k = base->k;
+    d->rows_read = base->rows_read;
+    d->rows_dropped = base->rows_dropped;
+    d->rows_missing = base->rows_missing;
+    d->rows_unphysical = base->rows_unphysical;
+    d->rows_after_undersampling = base->rows_after_undersampling;
+    if (!(d->features = copy_names(base->features, base->n_features, err)) ||
+        !(d->class_names = copy_names(base->class_names, base->k, err)) ||
+        !(d->counts_before = at_malloc(base->k, sizeof(size_t), err)) ||
+        !(d->counts_after = at_malloc(base->k, sizeof(size_t), err)))
+        s = AT_ERR_MEMORY;
+    if (!d->features) d->n_features = 0;
+    if (!d->class_names) d->k = 0;
+    if (!s) {
+        memcpy(d->counts_before, base->counts_before, base->k * sizeof(size_t));
+        memcpy(d->counts_after, base->counts_after, base->k * sizeof(size_t));
+    }
+    if (!s && base->scaler)
+        s = at_scaler_new(base->scaler->kind, base->scaler->d, base->scaler->shift, base->scaler->scale, &d->scaler, err);
+    if (!s) s = copy_part(base->train, &d->train, err);
+    if (!s) s = copy_part(base->valid, &d->valid, err);
+    if (!s) s = copy_part(base->test, &d->test, err);
+    if (!s) {
+        at_pca_params pp;
+        at_pca_params_default(&pp);
+        pp.n_components = components;
+        pp.whiten = whiten;
+        s = at_pca_fit(&pp, d->train, &d->pca, err);
+    }
+    if (!s && !(s = project(d->pca, &d->train, err)) && !(s = project(d->pca, &d->valid, err)))
+        s = project(d->pca, &d->test, err);
+    if (s) {
+        at_prepared_free(d);
+        return s;
+    }
+    at_progress_log(p, "PCA stage: %zu features -> %zu components", d->n_features, d->pca->k);
+    *out = d;
+    return AT_OK;
+}
+
 at_status at_prepare_data(const at_config *c, const at_progress *p, at_prepared **out, at_error *err) {
     *out = NULL;
     at_prepared *d = at_calloc(1, sizeof *d, err);
