@@ -3,6 +3,7 @@
 #   make test         deps, build, unit + end-to-end tests ("N passed, N failed")
 #   make test SANITIZE=1   the same under AddressSanitizer + UndefinedBehaviorSanitizer (build/asan/)
 #   make run          deps, build, then the random forest on the shipped SDSS17 catalogue
+#   make study        deps, build, then the reference study with its report
 #   make bench        astrotrain beside the peer libraries of ../shared/benchmarks
 #   make install PREFIX=/usr/local
 #   make deps         the Debian packages the build and run need (apt-get, as root or via sudo)
@@ -41,7 +42,7 @@ LIB      := $(BUILD)/libastrotrain.a
 BIN      := $(BUILD)/astrotrain
 DEPFILES := $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_BIN:=.d)
 
-.PHONY: all test unit e2e run bench install deps clean docs tests
+.PHONY: all test unit e2e run study bench install deps clean docs tests
 all: $(BIN) $(if $(filter 1,$(SANITIZE)),,astrotrain)
 
 # A link at the top so the README's commands read ./astrotrain.
@@ -85,6 +86,11 @@ e2e: tests
 run: deps
 	@$(MAKE) --no-print-directory all
 	./astrotrain --config configs/rf.ini --force
+
+# The reference study end to end, with report.md and report.html (runs/sdss17_study/).
+study: deps
+	@$(MAKE) --no-print-directory all
+	./astrotrain experiment experiments/sdss17/study.ini --force
 
 bench: deps all
 	bash bench/run.sh

@@ -10,20 +10,27 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ensemble.h"
 #include "forest.h"
+#include "gbdt.h"
 #include "gmm.h"
+#include "mlp.h"
 #include "pca.h"
 #include "status.h"
 
 #define AT_PATH_MAX 1024
 #define AT_LIST_MAX 2048
+#define AT_MAX_MEMBERS 8
 
 /* One [model] (or [member.NAME]) section: the family and every family's parameters. */
 typedef struct at_model_config {
     char type[64];
     at_forest_params forest;
+    at_mlp_params mlp;
+    at_gbdt_params gbdt;
     at_pca_params pca;
     at_gmm_params gmm;
+    at_ensemble_params ensemble;
 } at_model_config;
 
 typedef struct at_config {
@@ -57,7 +64,17 @@ typedef struct at_config {
     struct {
         int method; /* at_scaler_kind */
     } normalise;
+    struct {
+        int64_t components; /* 0 = no PCA stage */
+        int whiten;
+    } pca_stage;
     at_model_config model;
+    /* [member.NAME] sections: models trained on the same split for an ensemble. */
+    size_t n_members;
+    struct {
+        char name[48];
+        at_model_config model;
+    } members[AT_MAX_MEMBERS];
     struct {
         double confident_threshold;
     } metrics;
@@ -74,6 +91,11 @@ void at_config_defaults(at_config *c);
  * in order. Errors are AT_ERR_CONFIG with "file:line: ..." or "--set ...: ...". */
 at_status at_config_load(const char *path, const char *const *overrides, size_t n_overrides,
                          at_config *c, at_error *err);
+
+/* The same over several files read in order (a study's shared data file, then a step's
+ * file): a later file may set a key again; a repeat within one file is an error. */
+at_status at_config_load_layers(const char *const *paths, size_t n_paths, const char *const *overrides,
+                                size_t n_overrides, at_config *c, at_error *err);
 
 /* Sets one key from text, as --set does ("model.n_trees", "300"). */
 at_status at_config_set(at_config *c, const char *section, const char *key, const char *value,

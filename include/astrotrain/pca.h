@@ -54,6 +54,8 @@ at_status at_pca_save(const at_pca *pca, at_store *st, const char *prefix, at_er
 at_status at_pca_load(at_store *st, const char *prefix, size_t d, at_pca **out, at_error *err);
 
 void at_pca_free(at_pca *pca);
+/* A deep copy (bundles own their preprocessing). */
+at_status at_pca_copy(const at_pca *src, at_pca **out, at_error *err);
 
 /* The model family. */
 extern const at_model_ops at_pca_ops;

@@ -45,6 +45,22 @@ static at_pca *pca_alloc(size_t d, size_t k, at_error *err) {
     return p;
 }
 
+at_status at_pca_copy(const at_pca *src, at_pca **out, at_error *err) {
+    *out = NULL;
+    at_pca *p = pca_alloc(src->d, src->k, err);
+    if (!p) return AT_ERR_MEMORY;
+    p->whiten = src->whiten;
+    p->n_samples = src->n_samples;
+    p->total_variance = src->total_variance;
+    memcpy(p->mean, src->mean, src->d * sizeof *p->mean);
+    memcpy(p->components, src->components, src->k * src->d * sizeof *p->components);
+    memcpy(p->explained_variance, src->explained_variance, src->k * sizeof *p->explained_variance);
+    memcpy(p->explained_variance_ratio, src->explained_variance_ratio, src->k * sizeof *p->explained_variance_ratio);
+    memcpy(p->eigenvalues, src->eigenvalues, src->d * sizeof *p->eigenvalues);
+    *out = p;
+    return AT_OK;
+}
+
 static at_status check_params(const at_pca_params *p, at_error *err) {
     if (p->n_components < 0)
         return at_fail(err, AT_ERR_CONFIG, "pca: n_components must be >= 0, not %lld",

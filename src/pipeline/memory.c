@@ -2,8 +2,8 @@
  * what the machine has available now), an estimate from the input file before anything is
  * read, and one from the loaded table and the model family once the sizes are known.
  *
- * The pipeline holds the table about three times at its peak (the whole table, the
- * undersampled copy, and its train/validation/test parts), plus what the model needs. */
+ * The pipeline holds the table about twice at its peak (the whole table and its undersampled
+ * copy, then that copy and its train/validation/test parts), plus what the model needs. */
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -13,7 +13,7 @@
 #include "pipeline/internal.h"
 
 #define MB (1024.0 * 1024.0)
-#define TABLE_COPIES 3.0
+#define TABLE_COPIES 2.0
 
 /* MemAvailable from /proc/meminfo, in bytes; 0 when it cannot be read. */
 static double mem_available(void) {

@@ -1,0 +1,40 @@
+/* study.h - (private) what the study runner hands to the report writer. */
+#ifndef ASTROTRAIN_PIPELINE_STUDY_H
+#define ASTROTRAIN_PIPELINE_STUDY_H
+
+#include "pipeline/internal.h"
+
+#define AT_STUDY_MAX_STEPS 32
+#define AT_STUDY_MAX_CLASSES 64
+
+typedef struct study_step {
+    char name[64];
+    char file[AT_PATH_MAX];
+    at_step_result r;     /* metrics, probabilities and the trained bundle */
+    size_t pca_stage;     /* components of the step's [pca] stage, 0 = none */
+} study_step;
+
+typedef struct study {
+    char path[AT_PATH_MAX];
+    char name[128];
+    char title[256];
+    char output_dir[AT_PATH_MAX];
+    char data[AT_PATH_MAX];
+    char steps_text[2048];
+    char reference_text[512];
+    char dir[AT_PATH_MAX + 160];
+    size_t n_ref;
+    char ref_class[AT_STUDY_MAX_CLASSES][64];
+    double ref_value[AT_STUDY_MAX_CLASSES];
+    study_step steps[AT_STUDY_MAX_STEPS];
+    size_t n_steps;
+    const at_prepared *data_base; /* the shared split */
+    at_config base_config;
+    double seconds;
+} study;
+
+/* Writes dir/report.md and dir/report.html (figures embedded) and the study-level
+ * figures (comparison, reliability diagrams, class balance) into dir/plots. */
+at_status at_study_report(study *s, int render, at_error *err);
+
+#endif
