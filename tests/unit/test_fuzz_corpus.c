@@ -24,6 +24,12 @@
 #define LLVMFuzzerTestOneInput fuzz_model_one
 #include "../fuzz/fuzz_model.c"
 #undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_image_one
+#include "../fuzz/fuzz_image.c"
+#undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_galaxy10_one
+#include "../fuzz/fuzz_galaxy10.c"
+#undef LLVMFuzzerTestOneInput
 
 typedef int (*target_fn)(const uint8_t *, size_t);
 
@@ -65,11 +71,15 @@ static void test_config_corpus(void) { CHECK(replay("config", fuzz_config_one) >
 static void test_csv_corpus(void) { CHECK(replay("csv", fuzz_csv_one) > 0); }
 static void test_csv_gz_corpus(void) { CHECK(replay("csv_gz", fuzz_csv_gz_one) > 0); }
 static void test_model_corpus(void) { CHECK(replay("model", fuzz_model_one) > 0); }
+static void test_image_corpus(void) { CHECK(replay("image", fuzz_image_one) > 0); }
+static void test_galaxy10_corpus(void) { CHECK(replay("galaxy10", fuzz_galaxy10_one) > 0); }
 
 int main(void) {
     RUN(test_config_corpus);
     RUN(test_csv_corpus);
     RUN(test_csv_gz_corpus);
     RUN(test_model_corpus);
+    RUN(test_image_corpus);
+    RUN(test_galaxy10_corpus);
     return harness_done();
 }
