@@ -21,9 +21,10 @@ median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) print "nan"; else if (NR%2)
 # astrotrain: fit/predict seconds and test accuracy from metrics.json
 at_run() {
     local cfg=$1 i fits=() preds=() acc=""
+    shift
     for i in $(seq "$REPEATS"); do
         "$AT" --config "configs/$cfg.ini" --quiet --threads "$THREADS" --set run.output_dir="$OUT" \
-              --set run.name="$cfg-$i" --set plots.enabled=false >/dev/null || { echo "  astrotrain $cfg failed"; return; }
+              --set run.name="$cfg-$i" --set plots.enabled=false --force "$@" >/dev/null || { echo "  astrotrain $cfg failed"; return; }
         read -r f p a < <($PY -c "import json,sys; m=json.load(open('$OUT/$cfg-$i/metrics.json')); t=m['timing']; print(t['fit_seconds'], t['predict_seconds'], m['test']['accuracy'] if m.get('test') else 'nan')" 2>/dev/null || python3 -c "import json,sys; m=json.load(open('$OUT/$cfg-$i/metrics.json')); t=m['timing']; print(t['fit_seconds'], t['predict_seconds'], m['test']['accuracy'] if m.get('test') else 'nan')")
         fits+=("$f"); preds+=("$p"); acc=$a
     done
@@ -62,8 +63,13 @@ for m in $MODELS; do
     rf) echo "random forest (100 trees)"; at_run rf; peer_run rf "scikit-learn RF"; ranger_run ;;
     gbdt) echo "gradient boosting (300 rounds, depth 6, eta 0.1)"; at_run gbdt; peer_run xgb "XGBoost hist" ;;
     mlp) echo "MLP 64-64 (Adam 1e-3, batch 256, 50 epochs)"; at_run mlp; peer_run torch_mlp "PyTorch MLP" ;;
-    gmm) echo "Gaussian mixture (3 full components)"; at_run gmm; peer_run gmm "scikit-learn GMM" ;;
-    pca) echo "PCA (3 components)"; at_run pca; peer_run pca "scikit-learn PCA" ;;
+    gmm) echo "Gaussian mixture (3 full components, 6 standardised features, best permutation)"
+         at_run gmm --set pca.components=0; peer_run gmm "scikit-learn GMM"
+         echo "  (configs/gmm.ini as shipped clusters on 3 principal components:)"; at_run gmm ;;
+    pca) echo "PCA (3 components; 'accuracy' column: explained variance ratios)"; at_run pca
+         python3 -c "import json,sys; print('  astrotrain explained variance ratios', json.load(open('$OUT/pca-1/metrics.json'))['model_info']['explained_variance_ratio'])" 2>/dev/null
+         peer_run pca "scikit-learn PCA" ;;
+    ensemble) echo "ensemble (forest + MLP members trained in the run, 1000 trials)"; at_run ensemble ;;
     *) echo "$m"; at_run "$m" ;;
     esac
 done

@@ -161,6 +161,13 @@ static void test_rng(void) {
     }
     CHECK(ok);
     for (int i = 0; i < 4; i++) CHECK_NEAR(mean[i], 0.25, 0.02);
+    /* Uniform on the simplex: each weight is Beta(1, k-1), P(w < x) = 1 - (1 - x)^(k-1). */
+    size_t below = 0;
+    for (int t = 0; t < 20000; t++) {
+        at_rng_simplex(&a, w, 3);
+        below += w[0] < 0.5;
+    }
+    CHECK_NEAR((double)below / 20000, 0.75, 0.01);
     size_t hits[5] = {0};
     for (int t = 0; t < 50000; t++) hits[at_rng_below(&a, 5)]++;
     for (int i = 0; i < 5; i++) CHECK_NEAR((double)hits[i] / 50000, 0.2, 0.01);
