@@ -11,16 +11,27 @@
 #include <stdint.h>
 
 #include "cnn.h"
+#include "ensemble.h"
 #include "forest.h"
+#include "gbdt.h"
+#include "gmm.h"
+#include "mlp.h"
+#include "pca.h"
 #include "status.h"
 
 #define AT_PATH_MAX 1024
 #define AT_LIST_MAX 2048
+#define AT_MAX_MEMBERS 8
 
 /* One [model] (or [member.NAME]) section: the family and every family's parameters. */
 typedef struct at_model_config {
     char type[64];
     at_forest_params forest;
+    at_mlp_params mlp;
+    at_gbdt_params gbdt;
+    at_pca_params pca;
+    at_gmm_params gmm;
+    at_ensemble_params ensemble;
 } at_model_config;
 
 /* Room for the [net] and layer records of an image experiment (a 50-layer net uses ~300). */
@@ -60,7 +71,17 @@ typedef struct at_config {
     struct {
         int method; /* at_scaler_kind */
     } normalise;
+    struct {
+        int64_t components; /* 0 = no PCA stage */
+        int whiten;
+    } pca_stage;
     at_model_config model;
+    /* [member.NAME] sections: models trained on the same split for an ensemble. */
+    size_t n_members;
+    struct {
+        char name[48];
+        at_model_config model;
+    } members[AT_MAX_MEMBERS];
     struct {
         double confident_threshold;
     } metrics;

@@ -27,6 +27,10 @@ at_status at_store_open(const char *path, at_store **out, at_error *err);
 
 /* Closes; a store being written and not committed is discarded (temp file removed). */
 void at_store_close(at_store *st);
+
+/* Makes later names resolve under the group `prefix` ("model/members/0"), so a whole
+ * model can be written or read inside another (ensembles). "" or NULL: the root again. */
+at_status at_store_set_prefix(at_store *st, const char *prefix, at_error *err);
 const char *at_store_path(const at_store *st);
 
 /* 1-D datasets (rank 2 with cols > 0 through the _2d forms). */

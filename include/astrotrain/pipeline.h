@@ -15,34 +15,48 @@
 #include "csv.h"
 #include "metrics.h"
 #include "model.h"
+#include "pca.h"
 #include "preprocess.h"
 #include "progress.h"
 #include "status.h"
 
-/* Everything a model file holds: the model and the preprocessing fitted with it. */
+/* Everything a model file holds: the model and the preprocessing fitted with it.
+ * Raw rows of the d input features go: cleaning -> scaler -> optional PCA stage -> model
+ * (which then sees pca->k features). */
 typedef struct at_bundle {
     at_model *model;
     size_t d, k;
-    char **feature_names; /* d */
+    char **feature_names; /* d input columns */
     char **class_names;   /* k */
     char *label;          /* label column of the training data */
     int use_sentinel;
     double sentinel;
     int missing;          /* at_missing_policy */
     at_scaler *scaler;    /* may be NULL (no scaling) */
+    at_pca *pca;          /* PCA stage in front of the model, or NULL */
     char *config_text;    /* effective configuration (INI) */
     char *metrics_json;   /* metrics of the training run */
 } at_bundle;
 
 at_status at_bundle_save(const at_bundle *b, const char *path, at_error *err);
 at_status at_bundle_load(const char *path, at_bundle **out, at_error *err);
+/* The same inside an open store, under its current prefix (ensembles nest bundles). */
+at_status at_bundle_write(const at_bundle *b, at_store *st, at_error *err);
+at_status at_bundle_read(at_store *st, at_bundle **out, at_error *err);
 void at_bundle_free(at_bundle *b);
+
+/* Scales X (n rows of the d input features) in place, then applies the PCA stage when
+ * there is one: *Xm is X itself, or a new array (caller frees) of n * pca->k values. */
+at_status at_bundle_prepare(const at_bundle *b, double *X, size_t n, double **Xm, at_error *err);
+/* Class probabilities (n * k) for raw rows of the input features. X is scaled in place. */
+at_status at_bundle_predict(const at_bundle *b, double *X, size_t n, double *P, int threads, at_error *err);
 
 typedef struct at_run_summary {
     char run_dir[AT_PATH_MAX + 160];
     char model_type[64];
     size_t k;
     char **class_names;
+    int classifier; /* 0 for transforms (pca): no metrics */
     int has_valid;
     at_metrics valid, test;
     double fit_seconds, predict_seconds;
@@ -88,6 +102,11 @@ typedef struct at_predict_report {
 at_status at_predict_csv(const at_bundle *b, const char *input, const char *output,
                          const at_predict_options *opt, const at_progress *prog,
                          at_predict_report *rep, at_error *err);
+/* The same stream through the preprocessing and the PCA (a pca model, or the PCA stage):
+ * row,[true,]PC1..PCk. */
+at_status at_transform_csv(const at_bundle *b, const char *input, const char *output,
+                           const at_predict_options *opt, const at_progress *prog,
+                           at_predict_report *rep, at_error *err);
 
 /* A CNN bundle on images: one Galaxy10-layout HDF5 file, one folder of class subfolders
  * (labelled when the subfolders are the model's classes), or PNG/JPEG files. Writes

@@ -35,7 +35,9 @@ void cli_set_threads(int threads);
 
 int cmd_train(int argc, char **argv, volatile int *stop);
 int cmd_predict(int argc, char **argv, volatile int *stop);
+int cmd_transform(int argc, char **argv, volatile int *stop);
 int cmd_info(int argc, char **argv);
 int cmd_config(int argc, char **argv);
+int cmd_synth(int argc, char **argv);
 
 #endif

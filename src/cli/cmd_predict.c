@@ -23,7 +23,8 @@ static void help(void) {
          "  --quiet           no progress output\n");
 }
 
-int cmd_predict(int argc, char **argv, volatile int *stop) {
+/* predict and transform share options and the streaming loop. */
+static int predict_or_transform(int argc, char **argv, volatile int *stop, int transform) {
     const char *model = NULL, *input = NULL, *output = NULL;
     const char *inputs[256];
     size_t n_inputs = 0;
@@ -32,7 +33,15 @@ int cmd_predict(int argc, char **argv, volatile int *stop) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            help();
+            if (transform)
+                puts("usage: astrotrain transform --model MODEL.h5 --input FILE.csv[.gz] --output OUT.csv [options]\n"
+                     "\n"
+                     "Applies the model's cleaning and scaling, then its PCA (a pca model, or the PCA stage of any\n"
+                     "model), to every row of FILE in chunks; writes row,[true,]PC1..PCk.\n"
+                     "\n"
+                     "options: --threads N, --chunk-rows N, --comments, --quiet (as for predict)");
+            else
+                help();
             return 0;
         } else if (strcmp(a, "--model") == 0 && i + 1 < argc) {
             model = argv[++i];
@@ -53,10 +62,10 @@ int cmd_predict(int argc, char **argv, volatile int *stop) {
         } else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
             quiet = 1;
         } else {
-            return cli_usage("predict: unknown or incomplete option '%s'", a);
+            return cli_usage("%s: unknown or incomplete option '%s'", transform ? "transform" : "predict", a);
         }
     }
-    if (!model || !input || !output) return cli_usage("predict needs --model, --input and --output");
+    if (!model || !input || !output) return cli_usage("%s needs --model, --input and --output", transform ? "transform" : "predict");
     at_error err = {0};
     at_bundle *b = NULL;
     if (at_bundle_load(model, &b, &err)) return cli_fail(&err);
@@ -73,19 +82,29 @@ int cmd_predict(int argc, char **argv, volatile int *stop) {
     if (!images && n_inputs > 1) {
         cli_ui_finish(&ui);
         at_bundle_free(b);
-        return cli_usage("predict: one --input catalogue for a tabular model");
+        return cli_usage("%s: one --input catalogue for a tabular model", transform ? "transform" : "predict");
     }
-    at_status s = images ? at_predict_images(b, inputs, n_inputs, output, &opt, &prog, &rep, &err)
-                         : at_predict_csv(b, input, output, &opt, &prog, &rep, &err);
+    if (images && transform) {
+        cli_ui_finish(&ui);
+        at_bundle_free(b);
+        return cli_usage("transform: a cnn model classifies images; use predict");
+    }
+    at_status s = images      ? at_predict_images(b, inputs, n_inputs, output, &opt, &prog, &rep, &err)
+                  : transform ? at_transform_csv(b, input, output, &opt, &prog, &rep, &err)
+                              : at_predict_csv(b, input, output, &opt, &prog, &rep, &err);
     cli_ui_finish(&ui);
     at_bundle_free(b);
     if (s) return cli_fail(&err);
     if (!quiet) {
-        fprintf(stderr, "predicted %zu of %zu %s (%zu skipped by the model's cleaning rules) -> %s\n",
-                rep.rows_written, rep.rows_read, images ? "images" : "rows", rep.rows_skipped, output);
-        if (rep.has_label && rep.rows_written)
-            fprintf(stderr, "accuracy against the labels: %.4f\n",
+        fprintf(stderr, "%s %zu of %zu %s (%zu skipped by the model's cleaning rules) -> %s\n",
+                transform ? "transformed" : "predicted", rep.rows_written, rep.rows_read, images ? "images" : "rows",
+                rep.rows_skipped, output);
+        if (!transform && rep.has_label && rep.rows_written)
+            fprintf(stderr, "accuracy against the %s: %.4f\n", images ? "labels" : "label column",
                     (double)rep.correct / (double)rep.rows_written);
     }
     return 0;
 }
+
+int cmd_predict(int argc, char **argv, volatile int *stop) { return predict_or_transform(argc, argv, stop, 0); }
+int cmd_transform(int argc, char **argv, volatile int *stop) { return predict_or_transform(argc, argv, stop, 1); }

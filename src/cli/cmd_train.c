@@ -113,8 +113,12 @@ int cmd_train(int argc, char **argv, volatile int *stop) {
            sum.model_type, sum.rows_read, images ? "images" : "rows", sum.rows_dropped, sum.rows_after_undersampling, sum.n_train, sum.n_valid,
            sum.n_test);
     printf("fit %.3f s, predict (test) %.3f s\n", sum.fit_seconds, sum.predict_seconds);
-    if (sum.has_valid) print_table("validation", &sum.valid, sum.class_names);
-    print_table("test", &sum.test, sum.class_names);
+    if (sum.classifier) {
+        if (sum.has_valid) print_table("validation", &sum.valid, sum.class_names);
+        print_table("test", &sum.test, sum.class_names);
+    } else {
+        printf("(a transform: see metrics.json model_info and plots/; `astrotrain transform` applies it)\n");
+    }
     if (sum.plot_warning[0]) fprintf(stderr, "astrotrain: warning: %s\n", sum.plot_warning);
     at_run_summary_free(&sum);
     return 0;

@@ -26,10 +26,14 @@ static void usage(FILE *f) {
           "      run the experiment the INI file describes; results go to <output_dir>/<name>/\n"
           "  astrotrain predict --model MODEL.h5 --input FILE.csv[.gz] --output OUT.csv [--threads N]\n"
           "      apply a saved model (and its preprocessing) to a catalogue of any size\n"
+          "  astrotrain transform --model MODEL.h5 --input FILE.csv[.gz] --output OUT.csv\n"
+          "      project a catalogue with a saved PCA (a pca model, or any model's PCA stage)\n"
           "  astrotrain info --model MODEL.h5\n"
           "      what a model is, how it was trained and its test figures\n"
           "  astrotrain config --config FILE.ini [--set section.key=value]...   the effective configuration\n"
           "  astrotrain config --doc                                            every key, as markdown\n"
+          "  astrotrain synth galaxy10 --out FILE.h5 [--n N] [--size S] [--seed K]\n"
+          "      synthetic Galaxy10-layout images for trying the image pipeline\n"
           "  astrotrain COMMAND --help     help for one command\n"
           "  astrotrain --version\n"
           "\n"
@@ -61,8 +65,10 @@ int main(int argc, char **argv) {
     }
     if (strcmp(cmd, "train") == 0) return cmd_train(argc - 1, argv + 1, stop);
     if (strcmp(cmd, "predict") == 0) return cmd_predict(argc - 1, argv + 1, stop);
+    if (strcmp(cmd, "transform") == 0) return cmd_transform(argc - 1, argv + 1, stop);
     if (strcmp(cmd, "info") == 0) return cmd_info(argc - 1, argv + 1);
     if (strcmp(cmd, "config") == 0) return cmd_config(argc - 1, argv + 1);
+    if (strcmp(cmd, "synth") == 0) return cmd_synth(argc - 1, argv + 1);
     if (cmd[0] == '-') return cmd_train(argc, argv, stop); /* astrotrain --config x.ini */
     return cli_usage("unknown command '%s'", cmd);
 }

@@ -43,6 +43,10 @@ typedef struct key_spec {
 #define M_(f) offsetof(at_model_config, f), sizeof(((at_model_config *)0)->f)
 #define RF "random_forest"
 #define RF_CNN "random_forest,cnn"
+#define MLP "mlp"
+#define GB "gradient_boosting"
+#define PCA "pca"
+#define GMM "gmm"
 #define BIG 9.2e18
 
 static const key_spec keys[] = {
@@ -96,9 +100,15 @@ static const key_spec keys[] = {
     /* [normalise] */
     {"normalise", "method", K_CHOICE, C_(normalise.method), "standard", 0, 0, "none|standard|minmax",
      NULL, "Feature scaling fitted on the training part: standard (mean/std), minmax, or none."},
+    /* [pca] */
+    {"pca", "components", K_INT, C_(pca_stage.components), "0", 0, 100000, NULL, NULL,
+     "PCA stage in front of the model: project the scaled features on this many principal "
+     "components (fitted on the training part); 0 = off."},
+    {"pca", "whiten", K_BOOL, C_(pca_stage.whiten), "false", 0, 0, NULL, NULL,
+     "Scale the PCA stage's components to unit variance."},
     /* [model] */
     {"model", "type", K_STR, M_(type), "random_forest", 0, 0, NULL, "*",
-     "Model family: random_forest, or cnn (images; the network is in [net] and layer sections)."},
+     "Model family: random_forest, gradient_boosting, mlp, gmm (Gaussian mixture matched to classes), pca (projection, no classes), ensemble (weighted blend of members), cnn (images; the network is in [net] and layer sections)."},
     {"model", "n_trees", K_INT, M_(forest.n_trees), "100", 1, 100000, NULL, RF, "Number of trees."},
     {"model", "criterion", K_CHOICE, M_(forest.criterion), "gini", 0, 0, "gini|entropy", RF,
      "Split quality measure."},
@@ -118,6 +128,96 @@ static const key_spec keys[] = {
      "Quantile bins per feature for the split search (speed; 256 is near-exact)."},
     {"model", "oob_score", K_BOOL, M_(forest.oob_score), "true", 0, 0, NULL, RF,
      "Compute the out-of-bag accuracy (needs bootstrap)."},
+    /* mlp */
+    {"model", "class_weight", K_CHOICE, M_(mlp.class_weight), "none", 0, 0, "none|balanced", MLP,
+     "balanced weighs each row's loss by n / (k * count) of its class on the training part."},
+    {"model", "hidden", K_STR, M_(mlp.hidden), "64,64", 0, 0, NULL, MLP,
+     "Hidden layer widths, comma-separated: up to 16 layers of 1 to 65536 units (empty: softmax regression)."},
+    {"model", "activation", K_CHOICE, M_(mlp.activation), "relu", 0, 0, "relu|leaky_relu|tanh|sigmoid", MLP,
+     "Hidden-layer activation (leaky_relu has slope 0.01 below zero)."},
+    {"model", "optimizer", K_CHOICE, M_(mlp.optimizer), "adam", 0, 0, "adam|sgd", MLP,
+     "Adam, or mini-batch SGD with momentum."},
+    {"model", "learning_rate", K_REAL, M_(mlp.learning_rate), "0.001", 1e-9, 10, NULL, MLP,
+     "Step size (the peak value when warmup or a schedule is used)."},
+    {"model", "batch_size", K_INT, M_(mlp.batch_size), "256", 1, 1048576, NULL, MLP,
+     "Rows per mini-batch; the rows are reshuffled every epoch."},
+    {"model", "epochs", K_INT, M_(mlp.epochs), "50", 1, 1000000, NULL, MLP,
+     "Passes over the training part (at most, with patience)."},
+    {"model", "momentum", K_REAL, M_(mlp.momentum), "0.9", 0, 0.999, NULL, MLP, "SGD momentum (optimizer = sgd)."},
+    {"model", "nesterov", K_BOOL, M_(mlp.nesterov), "false", 0, 0, NULL, MLP,
+     "Nesterov momentum (optimizer = sgd)."},
+    {"model", "beta1", K_REAL, M_(mlp.beta1), "0.9", 0, 0.999999, NULL, MLP,
+     "Adam: decay rate of the gradient's running mean."},
+    {"model", "beta2", K_REAL, M_(mlp.beta2), "0.999", 0, 0.999999, NULL, MLP,
+     "Adam: decay rate of the squared gradient's running mean."},
+    {"model", "weight_decay", K_REAL, M_(mlp.weight_decay), "0", 0, 1, NULL, MLP,
+     "L2 penalty on the weights (not the biases), added to the gradient."},
+    {"model", "dropout", K_REAL, M_(mlp.dropout), "0", 0, 0.95, NULL, MLP,
+     "Fraction of hidden units dropped while training (inverted dropout; none at prediction)."},
+    {"model", "init", K_CHOICE, M_(mlp.init), "auto", 0, 0, "auto|he|xavier", MLP,
+     "Initial weights: he (normal) or xavier (uniform); auto = he for relu/leaky_relu, xavier otherwise."},
+    {"model", "schedule", K_CHOICE, M_(mlp.schedule), "constant", 0, 0, "constant|step|cosine", MLP,
+     "Learning rate after warm-up: constant, step (times gamma every step_size epochs) or cosine (decays to 0)."},
+    {"model", "step_size", K_INT, M_(mlp.step_size), "10", 1, 1000000, NULL, MLP,
+     "Epochs between learning-rate drops (schedule = step)."},
+    {"model", "gamma", K_REAL, M_(mlp.gamma), "0.1", 1e-6, 1, NULL, MLP,
+     "Factor applied at each learning-rate drop (schedule = step)."},
+    {"model", "warmup", K_INT, M_(mlp.warmup), "0", 0, 1000000, NULL, MLP,
+     "Epochs of linear learning-rate warm-up; must be less than epochs."},
+    {"model", "patience", K_INT, M_(mlp.patience), "0", 0, 1000000, NULL, MLP,
+     "Early stopping: stop after this many epochs without a lower validation loss and keep the best "
+     "epoch's weights; 0 = off."},
+    {"model", "n_rounds", K_INT, M_(gbdt.n_rounds), "300", 1, 1000000, NULL, GB,
+     "Boosting rounds: one tree per class each (one tree for two classes)."},
+    {"model", "learning_rate", K_REAL, M_(gbdt.learning_rate), "0.1", 1e-6, 1, NULL, GB,
+     "Shrinkage of every leaf value (XGBoost's eta)."},
+    {"model", "max_depth", K_INT, M_(gbdt.max_depth), "6", 0, 64, NULL, GB,
+     "Maximum tree depth; 0 = no limit (then max_leaves must be set)."},
+    {"model", "max_leaves", K_INT, M_(gbdt.max_leaves), "0", 0, 16777216, NULL, GB,
+     "Maximum leaves per tree (at least 2); 0 = no limit."},
+    {"model", "grow_policy", K_CHOICE, M_(gbdt.grow_policy), "depthwise", 0, 0, "depthwise|lossguide", GB,
+     "Grow level by level, or best leaf first (lossguide, usually with max_leaves)."},
+    {"model", "lambda", K_REAL, M_(gbdt.lambda), "1", 0, 1e6, NULL, GB,
+     "L2 penalty on leaf values: leaf = -G / (H + lambda) * learning_rate."},
+    {"model", "gamma", K_REAL, M_(gbdt.gamma), "0", 0, 1e12, NULL, GB,
+     "Minimum gain for a split, on XGBoost's scale (its min_split_loss)."},
+    {"model", "min_child_weight", K_REAL, M_(gbdt.min_child_weight), "1", 0, 1e12, NULL, GB,
+     "Minimum hessian sum in each child of a split."},
+    {"model", "max_bin", K_INT, M_(gbdt.max_bin), "255", 2, 255, NULL, GB,
+     "Quantile bins per feature, fitted on the training part (one more code marks missing values)."},
+    {"model", "subsample", K_REAL, M_(gbdt.subsample), "1", 1e-6, 1, NULL, GB,
+     "Fraction of training rows drawn (seeded) for each tree."},
+    {"model", "colsample", K_REAL, M_(gbdt.colsample), "1", 1e-6, 1, NULL, GB,
+     "Fraction of features drawn (seeded) for each tree."},
+    {"model", "early_stopping_rounds", K_INT, M_(gbdt.early_stopping_rounds), "0", 0, 1000000, NULL, GB,
+     "Stop when validation log-loss has not improved for this many rounds, keep the best; 0 = off."},
+    {"model", "n_components", K_INT, M_(pca.n_components), "3", 0, 100000, NULL, PCA,
+     "Principal components kept; 0 = all; more than the features is clipped."},
+    {"model", "variance_to_keep", K_REAL, M_(pca.variance_to_keep), "0", 0, 1, NULL, PCA,
+     "When > 0: keep the fewest components whose explained-variance ratios reach this fraction (n_components is then ignored)."},
+    {"model", "whiten", K_BOOL, M_(pca.whiten), "false", 0, 0, NULL, PCA,
+     "Scale each component's scores to unit variance."},
+    {"model", "components", K_STR, M_(gmm.components), "3", 0, 0, NULL, GMM,
+     "Mixture components: a count (3), or a range (2..8) to fit each and keep the lowest BIC."},
+    {"model", "covariance_type", K_CHOICE, M_(gmm.covariance_type), "full", 0, 0, "full|diag|spherical", GMM,
+     "Covariance per component: a full matrix, a diagonal, or one variance."},
+    {"model", "max_iter", K_INT, M_(gmm.max_iter), "100", 1, 100000, NULL, GMM,
+     "Most EM iterations per initialisation."},
+    {"model", "tol", K_REAL, M_(gmm.tol), "1e-3", 0, INFINITY, NULL, GMM,
+     "EM stops when the mean log-likelihood per row changes by less than this."},
+    {"model", "reg_covar", K_REAL, M_(gmm.reg_covar), "1e-6", 0, INFINITY, NULL, GMM,
+     "Added to every variance so covariances stay invertible (constant or duplicated features)."},
+    {"model", "n_init", K_INT, M_(gmm.n_init), "1", 1, 1000, NULL, GMM,
+     "Initialisations (k-means++ then Lloyd, each seeded); the best final log-likelihood is kept."},
+    {"model", "kmeans_iter", K_INT, M_(gmm.kmeans_iter), "100", 0, 100000, NULL, GMM,
+     "Most Lloyd (k-means) iterations after k-means++, stopping early when assignments settle."},
+    {"model", "members", K_STR, M_(ensemble.members), "", 0, 0, NULL, "ensemble",
+     "Members besides the [member.NAME] sections: saved model files (runs/rf/model.h5), or in a study the "
+     "names of earlier steps; comma-separated."},
+    {"model", "n_trials", K_INT, M_(ensemble.n_trials), "1000", 0, 10000000, NULL, "ensemble",
+     "Random weight vectors drawn uniformly from the simplex (each member alone is always tried too)."},
+    {"model", "objective", K_CHOICE, M_(ensemble.objective), "accuracy", 0, 0, "accuracy|log_loss", "ensemble",
+     "Validation score the weight search maximises (accuracy) or minimises (log_loss)."},
     /* [metrics] */
     {"metrics", "confident_threshold", K_REAL, C_(metrics.confident_threshold), "0.9", 0, 1, NULL, NULL,
      "Probability above which a correct prediction counts as confident (confident_fraction)."},
@@ -129,8 +229,8 @@ static const key_spec keys[] = {
 };
 #define N_KEYS (sizeof keys / sizeof keys[0])
 
-static const char *const section_names[] = {"run",    "data",      "clean",   "undersample", "split",
-                                            "normalise", "model", "metrics", "plots"};
+static const char *const section_names[] = {"run",       "data", "clean", "undersample", "split",
+                                            "normalise", "pca",  "model", "metrics",     "plots"};
 #define N_SECTIONS (sizeof section_names / sizeof section_names[0])
 
 /* ---- helpers ------------------------------------------------------------------------ */
@@ -169,10 +269,18 @@ static const char *nearest(const char *word, const char *const *cands, size_t n)
 
 static int section_is_model(const char *section) { return strcmp(section, "model") == 0; }
 
-static const key_spec *find_key(const char *section, const char *name) {
+static int key_applies(const key_spec *k, const char *type);
+
+/* Families may share a key name (max_depth) with their own defaults and ranges: the row that
+ * applies to the model type set so far wins, else the first (the type check reports it). */
+static const key_spec *find_key(const char *section, const char *name, const char *type) {
+    const key_spec *first = NULL;
     for (size_t i = 0; i < N_KEYS; i++)
-        if (strcmp(keys[i].section, section) == 0 && strcmp(keys[i].name, name) == 0) return &keys[i];
-    return NULL;
+        if (strcmp(keys[i].section, section) == 0 && strcmp(keys[i].name, name) == 0) {
+            if (!first) first = &keys[i];
+            if (type && key_applies(&keys[i], type)) return &keys[i];
+        }
+    return first;
 }
 
 static int key_applies(const key_spec *k, const char *type) {
@@ -186,12 +294,17 @@ static int key_applies(const key_spec *k, const char *type) {
     return 0;
 }
 
-static void *field(at_config *c, const key_spec *k) {
-    char *base = section_is_model(k->section) ? (char *)&c->model : (char *)c;
+/* member < 0: [model]; otherwise the [member.NAME] section of that index. */
+static void *field(at_config *c, const key_spec *k, int member) {
+    char *base = !section_is_model(k->section) ? (char *)c
+                 : member >= 0                 ? (char *)&c->members[member].model
+                                               : (char *)&c->model;
     return base + k->offset;
 }
-static const void *cfield(const at_config *c, const key_spec *k) {
-    const char *base = section_is_model(k->section) ? (const char *)&c->model : (const char *)c;
+static const void *cfield(const at_config *c, const key_spec *k, int member) {
+    const char *base = !section_is_model(k->section) ? (const char *)c
+                       : member >= 0                 ? (const char *)&c->members[member].model
+                                                     : (const char *)&c->model;
     return base + k->offset;
 }
 
@@ -242,10 +355,10 @@ static int parse_bool(const char *v, int *out) {
     return 0;
 }
 
-static at_status set_value(at_config *c, const key_spec *k, const char *raw, at_error *err) {
+static at_status set_value(at_config *c, const key_spec *k, int member, const char *raw, at_error *err) {
     char v[AT_LIST_MAX];
     trim_copy(raw, v, sizeof v);
-    void *dst = field(c, k);
+    void *dst = field(c, k, member);
     switch (k->type) {
     case K_INT: {
         char *end;
@@ -301,21 +414,49 @@ void at_config_defaults(at_config *c) {
     memset(c, 0, sizeof *c);
     for (size_t i = 0; i < N_KEYS; i++) {
         at_error e;
-        if (set_value(c, &keys[i], keys[i].def, &e) != AT_OK) abort(); /* a bad table is a build bug */
+        if (set_value(c, &keys[i], -1, keys[i].def, &e) != AT_OK) abort(); /* a bad table is a build bug */
     }
+}
+
+/* A new [member.NAME] section starts from the [model] defaults. */
+static void member_defaults(at_config *c, int member) {
+    for (size_t i = 0; i < N_KEYS; i++) {
+        at_error e;
+        if (section_is_model(keys[i].section) && set_value(c, &keys[i], member, keys[i].def, &e) != AT_OK) abort();
+    }
+}
+
+static int is_member_section(const char *s) { return strncmp(s, "member.", 7) == 0; }
+
+static int find_member(const at_config *c, const char *section) {
+    for (size_t i = 0; i < c->n_members; i++)
+        if (strcmp(c->members[i].name, section + 7) == 0) return (int)i;
+    return -1;
 }
 
 /* ---- loading ------------------------------------------------------------------------ */
 
 typedef struct seen_key {
     const key_spec *k;
+    int member;  /* -1 outside [member.NAME] sections */
     size_t line; /* 0 = --set */
 } seen_key;
 
+/* A key of a model section, applied once the section's type is known (families may share
+ * key names with different meanings and defaults, e.g. max_depth). */
+typedef struct pending_key {
+    int member;
+    char key[64];
+    char *value;
+    size_t line; /* 0 = --set */
+} pending_key;
+
 typedef struct load_state {
     at_config *c;
-    seen_key seen[N_KEYS];
+    seen_key seen[N_KEYS * (AT_MAX_MEMBERS + 1)];
     size_t n_seen;
+    pending_key *pending;
+    size_t n_pending, cap_pending;
     struct {
         char name[64];
         size_t line;
@@ -375,10 +516,33 @@ static at_status net_record(at_config *c, const char *section, const char *key, 
     return AT_OK;
 }
 
+static at_status add_member(at_config *c, const char *section, at_error *err) {
+    const char *name = section + 7;
+    size_t n = strlen(name);
+    if (n == 0 || n >= sizeof c->members[0].name)
+        return at_fail(err, AT_ERR_CONFIG, "[%s]: a member needs a short name ([member.rf])", section);
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)name[i]) && name[i] != '_' && name[i] != '-')
+            return at_fail(err, AT_ERR_CONFIG, "[%s]: member names use letters, digits, '_' and '-'", section);
+    if (c->n_members >= AT_MAX_MEMBERS)
+        return at_fail(err, AT_ERR_CONFIG, "[%s]: at most %d ensemble members", section, AT_MAX_MEMBERS);
+    int m = (int)c->n_members++;
+    memcpy(c->members[m].name, name, n + 1);
+    member_defaults(c, m);
+    return AT_OK;
+}
+
 static at_status on_section(void *user, const char *section, size_t line, at_error *err) {
     load_state *ls = user;
     if (at_cnn_is_net_section(section)) return net_record(ls->c, section, "", "", line, ls->c->net.n_sections++, err);
-    if (!known_section(section)) return unknown_section(section, err);
+    if (is_member_section(section)) {
+        if (find_member(ls->c, section) >= 0)
+            return at_fail(err, AT_ERR_CONFIG, "section [%s] appears twice", section);
+        at_status st = add_member(ls->c, section, err);
+        if (st) return st;
+    } else if (!known_section(section)) {
+        return unknown_section(section, err);
+    }
     for (size_t i = 0; i < ls->n_sections; i++)
         if (strcmp(ls->sections[i].name, section) == 0)
             return at_fail(err, AT_ERR_CONFIG, "section [%s] appears twice (first at line %zu)", section,
@@ -387,6 +551,51 @@ static at_status on_section(void *user, const char *section, size_t line, at_err
         snprintf(ls->sections[ls->n_sections].name, sizeof ls->sections[0].name, "%s", section);
         ls->sections[ls->n_sections++].line = line;
     }
+    return AT_OK;
+}
+
+static int any_model_key(const char *name) {
+    for (size_t i = 0; i < N_KEYS; i++)
+        if (section_is_model(keys[i].section) && strcmp(keys[i].name, name) == 0) return 1;
+    return 0;
+}
+
+static at_status defer_model_key(load_state *ls, int member, const char *section, const char *key, const char *value,
+                                 size_t line, at_error *err) {
+    if (!any_model_key(key)) {
+        at_status st = unknown_key("model", key, err);
+        if (member >= 0) at_error_prefix(err, "[%s]: ", section);
+        return st;
+    }
+    if (strlen(key) >= sizeof ls->pending[0].key) return at_fail(err, AT_ERR_CONFIG, "key name too long");
+    for (size_t i = 0; i < ls->n_pending; i++) {
+        pending_key *pk = &ls->pending[i];
+        if (pk->member == member && strcmp(pk->key, key) == 0) {
+            if (line && pk->line)
+                return at_fail(err, AT_ERR_CONFIG, "key '%s' in [%s] is set twice (first at line %zu)", key, section,
+                               pk->line);
+            char *v = at_strdup(value, err);
+            if (!v) return AT_ERR_MEMORY;
+            free(pk->value);
+            pk->value = v;
+            pk->line = line;
+            return AT_OK;
+        }
+    }
+    if (ls->n_pending == ls->cap_pending) {
+        size_t cap = ls->cap_pending ? 2 * ls->cap_pending : 32;
+        pending_key *p = realloc(ls->pending, cap * sizeof *p);
+        if (!p) return at_fail(err, AT_ERR_MEMORY, "out of memory");
+        ls->pending = p;
+        ls->cap_pending = cap;
+    }
+    pending_key *pk = &ls->pending[ls->n_pending];
+    pk->value = at_strdup(value, err);
+    if (!pk->value) return AT_ERR_MEMORY;
+    pk->member = member;
+    memcpy(pk->key, key, strlen(key) + 1);
+    pk->line = line;
+    ls->n_pending++;
     return AT_OK;
 }
 
@@ -412,20 +621,57 @@ static at_status record_key(load_state *ls, const char *section, const char *key
                 return net_record(c, section, key, value, 0, c->net.rec[i].index, err);
         return at_fail(err, AT_ERR_CONFIG, "there is no [net] section to set '%s' in", key);
     }
-    if (!known_section(section)) return unknown_section(section, err);
-    const key_spec *k = find_key(section, key);
-    if (!k) return unknown_key(section, key, err);
+    int member = -1;
+    const char *table_section = section;
+    if (is_member_section(section)) {
+        member = find_member(ls->c, section);
+        if (member < 0) return at_fail(err, AT_ERR_CONFIG, "no section [%s] in the configuration", section);
+        table_section = "model";
+    } else if (!known_section(section)) {
+        return unknown_section(section, err);
+    }
+    if (section_is_model(table_section) && strcmp(key, "type") != 0)
+        return defer_model_key(ls, member, section, key, value, line, err);
+    const key_spec *k = find_key(table_section, key, NULL);
+    if (!k) return unknown_key(table_section, key, err);
     for (size_t i = 0; i < ls->n_seen; i++)
-        if (ls->seen[i].k == k) {
+        if (ls->seen[i].k == k && ls->seen[i].member == member) {
             if (line && ls->seen[i].line)
                 return at_fail(err, AT_ERR_CONFIG, "key '%s' in [%s] is set twice (first at line %zu)", key,
                                section, ls->seen[i].line);
             ls->seen[i].line = line;
-            return set_value(ls->c, k, value, err);
+            return set_value(ls->c, k, member, value, err);
         }
     ls->seen[ls->n_seen].k = k;
+    ls->seen[ls->n_seen].member = member;
     ls->seen[ls->n_seen++].line = line;
-    return set_value(ls->c, k, value, err);
+    return set_value(ls->c, k, member, value, err);
+}
+
+/* Applies the deferred keys of one model section now that its type is known. */
+static at_status apply_model_keys(load_state *ls, int member, const char *section, const char *type, at_error *err) {
+    const at_config *c = ls->c;
+    for (size_t i = 0; i < ls->n_pending; i++) {
+        const pending_key *pk = &ls->pending[i];
+        if (pk->member != member) continue;
+        char where[AT_PATH_MAX + 160];
+        if (pk->line) snprintf(where, sizeof where, "%s:%zu: ", c->source, pk->line);
+        else snprintf(where, sizeof where, "--set %s.%s=%s: ", section, pk->key, pk->value);
+        const key_spec *k = find_key("model", pk->key, type);
+        if (!k || !key_applies(k, type)) {
+            char fams[256] = "";
+            for (size_t j = 0; j < N_KEYS; j++)
+                if (section_is_model(keys[j].section) && strcmp(keys[j].name, pk->key) == 0) {
+                    if (fams[0]) strncat(fams, ",", sizeof fams - strlen(fams) - 1);
+                    strncat(fams, keys[j].models, sizeof fams - strlen(fams) - 1);
+                }
+            return at_fail(err, AT_ERR_CONFIG, "%skey '%s' does not apply to model type '%s' (it is for: %s)", where,
+                           pk->key, type, fams);
+        }
+        at_status st = set_value(ls->c, k, member, pk->value, err);
+        if (st) return at_error_prefix(err, "%s", where);
+    }
+    return AT_OK;
 }
 
 static at_status on_entry(void *user, const char *section, const char *key, const char *value,
@@ -433,31 +679,64 @@ static at_status on_entry(void *user, const char *section, const char *key, cons
     return record_key(user, section, key, value, line, err);
 }
 
-/* Checks that need several keys: the model type, keys of another family, split fractions. */
-static at_status validate(load_state *ls, at_error *err) {
-    at_config *c = ls->c;
-    char where[AT_PATH_MAX + 32];
+/* One model section ([model] or [member.NAME], member < 0 for [model]): a known type,
+ * only keys of that family, and the checks that need the family. */
+static at_status validate_model(load_state *ls, const at_model_config *mc, int member, const char *section,
+                                at_error *err) {
+    const at_config *c = ls->c;
+    char where[AT_PATH_MAX + 96];
     const char *const *types;
     size_t nt = at_model_types(&types);
     size_t type_line = 0;
     for (size_t i = 0; i < ls->n_seen; i++)
-        if (strcmp(ls->seen[i].k->name, "type") == 0 && section_is_model(ls->seen[i].k->section))
+        if (ls->seen[i].member == member && strcmp(ls->seen[i].k->name, "type") == 0 &&
+            section_is_model(ls->seen[i].k->section))
             type_line = ls->seen[i].line;
-    if (!at_model_ops_find(c->model.type)) {
+    if (!at_model_ops_find(mc->type)) {
         snprintf(where, sizeof where, type_line ? "%s:%zu: " : "%s: ", c->source[0] ? c->source : "--set",
                  type_line);
-        const char *near = nearest(c->model.type, types, nt);
+        const char *near = nearest(mc->type, types, nt);
         char list[512] = "";
         for (size_t i = 0; i < nt; i++) {
             strcat(list, i ? ", " : "");
             strncat(list, types[i], sizeof list - strlen(list) - 3);
         }
         if (near)
-            return at_fail(err, AT_ERR_CONFIG, "%sunknown model type '%s' (did you mean '%s'?)", where,
-                           c->model.type, near);
-        return at_fail(err, AT_ERR_CONFIG, "%sunknown model type '%s' (types are: %s)", where, c->model.type,
+            return at_fail(err, AT_ERR_CONFIG, "%s[%s] unknown model type '%s' (did you mean '%s'?)", where, section,
+                           mc->type, near);
+        return at_fail(err, AT_ERR_CONFIG, "%s[%s] unknown model type '%s' (types are: %s)", where, section, mc->type,
                        list);
     }
+    if (member >= 0 && strcmp(mc->type, "ensemble") == 0)
+        return at_fail(err, AT_ERR_CONFIG, "%s: [%s] an ensemble cannot be a member of an ensemble",
+                       c->source[0] ? c->source : "config", section);
+    at_status ast = apply_model_keys(ls, member, section, mc->type, err);
+    if (ast) return ast;
+    snprintf(where, sizeof where, "%s: ", c->source[0] ? c->source : "config");
+    size_t mf;
+    if (!at_forest_max_features(mc->forest.max_features, 1u << 20, &mf))
+        return at_fail(err, AT_ERR_CONFIG,
+                       "%s[%s] max_features = '%s': expected sqrt, log2, all, a fraction or a count", where, section,
+                       mc->forest.max_features);
+    if (strcmp(mc->type, "mlp") == 0) {
+        size_t hidden[AT_MLP_MAX_HIDDEN], nh;
+        if (at_mlp_parse_hidden(mc->mlp.hidden, hidden, &nh, err))
+            return at_error_prefix(err, "%s[%s] ", where, section);
+        if (mc->mlp.warmup >= mc->mlp.epochs)
+            return at_fail(err, AT_ERR_CONFIG, "%s[%s] warmup = %lld must be less than epochs = %lld", where, section,
+                           (long long)mc->mlp.warmup, (long long)mc->mlp.epochs);
+    }
+    size_t k_lo, k_hi;
+    if (!at_gmm_components(mc->gmm.components, &k_lo, &k_hi))
+        return at_fail(err, AT_ERR_CONFIG,
+                       "%s[%s] components = '%s': expected a count (3) or a range (2..8) within 1..1000", where,
+                       section, mc->gmm.components);
+    return AT_OK;
+}
+
+/* Checks that need several keys: model sections, split fractions, the feature list. */
+static at_status validate(load_state *ls, at_error *err) {
+    at_config *c = ls->c;
     int is_cnn = strcmp(c->model.type, "cnn") == 0;
     if (is_cnn || c->net.n) {
         const char *src = c->source[0] ? c->source : "config";
@@ -469,17 +748,14 @@ static at_status validate(load_state *ls, at_error *err) {
         at_cnn_spec_free(spec);
         if (st) return st;
     }
-    for (size_t i = 0; i < ls->n_seen; i++) {
-        const key_spec *k = ls->seen[i].k;
-        if (section_is_model(k->section) && !key_applies(k, c->model.type)) {
-            if (ls->seen[i].line)
-                snprintf(where, sizeof where, "%s:%zu: ", c->source, ls->seen[i].line);
-            else
-                snprintf(where, sizeof where, "--set model.%s: ", k->name);
-            return at_fail(err, AT_ERR_CONFIG, "%skey '%s' does not apply to model type '%s' (it is for: %s)",
-                           where, k->name, c->model.type, k->models);
-        }
+    char where[AT_PATH_MAX + 32];
+    at_status st = validate_model(ls, &c->model, -1, "model", err);
+    for (size_t m = 0; !st && m < c->n_members; m++) {
+        char section[96];
+        snprintf(section, sizeof section, "member.%s", c->members[m].name);
+        st = validate_model(ls, &c->members[m].model, (int)m, section, err);
     }
+    if (st) return st;
     snprintf(where, sizeof where, "%s: ", c->source[0] ? c->source : "config");
     double sum = c->split.train + c->split.validation + c->split.test;
     if (fabs(sum - 1.0) > 1e-9)
@@ -488,17 +764,12 @@ static at_status validate(load_state *ls, at_error *err) {
         return at_fail(err, AT_ERR_CONFIG, "%s[split] train and test must be > 0", where);
     if (c->undersample.strategy == AT_UNDERSAMPLE_PER_CLASS && c->undersample.per_class < 1)
         return at_fail(err, AT_ERR_CONFIG, "%s[undersample] strategy = per_class needs per_class >= 1", where);
-    size_t mf;
-    if (!at_forest_max_features(c->model.forest.max_features, 1u << 20, &mf))
-        return at_fail(err, AT_ERR_CONFIG,
-                       "%s[model] max_features = '%s': expected sqrt, log2, all, a fraction or a count", where,
-                       c->model.forest.max_features);
     if (strcmp(c->data.delimiter, "tab") == 0) strcpy(c->data.delimiter, "\t");
     if (strlen(c->data.delimiter) != 1)
         return at_fail(err, AT_ERR_CONFIG, "%s[data] delimiter must be one character", where);
     char **items = NULL;
     size_t n = 0;
-    at_status st = at_split_list(c->data.features, &items, &n, err);
+    st = at_split_list(c->data.features, &items, &n, err);
     if (st) return at_error_prefix(err, "%s[data] features: ", where);
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < i; j++)
@@ -564,6 +835,8 @@ at_status at_config_load(const char *path, const char *const *overrides, size_t 
         char *dot = strrchr(c->run.name, '.');
         if (dot && dot != c->run.name) *dot = '\0';
     }
+    for (size_t i = 0; i < ls->n_pending; i++) free(ls->pending[i].value);
+    free(ls->pending);
     free(ls);
     return st;
 }
@@ -571,9 +844,11 @@ at_status at_config_load(const char *path, const char *const *overrides, size_t 
 at_status at_config_set(at_config *c, const char *section, const char *key, const char *value,
                         at_error *err) {
     if (!known_section(section)) return unknown_section(section, err);
-    const key_spec *k = find_key(section, key);
+    const key_spec *k = find_key(section, key, c->model.type);
     if (!k) return unknown_key(section, key, err);
-    return set_value(c, k, value, err);
+    if (section_is_model(section) && !key_applies(k, c->model.type))
+        return at_fail(err, AT_ERR_CONFIG, "key '%s' does not apply to model type '%s'", key, c->model.type);
+    return set_value(c, k, -1, value, err);
 }
 
 /* ---- printing ----------------------------------------------------------------------- */
@@ -604,8 +879,8 @@ static void sb_printf(strbuf *b, const char *fmt, ...) {
     b->len += (size_t)n;
 }
 
-static void format_value(const at_config *c, const key_spec *k, char *out, size_t cap) {
-    const void *src = cfield(c, k);
+static void format_value(const at_config *c, const key_spec *k, int member, char *out, size_t cap) {
+    const void *src = cfield(c, k, member);
     switch (k->type) {
     case K_INT: snprintf(out, cap, "%lld", (long long)*(const int64_t *)src); break;
     case K_REAL: snprintf(out, cap, "%.17g", *(const double *)src);
@@ -640,7 +915,17 @@ char *at_config_format(const at_config *c) {
             if (strcmp(k->section, section_names[s]) != 0) continue;
             if (section_is_model(k->section) && !key_applies(k, c->model.type)) continue;
             char v[AT_LIST_MAX];
-            format_value(c, k, v, sizeof v);
+            format_value(c, k, -1, v, sizeof v);
+            sb_printf(&b, "%s = %s\n", k->name, v);
+        }
+    }
+    for (size_t m = 0; m < c->n_members; m++) {
+        sb_printf(&b, "\n[member.%s]\n", c->members[m].name);
+        for (size_t i = 0; i < N_KEYS; i++) {
+            const key_spec *k = &keys[i];
+            if (!section_is_model(k->section) || !key_applies(k, c->members[m].model.type)) continue;
+            char v[AT_LIST_MAX];
+            format_value(c, k, (int)m, v, sizeof v);
             sb_printf(&b, "%s = %s\n", k->name, v);
         }
     }

@@ -40,6 +40,7 @@
 
 struct at_store {
     hid_t file;
+    hid_t loc;  /* where names resolve: the file, or the group set by at_store_set_prefix */
     int writing;
     char *path; /* the real name */
     char *tmp;  /* writer: "<path>.tmp.<pid>" */
@@ -104,10 +105,10 @@ int at_store_has(at_store *st, const char *name) {
         if (buf[i] != '/' && buf[i] != '\0') continue;
         char c = buf[i];
         buf[i] = '\0';
-        if (H5Lexists(st->file, buf, H5P_DEFAULT) <= 0) found = 0;
+        if (H5Lexists(st->loc, buf, H5P_DEFAULT) <= 0) found = 0;
         buf[i] = c;
     }
-    if (found && H5Oexists_by_name(st->file, name, H5P_DEFAULT) <= 0) found = 0;
+    if (found && H5Oexists_by_name(st->loc, name, H5P_DEFAULT) <= 0) found = 0;
     free(buf);
     return found;
 }
@@ -143,6 +144,7 @@ static at_status store_alloc(const char *path, int writing, at_store **out, at_e
     at_store *st = at_calloc(1, sizeof *st, err);
     if (!st) return AT_ERR_MEMORY;
     st->file = -1;
+    st->loc = -1;
     st->writing = writing;
     st->path = at_strdup(path, err);
     if (!st->path) {
@@ -189,6 +191,7 @@ at_status at_store_create(const char *path, at_store **out, at_error *err) {
     errno = 0;
     st->file = fapl >= 0 ? H5Fcreate(st->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl) : -1;
     if (fapl >= 0) H5Pclose(fapl);
+    st->loc = st->file;
     if (st->file < 0 || put_string_attr(st->file, "format", AT_MODEL_FORMAT) ||
         put_int_attr(st->file, "format_version", AT_MODEL_FORMAT_VERSION) ||
         put_string_attr(st->file, "astrotrain_version", AT_VERSION)) {
@@ -204,6 +207,8 @@ at_status at_store_commit(at_store *st, at_error *err) {
     if (!st || !st->writing || st->file < 0)
         return at_fail(err, AT_ERR_INTERNAL, "at_store_commit: not a store being written");
     errno = 0;
+    if (st->loc >= 0 && st->loc != st->file) H5Gclose(st->loc);
+    st->loc = -1;
     herr_t rc = H5Fclose(st->file);
     st->file = -1;
     at_status s = AT_OK;
@@ -231,12 +236,36 @@ at_status at_store_commit(at_store *st, at_error *err) {
 
 void at_store_close(at_store *st) {
     if (!st) return;
+    if (st->loc >= 0 && st->loc != st->file) H5Gclose(st->loc);
     if (st->file >= 0) H5Fclose(st->file);
     if (st->writing && st->tmp) unlink(st->tmp);
     store_free(st);
 }
 
 const char *at_store_path(const at_store *st) { return st ? st->path : ""; }
+
+at_status at_store_set_prefix(at_store *st, const char *prefix, at_error *err) {
+    if (!st || st->file < 0) return at_fail(err, AT_ERR_INTERNAL, "store: not open");
+    if (st->loc >= 0 && st->loc != st->file) H5Gclose(st->loc);
+    st->loc = st->file;
+    if (!prefix || !*prefix) return AT_OK;
+    if (!valid_name(prefix)) return at_fail(err, AT_ERR_INTERNAL, "store: invalid prefix '%s'", prefix);
+    hid_t g = -1;
+    if (at_store_has(st, prefix)) {
+        g = H5Gopen2(st->file, prefix, H5P_DEFAULT);
+    } else if (st->writing) {
+        hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+        if (lcpl >= 0) H5Pset_create_intermediate_group(lcpl, 1);
+        g = lcpl >= 0 ? H5Gcreate2(st->file, prefix, lcpl, H5P_DEFAULT, H5P_DEFAULT) : -1;
+        if (lcpl >= 0) H5Pclose(lcpl);
+    } else {
+        return at_fail(err, AT_ERR_MODEL, "%s: missing '%s' (corrupt or foreign file)", st->path, prefix);
+    }
+    if (g < 0)
+        return st->writing ? write_err(st, prefix, err) : read_err(st, prefix, err);
+    st->loc = g;
+    return AT_OK;
+}
 
 /* Chunked + shuffled + deflated + checksummed above BIG_DATASET bytes. */
 static hid_t dataset_plist(int rank, const hsize_t *dims, size_t elem) {
@@ -285,7 +314,7 @@ static at_status put_data(at_store *st, const char *name, hid_t ftype, hid_t mty
     herr_t rc = -1;
     if (sp >= 0 && lcpl >= 0 && dcpl >= 0 && H5Pset_create_intermediate_group(lcpl, 1) >= 0 &&
         H5Pset_char_encoding(lcpl, H5T_CSET_UTF8) >= 0) {
-        ds = H5Dcreate2(st->file, name, ftype, sp, lcpl, dcpl, H5P_DEFAULT);
+        ds = H5Dcreate2(st->loc, name, ftype, sp, lcpl, dcpl, H5P_DEFAULT);
         if (ds >= 0) rc = count ? H5Dwrite(ds, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) : 0;
     }
     if (ds >= 0) H5Dclose(ds);
@@ -448,6 +477,7 @@ at_status at_store_open(const char *path, at_store **out, at_error *err) {
     hid_t fapl = new_fapl();
     /* The fapl's libver bounds only matter for writing; reading accepts any version. */
     st->file = fapl >= 0 ? H5Fopen(path, H5F_ACC_RDONLY, fapl) : -1;
+    st->loc = st->file;
     if (fapl >= 0) H5Pclose(fapl);
     if (st->file < 0) {
         store_free(st);
@@ -523,7 +553,7 @@ static at_status open_checked(at_store *st, const char *name, enum kind kind, op
                        name ? name : "");
     /* H5Oopen tells a group from a dataset and, for a dataset, is the dataset's handle; one
      * load of the object header (HDF5 1.10 leaks a little on each corrupt header it loads). */
-    hid_t obj = H5Oopen(st->file, name, H5P_DEFAULT);
+    hid_t obj = H5Oopen(st->loc, name, H5P_DEFAULT);
     if (obj < 0) return read_err(st, name, err);
     if (H5Iget_type(obj) != H5I_DATASET) {
         H5Oclose(obj);

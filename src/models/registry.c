@@ -4,7 +4,12 @@
 #include <string.h>
 
 #include "astrotrain/cnn.h"
+#include "astrotrain/ensemble.h"
 #include "astrotrain/forest.h"
+#include "astrotrain/gbdt.h"
+#include "astrotrain/gmm.h"
+#include "astrotrain/mlp.h"
+#include "astrotrain/pca.h"
 
 static at_status forest_create(const at_model_config *mc, size_t d, size_t k, at_model **out,
                                at_error *err) {
@@ -27,12 +32,60 @@ static at_status cnn_empty(size_t d, size_t k, at_model **out, at_error *err) {
     (void)d, (void)k;
     return at_cnn_model_wrap(NULL, out, err);
 }
+static at_status mlp_create(const at_model_config *mc, size_t d, size_t k, at_model **out,
+                            at_error *err) {
+    return at_mlp_new(&mc->mlp, d, k, out, err);
+}
+static at_status mlp_empty(size_t d, size_t k, at_model **out, at_error *err) {
+    at_mlp_params p;
+    at_mlp_params_default(&p);
+    return at_mlp_new(&p, d, k, out, err);
+}
+
+static at_status gbdt_create(const at_model_config *mc, size_t d, size_t k, at_model **out,
+                             at_error *err) {
+    return at_gbdt_new(&mc->gbdt, d, k, out, err);
+}
+static at_status gbdt_empty(size_t d, size_t k, at_model **out, at_error *err) {
+    at_gbdt_params p;
+    at_gbdt_params_default(&p);
+    return at_gbdt_new(&p, d, k, out, err);
+}
+static at_status pca_create(const at_model_config *mc, size_t d, size_t k, at_model **out,
+                            at_error *err) {
+    return at_pca_new(&mc->pca, d, k, out, err);
+}
+static at_status pca_empty(size_t d, size_t k, at_model **out, at_error *err) {
+    at_pca_params p;
+    at_pca_params_default(&p);
+    return at_pca_new(&p, d, k, out, err);
+}
+static at_status gmm_create(const at_model_config *mc, size_t d, size_t k, at_model **out,
+                            at_error *err) {
+    return at_gmm_new(&mc->gmm, d, k, out, err);
+}
+static at_status gmm_empty(size_t d, size_t k, at_model **out, at_error *err) {
+    at_gmm_params p;
+    at_gmm_params_default(&p);
+    return at_gmm_new(&p, d, k, out, err);
+}
+
+/* Ensembles are assembled by the pipeline from trained members (src/pipeline/ensemble_build.c). */
+static at_status ensemble_create(const at_model_config *mc, size_t d, size_t k, at_model **out, at_error *err) {
+    (void)mc, (void)d, (void)k, (void)out;
+    return at_fail(err, AT_ERR_INTERNAL, "an ensemble is built from its members by the pipeline");
+}
 
 static const at_model_family families[] = {
     {"random_forest", &at_forest_ops, forest_create, forest_empty, 0},
+    {"mlp", &at_mlp_ops, mlp_create, mlp_empty, 0},
+    {"gradient_boosting", &at_gbdt_ops, gbdt_create, gbdt_empty, 0},
+    {"pca", &at_pca_ops, pca_create, pca_empty, 1},
+    {"gmm", &at_gmm_ops, gmm_create, gmm_empty, 1},
+    {"ensemble", &at_ensemble_ops, ensemble_create, at_ensemble_empty, 0},
     {"cnn", &at_cnn_ops, cnn_create, cnn_empty, 0},
 };
-static const char *const family_names[] = {"random_forest", "cnn"};
+static const char *const family_names[] = {"random_forest", "gradient_boosting", "mlp", "pca", "gmm", "ensemble", "cnn"};
 
 const at_model_family *at_model_family_find(const char *type) {
     for (size_t i = 0; i < sizeof families / sizeof families[0]; i++)

@@ -1,43 +1,47 @@
 /* bundle.c - the model file: the model plus everything `predict` needs to treat new
  * data exactly as the training data were treated.
  *
- * Layout (HDF5; see README "Model file"):
- *   /                      attrs format, format_version, astrotrain_version
- *   /meta/model_type       string        /meta/n_features, /meta/n_classes
- *   /meta/feature_names    strings (d)   /meta/class_names  strings (k)
- *   /meta/label            string
- *   /preprocess/sentinel_filter, /preprocess/sentinel, /preprocess/missing
- *   /preprocess/scaler_kind, /preprocess/scaler_shift (d), /preprocess/scaler_scale (d)
- *   /config                the effective configuration (INI text)
- *   /metrics               metrics.json of the training run (text)
- *   /model/...             the family's arrays */
+ * Layout (HDF5; see README "Model file"), relative to the store's prefix:
+ *   meta/model_type (string), meta/n_features, meta/n_classes
+ *   meta/feature_names (d input columns), meta/class_names (k), meta/label
+ *   preprocess/sentinel_filter, preprocess/sentinel, preprocess/missing
+ *   preprocess/scaler_kind, preprocess/scaler_shift (d), preprocess/scaler_scale (d)
+ *   preprocess/pca/...     the PCA stage, when there is one
+ *   config                 the effective configuration (INI text)
+ *   metrics                metrics.json of the training run (text)
+ *   model/...              the family's arrays */
 #include <stdlib.h>
 #include <string.h>
 
 #include "astrotrain/model_file.h"
 #include "astrotrain/pipeline.h"
 
+at_status at_bundle_write(const at_bundle *b, at_store *st, at_error *err) {
+    at_status s;
+    int64_t kind = b->scaler ? (int64_t)b->scaler->kind : (int64_t)AT_SCALER_NONE;
+    if ((s = at_model_save(b->model, st, err)) ||
+        (s = at_store_put_strs(st, "meta/feature_names", (const char *const *)b->feature_names, b->d, err)) ||
+        (s = at_store_put_strs(st, "meta/class_names", (const char *const *)b->class_names, b->k, err)) ||
+        (s = at_store_put_str(st, "meta/label", b->label ? b->label : "", err)) ||
+        (s = at_store_put_int(st, "preprocess/sentinel_filter", b->use_sentinel, err)) ||
+        (s = at_store_put_real(st, "preprocess/sentinel", b->sentinel, err)) ||
+        (s = at_store_put_int(st, "preprocess/missing", b->missing, err)) ||
+        (s = at_store_put_int(st, "preprocess/scaler_kind", kind, err)) ||
+        (s = at_store_put_str(st, "config", b->config_text ? b->config_text : "", err)) ||
+        (s = at_store_put_str(st, "metrics", b->metrics_json ? b->metrics_json : "{}", err)))
+        return s;
+    if (b->scaler && ((s = at_store_put_f64(st, "preprocess/scaler_shift", b->scaler->shift, b->d, err)) ||
+                      (s = at_store_put_f64(st, "preprocess/scaler_scale", b->scaler->scale, b->d, err))))
+        return s;
+    if (b->pca && (s = at_pca_save(b->pca, st, "preprocess/pca/", err))) return s;
+    return AT_OK;
+}
+
 at_status at_bundle_save(const at_bundle *b, const char *path, at_error *err) {
     at_store *st = NULL;
     at_status s = at_store_create(path, &st, err);
     if (s) return s;
-    int64_t kind = b->scaler ? (int64_t)b->scaler->kind : (int64_t)AT_SCALER_NONE;
-    if (!(s = at_model_save(b->model, st, err)) &&
-        !(s = at_store_put_strs(st, "meta/feature_names", (const char *const *)b->feature_names, b->d, err)) &&
-        !(s = at_store_put_strs(st, "meta/class_names", (const char *const *)b->class_names, b->k, err)) &&
-        !(s = at_store_put_str(st, "meta/label", b->label ? b->label : "", err)) &&
-        !(s = at_store_put_int(st, "preprocess/sentinel_filter", b->use_sentinel, err)) &&
-        !(s = at_store_put_real(st, "preprocess/sentinel", b->sentinel, err)) &&
-        !(s = at_store_put_int(st, "preprocess/missing", b->missing, err)) &&
-        !(s = at_store_put_int(st, "preprocess/scaler_kind", kind, err)) &&
-        !(s = at_store_put_str(st, "config", b->config_text ? b->config_text : "", err)) &&
-        !(s = at_store_put_str(st, "metrics", b->metrics_json ? b->metrics_json : "{}", err))) {
-        if (b->scaler) {
-            if (!(s = at_store_put_f64(st, "preprocess/scaler_shift", b->scaler->shift, b->d, err)))
-                s = at_store_put_f64(st, "preprocess/scaler_scale", b->scaler->scale, b->d, err);
-        }
-    }
-    if (s) {
+    if ((s = at_bundle_write(b, st, err))) {
         at_store_close(st); /* discards the temporary file */
         return s;
     }
@@ -51,36 +55,29 @@ void at_bundle_free(at_bundle *b) {
     if (b->class_names) at_strs_free(b->class_names, b->k);
     free(b->label);
     at_scaler_free(b->scaler);
+    at_pca_free(b->pca);
     free(b->config_text);
     free(b->metrics_json);
     free(b);
 }
 
-at_status at_bundle_load(const char *path, at_bundle **out, at_error *err) {
+at_status at_bundle_read(at_store *st, at_bundle **out, at_error *err) {
     *out = NULL;
-    at_store *st = NULL;
-    at_status s = at_store_open(path, &st, err);
-    if (s) return s;
+    const char *path = at_store_path(st);
     at_bundle *b = at_calloc(1, sizeof *b, err);
-    if (!b) {
-        at_store_close(st);
-        return AT_ERR_MEMORY;
-    }
-    size_t nf = 0, nc = 0;
+    if (!b) return AT_ERR_MEMORY;
+    size_t nf = 0, nc = 0, nshift = 0, nscale = 0;
     int64_t use_sentinel = 0, missing = 0, kind = 0;
     double *shift = NULL, *scale = NULL;
-    size_t nshift = 0, nscale = 0;
+    at_status s;
     if ((s = at_model_load(st, &b->model, err))) goto done;
-    b->d = b->model->n_features;
-    b->k = b->model->n_classes;
     if ((s = at_store_get_strs(st, "meta/feature_names", &b->feature_names, &nf, err))) goto done;
+    b->d = nf;
     if ((s = at_store_get_strs(st, "meta/class_names", &b->class_names, &nc, err))) goto done;
-    if (nf != b->d || nc != b->k) {
-        /* Keep the counts that were allocated so that free releases them. */
-        size_t d = b->d, k = b->k;
-        b->d = nf, b->k = nc;
-        s = at_fail(err, AT_ERR_MODEL, "%s: %zu feature names for %zu features, %zu class names for %zu classes",
-                    path, nf, d, nc, k);
+    b->k = nc;
+    if (nf == 0 || nc != b->model->n_classes) {
+        s = at_fail(err, AT_ERR_MODEL, "%s: %zu feature names, %zu class names for a model of %zu classes", path, nf,
+                    nc, b->model->n_classes);
         goto done;
     }
     if ((s = at_store_get_str(st, "meta/label", &b->label, err))) goto done;
@@ -106,16 +103,57 @@ at_status at_bundle_load(const char *path, at_bundle **out, at_error *err) {
             goto done;
         }
     }
+    if (at_store_has(st, "preprocess/pca")) {
+        if ((s = at_pca_load(st, "preprocess/pca/", b->d, &b->pca, err))) goto done;
+    }
+    size_t model_d = b->pca ? b->pca->k : b->d;
+    if (model_d != b->model->n_features) {
+        s = at_fail(err, AT_ERR_MODEL, "%s: the model expects %zu features, the preprocessing gives %zu", path,
+                    b->model->n_features, model_d);
+        goto done;
+    }
     if ((s = at_store_get_str(st, "config", &b->config_text, err))) goto done;
     if ((s = at_store_get_str(st, "metrics", &b->metrics_json, err))) goto done;
 done:
     free(shift);
     free(scale);
-    at_store_close(st);
     if (s) {
         at_bundle_free(b);
         return s;
     }
     *out = b;
     return AT_OK;
+}
+
+at_status at_bundle_load(const char *path, at_bundle **out, at_error *err) {
+    at_store *st = NULL;
+    at_status s = at_store_open(path, &st, err);
+    if (s) return s;
+    s = at_bundle_read(st, out, err);
+    at_store_close(st);
+    return s;
+}
+
+at_status at_bundle_prepare(const at_bundle *b, double *X, size_t n, double **Xm, at_error *err) {
+    at_scaler_apply(b->scaler, X, n);
+    *Xm = X;
+    if (!b->pca || n == 0) return AT_OK;
+    double *out = at_malloc(n * b->pca->k, sizeof *out, err);
+    if (!out) return AT_ERR_MEMORY;
+    at_status s = at_pca_transform(b->pca, X, n, out, err);
+    if (s) {
+        free(out);
+        return s;
+    }
+    *Xm = out;
+    return AT_OK;
+}
+
+at_status at_bundle_predict(const at_bundle *b, double *X, size_t n, double *P, int threads, at_error *err) {
+    double *Xm;
+    at_status s = at_bundle_prepare(b, X, n, &Xm, err);
+    if (s) return s;
+    s = at_model_predict_proba(b->model, Xm, n, P, threads, err);
+    if (Xm != X) free(Xm);
+    return s;
 }

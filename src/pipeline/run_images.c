@@ -429,8 +429,9 @@ at_status at_run_image_experiment(const at_config *c, const at_run_options *opt,
             goto done;
         }
     }
-    at_bundle b = {r.model, r.n_pixel_names, k, r.pixel_names, r.class_names, "class", 0, 0, 0, NULL,
-                   r.config_text, r.json.buf};
+    at_bundle b = {.model = r.model, .d = r.n_pixel_names, .k = k, .feature_names = r.pixel_names,
+                   .class_names = r.class_names, .label = "class", .config_text = r.config_text,
+                   .metrics_json = r.json.buf};
     snprintf(path, sizeof path, "%s/model.h5", out->run_dir);
     if ((s = at_bundle_save(&b, path, err))) goto done;
     if ((s = write_text(out->run_dir, "metrics.json", r.json.buf, err))) goto done;
@@ -438,8 +439,9 @@ at_status at_run_image_experiment(const at_config *c, const at_run_options *opt,
     snprintf(path, sizeof path, "%s/predictions.csv", out->run_dir);
     if ((s = write_predictions(path, r.ds_test, r.P_test, r.class_names, k, 1, err))) goto done;
     if (c->plots.enabled) {
-        at_run_figures f = {(const char *const *)out->class_names, k, r.counts_before, r.counts_after, &out->test,
-                            r.test->y, r.P_test, r.test->n, r.model, NULL, 0};
+        at_run_figures f = {.class_names = (const char *const *)out->class_names, .k = k,
+                            .counts_before = r.counts_before, .counts_after = r.counts_after, .test = &out->test,
+                            .y_test = r.test->y, .P_test = r.P_test, .n_test = r.test->n, .model = r.model};
         if ((s = at_run_plots(plots, &f, c->plots.render, &out->plots_written, &out->plots_rendered,
                               out->plot_warning, sizeof out->plot_warning, err)))
             goto done;

@@ -6,11 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "astrotrain/gmm.h"
 #include "astrotrain/plot.h"
 #include "pipeline/internal.h"
 
 typedef struct plot_list {
-    const char *names[16];
+    const char *names[32];
     size_t n;
 } plot_list;
 
@@ -135,26 +136,38 @@ static at_status learning_curve(const char *dir, const at_run_figures *f, plot_l
     return s;
 }
 
+void at_render_plots(const char *plot_dir, const char *const *names, size_t count, int render, size_t *rendered,
+                     char *warning, size_t warning_cap) {
+    *rendered = 0;
+    if (!render || count == 0) return;
+    if (!at_gnuplot_available()) {
+        if (!warning[0])
+            snprintf(warning, warning_cap, "gnuplot not found: PNGs not rendered (run `gnuplot NAME.gp` later)");
+        return;
+    }
+    for (size_t i = 0; i < count; i++) {
+        at_error e;
+        if (at_plot_render(plot_dir, names[i], &e) == AT_OK) (*rendered)++;
+        else if (!warning[0]) snprintf(warning, warning_cap, "rendering %s failed: %.180s", names[i], e.msg);
+    }
+}
+
 at_status at_run_plots(const char *plot_dir, const at_run_figures *f, int render, size_t *written,
                        size_t *rendered, char *warning, size_t warning_cap, at_error *err) {
     plot_list pl = {.n = 0};
     *written = *rendered = 0;
     warning[0] = '\0';
     at_status s;
-    if ((s = class_balance(plot_dir, f, &pl, err)) || (s = confusion_plots(plot_dir, f, &pl, err)) ||
-        (s = importances(plot_dir, f, &pl, err)) || (s = probability_histogram(plot_dir, f, &pl, err)) ||
-        (s = learning_curve(plot_dir, f, &pl, err)))
+    if ((s = class_balance(plot_dir, f, &pl, err))) return s;
+    if (f->test && ((s = confusion_plots(plot_dir, f, &pl, err)) || (s = probability_histogram(plot_dir, f, &pl, err))))
+        return s;
+    if ((s = importances(plot_dir, f, &pl, err))) return s;
+    /* The GMM's history is a log-likelihood, drawn by the unsupervised figures. */
+    if (!at_gmm_of(f->model) && (s = learning_curve(plot_dir, f, &pl, err))) return s;
+    if (f->train && (s = at_unsupervised_plots(plot_dir, f->model, f->train, f->class_names, pl.names, &pl.n,
+                                               sizeof pl.names / sizeof pl.names[0], err)))
         return s;
     *written = pl.n;
-    if (!render) return AT_OK;
-    if (!at_gnuplot_available()) {
-        snprintf(warning, warning_cap, "gnuplot not found: PNGs not rendered (run `gnuplot NAME.gp` later)");
-        return AT_OK;
-    }
-    for (size_t i = 0; i < pl.n; i++) {
-        at_error e;
-        if (at_plot_render(plot_dir, pl.names[i], &e) == AT_OK) (*rendered)++;
-        else if (!warning[0]) snprintf(warning, warning_cap, "rendering %s failed: %.180s", pl.names[i], e.msg);
-    }
+    at_render_plots(plot_dir, pl.names, pl.n, render, rendered, warning, warning_cap);
     return AT_OK;
 }

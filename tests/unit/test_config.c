@@ -66,7 +66,7 @@ static void test_errors(void) {
     p = write_ini("j.ini", "[run]\nthis is not a key\n");
     CHECK_FAIL(at_config_load(p, NULL, 0, &c, &e), AT_ERR_CONFIG, &e, "j.ini:2: expected 'key = value'");
     p = write_ini("k.ini", "[model]\ntype = random_forrest\n");
-    CHECK_FAIL(at_config_load(p, NULL, 0, &c, &e), AT_ERR_CONFIG, &e, "k.ini:2: unknown model type 'random_forrest' (did you mean 'random_forest'?)");
+    CHECK_FAIL(at_config_load(p, NULL, 0, &c, &e), AT_ERR_CONFIG, &e, "k.ini:2: [model] unknown model type 'random_forrest' (did you mean 'random_forest'?)");
     p = write_ini("l.ini", "[model]\ncriterion = gin\n");
     CHECK_FAIL(at_config_load(p, NULL, 0, &c, &e), AT_ERR_CONFIG, &e, "is not one of gini/entropy");
     p = write_ini("m.ini", "[run]\nname = x\xff\xfe\n");
@@ -87,6 +87,38 @@ static void test_errors(void) {
     CHECK_FAIL(at_config_load(p, NULL, 0, &c, &e), AT_ERR_CONFIG, &e, "max_features");
     p = write_ini("q.ini", "[data]\nfeatures = u, g, u\n");
     CHECK_FAIL(at_config_load(p, NULL, 0, &c, &e), AT_ERR_CONFIG, &e, "'u' is listed twice");
+}
+
+static void test_model_sections(void) {
+    at_error e;
+    at_config c;
+    /* Family keys may come before the type; max_depth means each family's own field. */
+    const char *p = write_ini("ms.ini", "[model]\nmax_depth = 4\nn_rounds = 7\ntype = gradient_boosting\n"
+                                        "[member.rf]\nmax_depth = 9\ntype = random_forest\n"
+                                        "[member.nn]\ntype = mlp\nhidden = 8\nclass_weight = balanced\n");
+    CHECK_OK(at_config_load(p, NULL, 0, &c, &e), &e);
+    CHECK(c.model.gbdt.max_depth == 4 && c.model.gbdt.n_rounds == 7);
+    CHECK(c.model.forest.max_depth == 0); /* untouched forest default */
+    CHECK(c.n_members == 2 && strcmp(c.members[0].name, "rf") == 0);
+    CHECK(c.members[0].model.forest.max_depth == 9 && c.members[0].model.gbdt.max_depth == 6);
+    CHECK(c.members[1].model.mlp.class_weight == 1 && c.members[1].model.forest.class_weight == 0);
+    const char *sets[] = {"member.rf.n_trees=3"};
+    CHECK_OK(at_config_load(p, sets, 1, &c, &e), &e);
+    CHECK(c.members[0].model.forest.n_trees == 3);
+    char *text = at_config_format(&c);
+    CHECK(text && strstr(text, "[member.rf]") && strstr(text, "[member.nn]"));
+    free(text);
+    p = write_ini("ms2.ini", "[model]\nn_rounds = 7\n");
+    CHECK_FAIL(at_config_load(p, NULL, 0, &c, &e), AT_ERR_CONFIG, &e,
+               "ms2.ini:2: key 'n_rounds' does not apply to model type 'random_forest' (it is for: gradient_boosting)");
+    p = write_ini("ms3.ini", "[model]\ntype = ensemble\n[member.x]\ntype = ensemble\n");
+    CHECK_FAIL(at_config_load(p, NULL, 0, &c, &e), AT_ERR_CONFIG, &e, "cannot be a member of an ensemble");
+    p = write_ini("ms4.ini", "[member.a]\nn_trees = 1\nn_trees = 2\n");
+    CHECK_FAIL(at_config_load(p, NULL, 0, &c, &e), AT_ERR_CONFIG, &e, "ms4.ini:3: key 'n_trees' in [member.a] is set twice");
+    const char *bad[] = {"member.zz.n_trees=3"};
+    CHECK_FAIL(at_config_load(NULL, bad, 1, &c, &e), AT_ERR_CONFIG, &e, "no section [member.zz]");
+    p = write_ini("ms5.ini", "[model]\nn_rounds = many\ntype = gradient_boosting\n");
+    CHECK_FAIL(at_config_load(p, NULL, 0, &c, &e), AT_ERR_CONFIG, &e, "ms5.ini:2: [model] n_rounds: 'many' is not an integer");
 }
 
 static void test_format_roundtrip(void) {
@@ -124,6 +156,7 @@ int main(void) {
     RUN(test_defaults);
     RUN(test_load_and_override);
     RUN(test_errors);
+    RUN(test_model_sections);
     RUN(test_format_roundtrip);
     RUN(test_split_list);
     char cmd[128];

@@ -1,0 +1,525 @@
+/* gbdt.c - the gradient_boosting family: parameters, the boosting loop (gradients, K trees per
+ * round, validation tracking, early stopping), prediction, importances, history, describe. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "astrotrain/rng.h"
+#include "models/gbdt_internal.h"
+
+#define HIST_COLS 5
+static const char *const hist_names[HIST_COLS] = {"round", "train_logloss", "train_accuracy",
+                                                  "valid_logloss", "valid_accuracy"};
+
+void at_gbdt_params_default(at_gbdt_params *p) {
+    memset(p, 0, sizeof *p);
+    p->n_rounds = 300;
+    p->learning_rate = 0.1;
+    p->max_depth = 6;
+    p->max_leaves = 0;
+    p->grow_policy = AT_GROW_DEPTHWISE;
+    p->lambda = 1;
+    p->gamma = 0;
+    p->min_child_weight = 1;
+    p->max_bin = 255;
+    p->subsample = 1;
+    p->colsample = 1;
+    p->early_stopping_rounds = 0;
+}
+
+at_status at_gbdt_params_check(const at_gbdt_params *p, at_error *err) {
+    if (p->n_rounds < 1 || p->n_rounds > 1000000)
+        return at_fail(err, AT_ERR_CONFIG, "n_rounds must be between 1 and 1000000, not %lld",
+                       (long long)p->n_rounds);
+    if (!(p->learning_rate > 0 && p->learning_rate <= 1))
+        return at_fail(err, AT_ERR_CONFIG, "learning_rate must be in (0, 1], not %g", p->learning_rate);
+    if (p->max_depth < 0 || p->max_depth > 64)
+        return at_fail(err, AT_ERR_CONFIG, "max_depth must be between 0 and 64, not %lld",
+                       (long long)p->max_depth);
+    if (p->max_leaves < 0 || p->max_leaves == 1 || p->max_leaves > (1 << 24))
+        return at_fail(err, AT_ERR_CONFIG, "max_leaves must be 0 (no limit) or between 2 and %d, not %lld",
+                       1 << 24, (long long)p->max_leaves);
+    if (p->max_depth == 0 && p->max_leaves == 0)
+        return at_fail(err, AT_ERR_CONFIG,
+                       "max_depth = 0 (no limit) needs a max_leaves limit, or trees grow to single rows");
+    if (p->grow_policy != AT_GROW_DEPTHWISE && p->grow_policy != AT_GROW_LOSSGUIDE)
+        return at_fail(err, AT_ERR_CONFIG, "grow_policy must be depthwise or lossguide");
+    if (!(p->lambda >= 0 && p->lambda <= 1e6))
+        return at_fail(err, AT_ERR_CONFIG, "lambda must be in [0, 1e6], not %g", p->lambda);
+    if (!(p->gamma >= 0 && p->gamma <= 1e12))
+        return at_fail(err, AT_ERR_CONFIG, "gamma must be in [0, 1e12], not %g", p->gamma);
+    if (!(p->min_child_weight >= 0 && p->min_child_weight <= 1e12))
+        return at_fail(err, AT_ERR_CONFIG, "min_child_weight must be in [0, 1e12], not %g",
+                       p->min_child_weight);
+    if (p->lambda == 0 && p->min_child_weight == 0)
+        return at_fail(err, AT_ERR_CONFIG,
+                       "lambda = 0 needs min_child_weight > 0 (leaf values divide by the hessian)");
+    if (p->max_bin < 2 || p->max_bin > GBDT_MAX_BIN)
+        return at_fail(err, AT_ERR_CONFIG, "max_bin must be between 2 and %d, not %lld", GBDT_MAX_BIN,
+                       (long long)p->max_bin);
+    if (!(p->subsample > 0 && p->subsample <= 1))
+        return at_fail(err, AT_ERR_CONFIG, "subsample must be in (0, 1], not %g", p->subsample);
+    if (!(p->colsample > 0 && p->colsample <= 1))
+        return at_fail(err, AT_ERR_CONFIG, "colsample must be in (0, 1], not %g", p->colsample);
+    if (p->early_stopping_rounds < 0 || p->early_stopping_rounds > 1000000)
+        return at_fail(err, AT_ERR_CONFIG, "early_stopping_rounds must be between 0 and 1000000, not %lld",
+                       (long long)p->early_stopping_rounds);
+    return AT_OK;
+}
+
+/* ---- model storage ---- */
+
+void gbdt_model_clear(gbdt_model *m) {
+    free(m->base);
+    free(m->tree_off);
+    free(m->depth);
+    free(m->feature);
+    free(m->thr);
+    free(m->left);
+    free(m->right);
+    free(m->default_left);
+    free(m->value);
+    free(m->gain);
+    free(m->packed);
+    free(m->hist_values);
+    gbdt_bins_free(&m->bins);
+    at_gbdt_params p = m->p;
+    size_t d = m->d, k = m->k, kt = m->kt;
+    memset(m, 0, sizeof *m);
+    m->p = p;
+    m->d = d;
+    m->k = k;
+    m->kt = kt;
+    m->best_round = -1;
+    gbdt_history_view(m);
+}
+
+#define GROW(field, cap, T)                                                   \
+    do {                                                                      \
+        T *q_ = realloc(m->field, (cap) * sizeof(T));                         \
+        if (!q_) return at_fail(err, AT_ERR_MEMORY, "out of memory for trees"); \
+        m->field = q_;                                                        \
+    } while (0)
+
+at_status gbdt_model_reserve(gbdt_model *m, size_t trees, size_t max_nodes, at_error *err) {
+    if (m->n_trees + trees + 1 > m->cap_trees) {
+        size_t c = m->cap_trees ? m->cap_trees * 2 : 64;
+        while (c < m->n_trees + trees + 1) c *= 2;
+        GROW(tree_off, c, int64_t);
+        GROW(depth, c, int32_t);
+        if (m->n_trees == 0) m->tree_off[0] = 0;
+        m->cap_trees = c;
+    }
+    if (m->n_nodes + max_nodes > m->cap_nodes) {
+        size_t c = m->cap_nodes ? m->cap_nodes * 2 : 1024;
+        while (c < m->n_nodes + max_nodes) c *= 2;
+        GROW(feature, c, int32_t);
+        GROW(thr, c, double);
+        GROW(left, c, int32_t);
+        GROW(right, c, int32_t);
+        GROW(default_left, c, uint8_t);
+        GROW(value, c, double);
+        GROW(gain, c, double);
+        GROW(packed, c, gbdt_pnode);
+        m->cap_nodes = c;
+    }
+    return AT_OK;
+}
+
+at_status gbdt_model_pack_tree(gbdt_model *m, size_t t, at_error *err) {
+    int64_t o = m->tree_off[t], e = m->tree_off[t + 1];
+    if (o < 0 || e <= o || (size_t)e > m->n_nodes || e - o > INT32_MAX)
+        return at_fail(err, AT_ERR_MODEL, "gradient boosting tree %zu has an invalid node range [%lld, %lld)", t,
+                       (long long)o, (long long)e);
+    int32_t cnt = (int32_t)(e - o), maxd = 0;
+    /* Children come after their parent (nodes are stored in creation order), which rules out
+     * cycles, so node depths follow in one forward pass; packed[].dl holds them meanwhile. */
+    for (int32_t i = 0; i < cnt; i++) m->packed[o + i].dl = 0;
+    for (int32_t i = 0; i < cnt; i++) {
+        size_t a = (size_t)(o + i);
+        int32_t f = m->feature[a];
+        int32_t di = m->packed[a].dl;
+        if (f == -1) {
+            if (!isfinite(m->value[a]))
+                return at_fail(err, AT_ERR_MODEL, "gradient boosting tree %zu node %d: leaf value is not finite", t, i);
+            if (di > maxd) maxd = di;
+            continue;
+        }
+        if (f < 0 || (size_t)f >= m->d)
+            return at_fail(err, AT_ERR_MODEL, "gradient boosting tree %zu node %d: feature %d out of range", t, i, f);
+        int32_t l = m->left[a], r = m->right[a];
+        if (l <= i || l >= cnt || r <= i || r >= cnt)
+            return at_fail(err, AT_ERR_MODEL, "gradient boosting tree %zu node %d: child index out of range", t, i);
+        if (isnan(m->thr[a]))
+            return at_fail(err, AT_ERR_MODEL, "gradient boosting tree %zu node %d: threshold is NaN", t, i);
+        if (m->packed[o + l].dl < di + 1) m->packed[o + l].dl = di + 1;
+        if (m->packed[o + r].dl < di + 1) m->packed[o + r].dl = di + 1;
+    }
+    m->depth[t] = maxd;
+    for (int32_t i = 0; i < cnt; i++) {
+        size_t a = (size_t)(o + i);
+        gbdt_pnode *p = &m->packed[a];
+        if (m->feature[a] == -1) {
+            p->thr = m->value[a];
+            p->left = p->right = (int32_t)a;
+            p->feature = 0;
+            p->dl = 0;
+        } else {
+            p->thr = m->thr[a];
+            p->left = (int32_t)(o + m->left[a]);
+            p->right = (int32_t)(o + m->right[a]);
+            p->feature = m->feature[a];
+            p->dl = m->default_left[a] != 0;
+        }
+    }
+    return AT_OK;
+}
+
+void gbdt_history_view(gbdt_model *m) {
+    m->history.n_rows = m->hist_values ? m->hist_rows : 0;
+    m->history.n_cols = HIST_COLS;
+    m->history.names = hist_names;
+    m->history.values = m->hist_values;
+}
+
+/* ---- fit ---- */
+
+static int cmp_i32(const void *a, const void *b) {
+    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Trees of one round are independent: up to `threads` of them grow at once, one thread each,
+ * each in its own grower with its own row and feature draws (ng growers). */
+typedef struct fit_buf {
+    uint8_t *codes;
+    double *score_tr, *score_va;
+    gbdt_gh *gh;
+    size_t ng;
+    uint32_t *rows;  /* ng * n */
+    int32_t *feats;  /* ng * d */
+    gbdt_grower **growers;
+    at_status *st;   /* ng */
+    at_error *errs;  /* ng */
+} fit_buf;
+
+static void fit_buf_free(fit_buf *b) {
+    free(b->codes);
+    free(b->score_tr);
+    free(b->score_va);
+    free(b->gh);
+    free(b->rows);
+    free(b->feats);
+    for (size_t i = 0; b->growers && i < b->ng; i++) gbdt_grower_free(b->growers[i]);
+    free(b->growers);
+    free(b->st);
+    free(b->errs);
+}
+
+/* Grows tree (r, c) of the round in grower j: draws its rows and features from the tree's
+ * own stream, so the draw does not depend on which grower or thread does the work. */
+static at_status grow_one(gbdt_model *m, fit_buf *b, size_t j, size_t r, size_t c, size_t n,
+                          size_t nf, const at_fit_input *in, int threads, at_error *err) {
+    const size_t d = m->d, kt = m->kt;
+    at_rng rng;
+    at_rng_init(&rng, in->seed, (uint64_t)(r * kt + c));
+    uint32_t *rowbuf = b->rows + j * n;
+    int32_t *feats = b->feats + j * d;
+    const uint32_t *rows = NULL;
+    size_t nr = n;
+    if (m->p.subsample < 1) {
+        nr = 0;
+        for (size_t i = 0; i < n; i++)
+            if (at_rng_uniform(&rng) < m->p.subsample) rowbuf[nr++] = (uint32_t)i;
+        if (nr > 0) rows = rowbuf;
+        else nr = n;
+    }
+    for (size_t f = 0; f < d; f++) feats[f] = (int32_t)f;
+    if (nf < d) {
+        for (size_t f = 0; f < nf; f++) {
+            size_t k = f + (size_t)at_rng_below(&rng, d - f);
+            int32_t t = feats[f];
+            feats[f] = feats[k];
+            feats[k] = t;
+        }
+        qsort(feats, nf, sizeof *feats, cmp_i32);
+    }
+    return gbdt_grow_tree(b->growers[j], b->gh + c * n, rows, nr, feats, nf, threads, b->score_tr + c,
+                          kt, err);
+}
+
+/* All trees of round r, committed to the model in class order. */
+static at_status grow_round(gbdt_model *m, fit_buf *b, size_t r, size_t n, size_t nf,
+                            const at_fit_input *in, int threads, at_error *err) {
+    at_status s;
+    for (size_t c0 = 0; c0 < m->kt; c0 += b->ng) {
+        size_t cnt = m->kt - c0 < b->ng ? m->kt - c0 : b->ng;
+        if (cnt == 1) {
+            /* A tree alone gets every thread. */
+            if ((s = grow_one(m, b, 0, r, c0, n, nf, in, threads, err))) return s;
+        } else {
+            fit_buf *bc = b;
+#pragma omp parallel for schedule(static, 1) num_threads((int)cnt)
+            for (size_t j = 0; j < cnt; j++)
+                bc->st[j] = grow_one(m, bc, j, r, c0 + j, n, nf, in, 1, &bc->errs[j]);
+            for (size_t j = 0; j < cnt; j++)
+                if (b->st[j]) {
+                    if (err) *err = b->errs[j];
+                    return b->st[j];
+                }
+        }
+        for (size_t j = 0; j < cnt; j++)
+            if ((s = gbdt_grower_commit(b->growers[j], m, err))) return s;
+    }
+    return AT_OK;
+}
+
+
+/* Log class priors: the best constant model. An absent class gets half a row. */
+static void init_base(gbdt_model *m, const at_dataset *tr) {
+    size_t counts[m->k];
+    memset(counts, 0, sizeof counts);
+    for (size_t i = 0; i < tr->n; i++) counts[tr->y[i]]++;
+    double logp[m->k];
+    for (size_t c = 0; c < m->k; c++)
+        logp[c] = log((counts[c] ? (double)counts[c] : 0.5) / (double)tr->n);
+    if (m->kt == 1) m->base[0] = logp[1] - logp[0];
+    else
+        for (size_t c = 0; c < m->k; c++) m->base[c] = logp[c];
+}
+
+static at_status check_labels(const at_dataset *ds, size_t k, const char *part, at_error *err) {
+    if (!ds->y) return at_fail(err, AT_ERR_DATA, "gradient boosting: the %s part has no labels", part);
+    for (size_t i = 0; i < ds->n; i++)
+        if (ds->y[i] < 0 || (size_t)ds->y[i] >= k)
+            return at_fail(err, AT_ERR_DATA, "gradient boosting: %s row %zu has an unknown class", part, i);
+    return AT_OK;
+}
+
+static at_status gbdt_fit(void *impl, const at_fit_input *in, at_error *err) {
+    gbdt_model *m = impl;
+    const at_dataset *tr = in->train, *va = in->valid;
+    at_status s;
+    if ((s = at_gbdt_params_check(&m->p, err))) return s;
+    if (va && va->n == 0) va = NULL;
+    if (va && va->d != m->d)
+        return at_fail(err, AT_ERR_INTERNAL, "fit: validation data do not match the model's features");
+    if ((s = check_labels(tr, m->k, "training", err))) return s;
+    if (va && (s = check_labels(va, m->k, "validation", err))) return s;
+    gbdt_model_clear(m);
+
+    const size_t n = tr->n, d = m->d, kt = m->kt, nv = va ? va->n : 0;
+    const int threads = in->threads > 0 ? in->threads : 1;
+    const size_t R = (size_t)m->p.n_rounds;
+    fit_buf b = {0};
+    m->base = at_malloc(kt, sizeof *m->base, err);
+    m->hist_values = at_malloc(R * HIST_COLS, sizeof *m->hist_values, err);
+    b.codes = at_malloc(n, d, err);
+    b.score_tr = at_malloc(n, kt * sizeof(double), err);
+    b.score_va = at_malloc(nv ? nv : 1, kt * sizeof(double), err);
+    b.gh = at_malloc(n, kt * sizeof(gbdt_gh), err);
+    b.ng = kt < (size_t)threads ? kt : (size_t)threads;
+    b.rows = at_malloc(b.ng * n, sizeof *b.rows, err);
+    b.feats = at_malloc(b.ng * d, sizeof *b.feats, err);
+    b.growers = at_calloc(b.ng, sizeof *b.growers, err);
+    b.st = at_calloc(b.ng, sizeof *b.st, err);
+    b.errs = at_calloc(b.ng, sizeof *b.errs, err);
+    if (!m->base || !m->hist_values || !b.codes || !b.score_tr || !b.score_va || !b.gh || !b.rows ||
+        !b.feats || !b.growers || !b.st || !b.errs) {
+        s = AT_ERR_MEMORY;
+        goto fail;
+    }
+    if ((s = gbdt_bins_fit(tr->X, n, d, (int)m->p.max_bin, &m->bins, err))) goto fail;
+    gbdt_bins_encode(&m->bins, tr->X, n, b.codes, threads);
+    gbdt_grow_params gp = {m->p.lambda, m->p.gamma, m->p.min_child_weight, m->p.learning_rate,
+                           (int)m->p.max_depth, (int)m->p.max_leaves,
+                           m->p.grow_policy == AT_GROW_LOSSGUIDE};
+    for (size_t j = 0; j < b.ng; j++)
+        if ((s = gbdt_grower_new(b.codes, n, &m->bins, &gp, &b.growers[j], err))) goto fail;
+
+    init_base(m, tr);
+    for (size_t i = 0; i < n; i++) memcpy(b.score_tr + i * kt, m->base, kt * sizeof(double));
+    for (size_t i = 0; i < nv; i++) memcpy(b.score_va + i * kt, m->base, kt * sizeof(double));
+    double tr_loss, tr_acc, va_loss = NAN, va_acc = NAN, best_loss = INFINITY;
+    gbdt_loss_pass(b.score_tr, n, kt, tr->y, b.gh, threads, &tr_loss, &tr_acc);
+
+    const size_t nf = m->p.colsample >= 1 ? d
+                      : (size_t)fmax(1.0, floor(m->p.colsample * (double)d + 0.5));
+    int64_t best = -1;
+    for (size_t r = 0; r < R; r++) {
+        if (at_progress_stopped(in->progress)) {
+            s = at_fail(err, AT_ERR_INTERRUPTED, "gradient boosting interrupted at round %zu", r);
+            goto fail;
+        }
+        if ((s = grow_round(m, &b, r, n, nf, in, threads, err))) goto fail;
+        if (va) {
+            gbdt_predict_add(m->packed, m->tree_off, m->depth, r * kt, (r + 1) * kt, kt, va->X, nv, d,
+                             b.score_va, threads);
+            gbdt_loss_pass(b.score_va, nv, kt, va->y, NULL, threads, &va_loss, &va_acc);
+        }
+        /* Metrics of this round, and the gradients of the next from the same pass. */
+        gbdt_loss_pass(b.score_tr, n, kt, tr->y, b.gh, threads, &tr_loss, &tr_acc);
+        double *h = m->hist_values + r * HIST_COLS;
+        h[0] = (double)(r + 1);
+        h[1] = tr_loss;
+        h[2] = tr_acc;
+        h[3] = va_loss;
+        h[4] = va_acc;
+        m->hist_rows = r + 1;
+        m->rounds_run = (int64_t)r + 1;
+
+        char detail[128];
+        if (va) snprintf(detail, sizeof detail, "valid_logloss %.4f valid_accuracy %.4f", va_loss, va_acc);
+        else snprintf(detail, sizeof detail, "train_logloss %.4f train_accuracy %.4f", tr_loss, tr_acc);
+        at_progress_update(in->progress, "fit gradient_boosting", r + 1, R, detail);
+
+        if (va && m->p.early_stopping_rounds > 0) {
+            if (va_loss < best_loss) {
+                best_loss = va_loss;
+                best = (int64_t)r;
+            } else if ((int64_t)r - best >= m->p.early_stopping_rounds) {
+                break;
+            }
+        } else {
+            best = (int64_t)r;
+        }
+    }
+    /* Keep the best round: later trees go. */
+    m->best_round = best;
+    m->n_trees = (size_t)(best + 1) * kt;
+    m->n_nodes = (size_t)m->tree_off[m->n_trees];
+    m->fitted = 1;
+    gbdt_history_view(m);
+    fit_buf_free(&b);
+    return AT_OK;
+fail:
+    fit_buf_free(&b);
+    gbdt_model_clear(m);
+    return s;
+}
+
+/* ---- prediction ---- */
+
+static at_status gbdt_predict_proba(const void *impl, const double *X, size_t n, double *P,
+                                    int threads, at_error *err) {
+    const gbdt_model *m = impl;
+    if (!m->fitted) return at_fail(err, AT_ERR_INTERNAL, "gradient boosting: predict before fit");
+    const size_t kt = m->kt, k = m->k;
+    double *score = at_malloc(n, kt * sizeof(double), err);
+    if (!score) return AT_ERR_MEMORY;
+    for (size_t i = 0; i < n; i++) memcpy(score + i * kt, m->base, kt * sizeof(double));
+    gbdt_predict_add(m->packed, m->tree_off, m->depth, 0, m->n_trees, kt, X, n, m->d, score, threads);
+#pragma omp parallel for schedule(static) num_threads(threads > 0 ? threads : 1)
+    for (size_t i = 0; i < n; i++) {
+        double *p = P + i * k;
+        if (kt == 1) {
+            double s = score[i];
+            double p1 = s >= 0 ? 1.0 / (1.0 + exp(-s)) : exp(s) / (1.0 + exp(s));
+            p[0] = 1.0 - p1;
+            p[1] = p1;
+        } else {
+            gbdt_softmax_grad(score + i * kt, kt, 0, p, NULL);
+        }
+    }
+    free(score);
+    return AT_OK;
+}
+
+/* ---- extras ---- */
+
+static at_status gbdt_importances(const void *impl, double *out) {
+    const gbdt_model *m = impl;
+    for (size_t f = 0; f < m->d; f++) out[f] = 0;
+    if (!m->fitted) return AT_ERR_INTERNAL;
+    double total = 0;
+    for (size_t a = 0; a < m->n_nodes; a++)
+        if (m->feature[a] >= 0) {
+            out[m->feature[a]] += m->gain[a];
+            total += m->gain[a];
+        }
+    for (size_t f = 0; f < m->d; f++) out[f] = total > 0 ? out[f] / total : 1.0 / (double)m->d;
+    return AT_OK;
+}
+
+static const at_history *gbdt_history(const void *impl) {
+    const gbdt_model *m = impl;
+    return &m->history;
+}
+
+static void gbdt_describe(const void *impl, at_json *j) {
+    const gbdt_model *m = impl;
+    size_t leaves = 0;
+    int32_t maxd = 0;
+    for (size_t a = 0; a < m->n_nodes; a++) leaves += m->feature[a] < 0;
+    for (size_t t = 0; t < m->n_trees; t++) maxd = m->depth[t] > maxd ? m->depth[t] : maxd;
+    at_json_kv_string(j, "objective", m->kt == 1 ? "logistic" : "softmax");
+    at_json_kv_int(j, "best_round", m->best_round >= 0 ? m->best_round + 1 : 0);
+    at_json_kv_int(j, "rounds_run", m->rounds_run);
+    at_json_kv_int(j, "trees_per_round", (int64_t)m->kt);
+    at_json_kv_int(j, "n_trees", (int64_t)m->n_trees);
+    at_json_kv_int(j, "n_leaves", (int64_t)leaves);
+    at_json_kv_number(j, "mean_leaves_per_tree", m->n_trees ? (double)leaves / (double)m->n_trees : 0);
+    at_json_kv_int(j, "max_depth_reached", maxd);
+    if (m->best_round >= 0 && (size_t)m->best_round < m->hist_rows) {
+        const double *h = m->hist_values + (size_t)m->best_round * HIST_COLS;
+        at_json_kv_number(j, "best_train_logloss", h[1]);
+        at_json_kv_number(j, "best_valid_logloss", h[3]);
+    }
+}
+
+static void gbdt_free(void *impl) {
+    gbdt_model *m = impl;
+    if (!m) return;
+    gbdt_model_clear(m);
+    free(m);
+}
+
+const at_model_ops at_gbdt_ops = {
+    .type = "gradient_boosting",
+    .fit = gbdt_fit,
+    .predict_proba = gbdt_predict_proba,
+    .save = gbdt_save,
+    .load = gbdt_load,
+    .free = gbdt_free,
+    .importances = gbdt_importances,
+    .history = gbdt_history,
+    .describe = gbdt_describe,
+};
+
+at_status at_gbdt_new(const at_gbdt_params *p, size_t n_features, size_t n_classes, at_model **out,
+                      at_error *err) {
+    *out = NULL;
+    at_status s;
+    if ((s = at_gbdt_params_check(p, err))) return s;
+    if (n_features == 0 || n_features > INT32_MAX)
+        return at_fail(err, AT_ERR_CONFIG, "gradient boosting needs 1 to %d features", INT32_MAX);
+    if (n_classes < 2)
+        return at_fail(err, AT_ERR_DATA, "gradient boosting needs at least two classes, not %zu",
+                       n_classes);
+    at_model *am = at_calloc(1, sizeof *am, err);
+    gbdt_model *m = at_calloc(1, sizeof *m, err);
+    if (!am || !m) {
+        free(am);
+        free(m);
+        return AT_ERR_MEMORY;
+    }
+    m->p = *p;
+    m->d = n_features;
+    m->k = n_classes;
+    m->kt = n_classes == 2 ? 1 : n_classes;
+    m->best_round = -1;
+    gbdt_history_view(m);
+    am->ops = &at_gbdt_ops;
+    am->impl = m;
+    am->n_features = n_features;
+    am->n_classes = n_classes;
+    *out = am;
+    return AT_OK;
+}
+
+int64_t at_gbdt_best_round(const at_model *m) {
+    if (!m || m->ops != &at_gbdt_ops) return -1;
+    const gbdt_model *g = m->impl;
+    return g->fitted ? g->best_round : -1;
+}

@@ -1,0 +1,142 @@
+/* prepare.c - the data half of an experiment: load, clean, undersample, split, scale
+ * and (optionally) project with PCA, once, for every step that shares the same data. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "astrotrain/csv.h"
+#include "pipeline/internal.h"
+
+void at_prepared_free(at_prepared *d) {
+    if (!d) return;
+    at_dataset_free(d->train);
+    at_dataset_free(d->valid);
+    at_dataset_free(d->test);
+    at_scaler_free(d->scaler);
+    at_pca_free(d->pca);
+    if (d->features) at_strs_free(d->features, d->n_features);
+    if (d->class_names) at_strs_free(d->class_names, d->k);
+    free(d->counts_before);
+    free(d->counts_after);
+    free(d);
+}
+
+/* Replaces a part's features by their PCA projection, renaming them PC1..PCk. */
+static at_status project(const at_pca *pca, at_dataset **part, at_error *err) {
+    at_dataset *src = *part, *dst = NULL;
+    char **names = at_calloc(pca->k, sizeof *names, err);
+    if (!names) return AT_ERR_MEMORY;
+    at_status s = AT_OK;
+    for (size_t c = 0; c < pca->k && !s; c++) {
+        char buf[32];
+        snprintf(buf, sizeof buf, "PC%zu", c + 1);
+        if (!(names[c] = at_strdup(buf, err))) s = AT_ERR_MEMORY;
+    }
+    if (!s) s = at_dataset_new(src->n, pca->k, src->y != NULL, (const char *const *)names,
+                               (const char *const *)src->class_names, src->n_classes, &dst, err);
+    if (!s) s = at_pca_transform(pca, src->X, src->n, dst->X, err);
+    if (!s) {
+        memcpy(dst->row, src->row, src->n * sizeof *dst->row);
+        if (src->y) memcpy(dst->y, src->y, src->n * sizeof *dst->y);
+        at_dataset_free(src);
+        *part = dst;
+        dst = NULL;
+    }
+    at_dataset_free(dst);
+    at_strs_free(names, pca->k);
+    return s;
+}
+
+at_status at_prepare_data(const at_config *c, const at_progress *p, at_prepared **out, at_error *err) {
+    *out = NULL;
+    at_prepared *d = at_calloc(1, sizeof *d, err);
+    if (!d) return AT_ERR_MEMORY;
+    at_dataset *all = NULL, *balanced = NULL;
+    at_status s = at_split_list(c->data.features, &d->features, &d->n_features, err);
+    if (s) goto done;
+    at_load_options lo;
+    at_load_options_default(&lo);
+    lo.features = (const char *const *)d->features;
+    lo.n_features = d->n_features;
+    lo.label = c->data.label;
+    lo.missing = (at_missing_policy)c->data.missing;
+    lo.csv.allow_comments = c->data.comments;
+    lo.csv.delimiter = c->data.delimiter[0];
+    at_load_report rep = {0};
+    at_progress_log(p, "loading %s", c->data.path);
+    if ((s = at_dataset_load_csv(c->data.path, &lo, &all, &rep, err))) goto done;
+    d->rows_read = rep.rows_read;
+    if ((s = at_clean_rows(all, c->clean.use_sentinel, c->clean.sentinel, c->data.missing == AT_MISSING_KEEP,
+                           &d->rows_unphysical, err)))
+        goto done;
+    d->rows_missing = rep.rows_missing;
+    d->rows_dropped = rep.rows_missing + d->rows_unphysical;
+    at_progress_log(p, "read %zu rows; dropped %zu (%zu with missing values, %zu unphysical)", rep.rows_read,
+                    d->rows_dropped, rep.rows_missing, d->rows_unphysical);
+    if (all->n_classes < 2) {
+        s = at_fail(err, AT_ERR_DATA, "%s: column '%s' has %zu class(es) after cleaning; need at least 2",
+                    c->data.path, c->data.label, all->n_classes);
+        goto done;
+    }
+    d->k = all->n_classes;
+    d->class_names = at_calloc(d->k, sizeof(char *), err);
+    d->counts_before = at_calloc(d->k, sizeof(size_t), err);
+    d->counts_after = at_calloc(d->k, sizeof(size_t), err);
+    if (!d->class_names || !d->counts_before || !d->counts_after) {
+        s = AT_ERR_MEMORY;
+        goto done;
+    }
+    for (size_t i = 0; i < d->k; i++)
+        if (!(d->class_names[i] = at_strdup(all->class_names[i], err))) {
+            s = AT_ERR_MEMORY;
+            goto done;
+        }
+    at_dataset_class_counts(all, d->counts_before);
+    if ((s = at_undersample(all, (at_undersample_strategy)c->undersample.strategy, (size_t)c->undersample.per_class,
+                            (uint64_t)c->run.seed, &balanced, err)))
+        goto done;
+    at_dataset_free(all);
+    all = NULL;
+    at_dataset_class_counts(balanced, d->counts_after);
+    d->rows_after_undersampling = balanced->n;
+    at_progress_log(p, "undersampling (%s): %zu rows",
+                    c->undersample.strategy == AT_UNDERSAMPLE_NONE ? "none"
+                    : c->undersample.strategy == AT_UNDERSAMPLE_MINORITY ? "to the minority class"
+                                                                          : "per class",
+                    balanced->n);
+    if ((s = at_split_stratified(balanced, c->split.train, c->split.validation, c->split.test,
+                                 (uint64_t)c->run.seed, &d->train, &d->valid, &d->test, err)))
+        goto done;
+    if (d->train->n < 2 || d->test->n == 0) {
+        s = at_fail(err, AT_ERR_DATA, "%s: too few rows to split (%zu train, %zu test)", c->data.path, d->train->n,
+                    d->test->n);
+        goto done;
+    }
+    at_progress_log(p, "split: %zu train, %zu validation, %zu test", d->train->n, d->valid->n, d->test->n);
+    if (c->normalise.method != AT_SCALER_NONE) {
+        if ((s = at_scaler_fit((at_scaler_kind)c->normalise.method, d->train, &d->scaler, err))) goto done;
+        at_scaler_apply(d->scaler, d->train->X, d->train->n);
+        at_scaler_apply(d->scaler, d->valid->X, d->valid->n);
+        at_scaler_apply(d->scaler, d->test->X, d->test->n);
+    }
+    if (c->pca_stage.components > 0) {
+        at_pca_params pp;
+        at_pca_params_default(&pp);
+        pp.n_components = c->pca_stage.components;
+        pp.whiten = c->pca_stage.whiten;
+        if ((s = at_pca_fit(&pp, d->train, &d->pca, err))) goto done;
+        if ((s = project(d->pca, &d->train, err)) || (s = project(d->pca, &d->valid, err)) ||
+            (s = project(d->pca, &d->test, err)))
+            goto done;
+        at_progress_log(p, "PCA stage: %zu features -> %zu components", d->n_features, d->pca->k);
+    }
+done:
+    at_dataset_free(all);
+    at_dataset_free(balanced);
+    if (s) {
+        at_prepared_free(d);
+        return s;
+    }
+    *out = d;
+    return AT_OK;
+}

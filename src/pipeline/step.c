@@ -1,0 +1,323 @@
+/* step.c - one model on prepared data: fit, evaluate, and write its run directory
+ * (config.ini, metrics.json, model.h5, predictions.csv, plots/, log.txt). */
+#include <errno.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "astrotrain/atomic_file.h"
+#include "astrotrain/gmm.h"
+#include "astrotrain/json.h"
+#include "pipeline/internal.h"
+
+/* ---- log.txt ---------------------------------------------------------------------------- */
+
+static void tee_log(void *ctx, const char *line) {
+    at_log_tee *t = ctx;
+    if (t->log) {
+        time_t now = time(NULL);
+        struct tm tm;
+        char stamp[32];
+        localtime_r(&now, &tm);
+        strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S", &tm);
+        fprintf(t->log, "%s  %s\n", stamp, line);
+        fflush(t->log);
+    }
+    at_progress_log(t->user, "%s", line);
+}
+static void tee_update(void *ctx, const char *stage, size_t done, size_t total, const char *detail) {
+    at_log_tee *t = ctx;
+    at_progress_update(t->user, stage, done, total, detail);
+}
+
+at_status at_log_tee_open(at_log_tee *t, const char *path, const at_progress *user, at_error *err) {
+    t->user = user;
+    t->log = fopen(path, "a");
+    if (!t->log) return at_fail(err, AT_ERR_IO, "%s: %s", path, strerror(errno));
+    t->progress.update = tee_update;
+    t->progress.log = tee_log;
+    t->progress.ctx = t;
+    t->progress.stop = user ? user->stop : NULL;
+    return AT_OK;
+}
+
+void at_log_tee_close(at_log_tee *t) {
+    if (t->log) fclose(t->log);
+    t->log = NULL;
+}
+
+/* ---- results ---------------------------------------------------------------------------- */
+
+void at_step_result_free(at_step_result *r) {
+    if (!r) return;
+    at_metrics_free(&r->valid);
+    at_metrics_free(&r->test);
+    free(r->P_valid);
+    free(r->P_test);
+    at_bundle_free(r->bundle);
+    memset(r, 0, sizeof *r);
+}
+
+static void json_counts(at_json *j, const char *key, const size_t *counts, char *const *names, size_t k) {
+    at_json_key(j, key);
+    at_json_begin_object(j);
+    for (size_t c = 0; c < k; c++) at_json_kv_int(j, names[c], (int64_t)counts[c]);
+    at_json_end_object(j);
+}
+
+static void json_history(at_json *j, const at_history *h) {
+    at_json_key(j, "history");
+    at_json_begin_object(j);
+    for (size_t c = 0; c < h->n_cols; c++) {
+        at_json_key(j, h->names[c]);
+        at_json_begin_array(j);
+        for (size_t r = 0; r < h->n_rows; r++) at_json_number(j, h->values[r * h->n_cols + c]);
+        at_json_end_array(j);
+    }
+    at_json_end_object(j);
+}
+
+static void build_metrics_json(const at_config *c, const at_prepared *d, const at_model *m, const at_step_result *r,
+                               at_json *j) {
+    char *const *names = d->class_names;
+    at_json_begin_object(j);
+    at_json_kv_string(j, "model", m->ops->type);
+    at_json_kv_int(j, "seed", c->run.seed);
+    at_json_kv_string(j, "name", r->name);
+    at_json_kv_string(j, "astrotrain_version", AT_VERSION);
+    at_json_key(j, "features");
+    at_json_begin_array(j);
+    for (size_t i = 0; i < d->n_features; i++) at_json_string(j, d->features[i]);
+    at_json_end_array(j);
+    at_json_key(j, "data");
+    at_json_begin_object(j);
+    at_json_kv_string(j, "path", c->data.path);
+    at_json_kv_int(j, "rows_read", (int64_t)d->rows_read);
+    at_json_kv_int(j, "rows_dropped", (int64_t)d->rows_dropped);
+    at_json_kv_int(j, "rows_dropped_missing", (int64_t)d->rows_missing);
+    at_json_kv_int(j, "rows_dropped_unphysical", (int64_t)d->rows_unphysical);
+    at_json_kv_int(j, "rows_after_undersampling", (int64_t)d->rows_after_undersampling);
+    at_json_kv_int(j, "train", (int64_t)d->train->n);
+    at_json_kv_int(j, "validation", (int64_t)d->valid->n);
+    at_json_kv_int(j, "test", (int64_t)d->test->n);
+    json_counts(j, "class_counts_before", d->counts_before, names, d->k);
+    json_counts(j, "class_counts_after", d->counts_after, names, d->k);
+    if (d->pca) at_json_kv_int(j, "pca_components", (int64_t)d->pca->k);
+    at_json_end_object(j);
+    at_json_key(j, "timing");
+    at_json_begin_object(j);
+    at_json_kv_number(j, "fit_seconds", r->fit_seconds);
+    at_json_kv_number(j, "predict_seconds", r->predict_seconds);
+    at_json_end_object(j);
+    at_json_key(j, "validation");
+    if (r->classifier && r->has_valid) at_metrics_json(&r->valid, (const char *const *)names, j);
+    else at_json_null(j);
+    at_json_key(j, "test");
+    if (r->classifier) at_metrics_json(&r->test, (const char *const *)names, j);
+    else at_json_null(j);
+    const at_model_ops *ops = m->ops;
+    if (ops->importances) {
+        double *imp = malloc(m->n_features * sizeof *imp);
+        if (imp && ops->importances(m->impl, imp) == AT_OK) {
+            at_json_key(j, "feature_importances");
+            at_json_begin_object(j);
+            for (size_t f = 0; f < m->n_features; f++) at_json_kv_number(j, d->train->feature_names[f], imp[f]);
+            at_json_end_object(j);
+        }
+        free(imp);
+    }
+    if (ops->describe) {
+        at_json_key(j, "model_info");
+        at_json_begin_object(j);
+        ops->describe(m->impl, j);
+        at_json_end_object(j);
+    }
+    const at_history *h = ops->history ? ops->history(m->impl) : NULL;
+    if (h && h->n_rows) json_history(j, h);
+    at_json_end_object(j);
+}
+
+static at_status write_text(const char *dir, const char *name, const char *text, at_error *err) {
+    char path[AT_PATH_MAX + 256];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    return at_write_file_atomic(path, text, strlen(text), err);
+}
+
+static at_status write_predictions(const char *dir, const at_dataset *test, const double *P, at_error *err) {
+    char path[AT_PATH_MAX + 256];
+    snprintf(path, sizeof path, "%s/predictions.csv", dir);
+    at_afile *af = at_afile_open(path, err);
+    if (!af) return err ? err->code : AT_ERR_IO;
+    FILE *f = at_afile_stream(af);
+    const char *const *names = (const char *const *)test->class_names;
+    at_predictions_header(f, names, test->n_classes, 1);
+    at_predictions_rows(f, test, P, names, test->n_classes, 1);
+    return at_afile_commit(af, err);
+}
+
+/* transformed.csv: the PCA model's coordinates of the test part. */
+static at_status write_transformed(const char *dir, const at_dataset *test, const at_pca *pca, at_error *err) {
+    double *Z = at_malloc(test->n * pca->k + 1, sizeof *Z, err);
+    if (!Z) return AT_ERR_MEMORY;
+    at_status s = at_pca_transform(pca, test->X, test->n, Z, err);
+    if (s) {
+        free(Z);
+        return s;
+    }
+    char path[AT_PATH_MAX + 256];
+    snprintf(path, sizeof path, "%s/transformed.csv", dir);
+    at_afile *af = at_afile_open(path, err);
+    if (!af) {
+        free(Z);
+        return err ? err->code : AT_ERR_IO;
+    }
+    FILE *f = at_afile_stream(af);
+    fputs("row,true", f);
+    for (size_t c = 0; c < pca->k; c++) fprintf(f, ",PC%zu", c + 1);
+    fputc('\n', f);
+    for (size_t i = 0; i < test->n; i++) {
+        fprintf(f, "%lld,%s", (long long)test->row[i], test->class_names[test->y[i]]);
+        for (size_t c = 0; c < pca->k; c++) fprintf(f, ",%.9g", Z[i * pca->k + c]);
+        fputc('\n', f);
+    }
+    free(Z);
+    return at_afile_commit(af, err);
+}
+
+/* The bundle owns copies of the prepared data's preprocessing. */
+static at_status make_bundle(const at_config *c, const at_prepared *d, at_model *m, at_bundle **out, at_error *err) {
+    at_bundle *b = at_calloc(1, sizeof *b, err);
+    if (!b) return AT_ERR_MEMORY;
+    b->model = m;
+    b->d = d->n_features;
+    b->k = d->k;
+    b->use_sentinel = c->clean.use_sentinel;
+    b->sentinel = c->clean.sentinel;
+    b->missing = c->data.missing;
+    at_status s = AT_OK;
+    b->feature_names = at_calloc(b->d, sizeof(char *), err);
+    b->class_names = at_calloc(b->k, sizeof(char *), err);
+    b->label = at_strdup(c->data.label, err);
+    if (!b->feature_names || !b->class_names || !b->label) s = AT_ERR_MEMORY;
+    for (size_t i = 0; !s && i < b->d; i++)
+        if (!(b->feature_names[i] = at_strdup(d->features[i], err))) s = AT_ERR_MEMORY;
+    for (size_t i = 0; !s && i < b->k; i++)
+        if (!(b->class_names[i] = at_strdup(d->class_names[i], err))) s = AT_ERR_MEMORY;
+    if (!s && d->scaler)
+        s = at_scaler_new(d->scaler->kind, d->scaler->d, d->scaler->shift, d->scaler->scale, &b->scaler, err);
+    if (!s && d->pca) s = at_pca_copy(d->pca, &b->pca, err);
+    if (s) {
+        if (!b->feature_names) b->d = 0;
+        if (!b->class_names) b->k = 0;
+        b->model = NULL; /* the caller still owns the model on failure */
+        at_bundle_free(b);
+        return s;
+    }
+    *out = b;
+    return AT_OK;
+}
+
+at_status at_run_step(const at_config *c, const at_prepared *d, at_model *model, const char *dir,
+                      const at_run_options *opt, const at_progress *user, at_step_result *out, at_error *err) {
+    memset(out, 0, sizeof *out);
+    snprintf(out->dir, sizeof out->dir, "%s", dir);
+    snprintf(out->name, sizeof out->name, "%s", c->run.name);
+    char path[AT_PATH_MAX + 300];
+    snprintf(path, sizeof path, "%s/plots", dir);
+    at_status s = at_mkdirs(path, err);
+    if (s) {
+        at_model_free(model);
+        return s;
+    }
+    snprintf(path, sizeof path, "%s/log.txt", dir);
+    at_log_tee tee;
+    if ((s = at_log_tee_open(&tee, path, user, err))) {
+        at_model_free(model);
+        return s;
+    }
+    const at_progress *p = &tee.progress;
+    at_model *m = model;
+    at_json json;
+    at_json_init(&json);
+    char *config_text = NULL;
+    size_t k = d->k;
+    if (!m && (s = at_model_create(&c->model, d->train->d, k, &m, err))) goto done;
+    snprintf(out->type, sizeof out->type, "%s", m->ops->type);
+    at_fit_input in = {d->train, d->valid->n ? d->valid : NULL, opt->threads, (uint64_t)c->run.seed, p};
+    at_progress_log(p, "fitting %s on %zu rows x %zu features, %d thread(s)", m->ops->type, d->train->n, d->train->d,
+                    opt->threads);
+    double t0 = omp_get_wtime();
+    if ((s = at_model_fit(m, &in, err))) goto done;
+    out->fit_seconds = omp_get_wtime() - t0;
+    out->classifier = at_pca_of(m) == NULL;
+    if (out->classifier) {
+        out->P_test = at_malloc(d->test->n * k, sizeof(double), err);
+        out->P_valid = at_malloc((d->valid->n ? d->valid->n : 1) * k, sizeof(double), err);
+        if (!out->P_test || !out->P_valid) {
+            s = AT_ERR_MEMORY;
+            goto done;
+        }
+        if ((s = at_model_predict_proba(m, d->valid->X, d->valid->n, out->P_valid, opt->threads, err))) goto done;
+        t0 = omp_get_wtime();
+        if ((s = at_model_predict_proba(m, d->test->X, d->test->n, out->P_test, opt->threads, err))) goto done;
+        out->predict_seconds = omp_get_wtime() - t0;
+        double thr = c->metrics.confident_threshold;
+        out->has_valid = d->valid->n > 0;
+        if (out->has_valid &&
+            (s = at_metrics_compute(d->valid->y, out->P_valid, d->valid->n, k, thr, &out->valid, err)))
+            goto done;
+        if ((s = at_metrics_compute(d->test->y, out->P_test, d->test->n, k, thr, &out->test, err))) goto done;
+        at_progress_log(p, "fit %.3f s, predict %.3f s; test accuracy %.4f, macro-F1 %.4f", out->fit_seconds,
+                        out->predict_seconds, out->test.accuracy, out->test.macro_f1);
+    } else {
+        at_progress_log(p, "fit %.3f s (a transform: no class probabilities)", out->fit_seconds);
+    }
+    build_metrics_json(c, d, m, out, &json);
+    config_text = at_config_format(c);
+    if (json.failed || !config_text) {
+        s = at_fail(err, AT_ERR_MEMORY, "out of memory writing results");
+        goto done;
+    }
+    if ((s = make_bundle(c, d, m, &out->bundle, err))) goto done;
+    m = NULL; /* owned by the bundle now */
+    out->bundle->config_text = config_text;
+    out->bundle->metrics_json = json.buf;
+    config_text = NULL;
+    json.buf = NULL;
+    snprintf(path, sizeof path, "%s/model.h5", dir);
+    if ((s = at_bundle_save(out->bundle, path, err))) goto done;
+    if ((s = write_text(dir, "metrics.json", out->bundle->metrics_json, err))) goto done;
+    if ((s = write_text(dir, "config.ini", out->bundle->config_text, err))) goto done;
+    if (out->classifier) s = write_predictions(dir, d->test, out->P_test, err);
+    else s = write_transformed(dir, d->test, at_pca_of(out->bundle->model), err);
+    if (s) goto done;
+    if (c->plots.enabled) {
+        snprintf(path, sizeof path, "%s/plots", dir);
+        at_run_figures f = {(const char *const *)d->class_names,
+                            k,
+                            d->counts_before,
+                            d->counts_after,
+                            out->classifier ? &out->test : NULL,
+                            d->test->y,
+                            out->P_test,
+                            d->test->n,
+                            out->bundle->model,
+                            (const char *const *)d->train->feature_names,
+                            d->train->d,
+                            d->train};
+        if ((s = at_run_plots(path, &f, c->plots.render, &out->plots_written, &out->plots_rendered, out->plot_warning,
+                              sizeof out->plot_warning, err)))
+            goto done;
+        at_progress_log(p, "plots: %zu scripts, %zu rendered%s%s", out->plots_written, out->plots_rendered,
+                        out->plot_warning[0] ? "; " : "", out->plot_warning);
+    }
+done:
+    if (s && err) at_progress_log(p, "error: %s", err->msg);
+    at_log_tee_close(&tee);
+    at_model_free(m);
+    free(config_text);
+    at_json_free(&json);
+    return s;
+}

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# End to end: gradient boosting, the MLP and the ensemble on the 10k SDSS17 sample:
+# histories and learning curves, predict reproducing predictions.csv, thread-count
+# independence, early stopping, and an ensemble of section members and of saved files.
+source "$(dirname "$0")/lib.sh"
+cd "$TMP"
+common="--quiet --set run.output_dir=$TMP/runs --set data.path=$SAMPLE --set plots.render=false"
+same_predictions() { # run-dir predictions vs a predict output, joined on row
+    python3 - "$1" "$2" <<'PY'
+import csv, sys
+a = {r["row"]: r for r in csv.DictReader(open(sys.argv[1]))}
+b = {r["row"]: r for r in csv.DictReader(open(sys.argv[2]))}
+assert len(a) > 500 and all(b[k] == v for k, v in a.items())
+PY
+}
+
+ok "gbdt run" "$ASTROTRAIN" --config "$ROOT/configs/gbdt.ini" $common --set model.n_rounds=60 --threads 2
+check "gbdt accuracy, history and figures" python3 - runs/gbdt/metrics.json <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))
+assert m["test"]["accuracy"] >= 0.95, m["test"]["accuracy"]
+h = m["history"]
+assert len(h["round"]) == 60 and len(h["valid_logloss"]) == 60
+assert h["train_logloss"][-1] < h["train_logloss"][0]
+assert abs(sum(m["feature_importances"].values()) - 1) < 1e-9
+PY
+check "gbdt learning-curve figure" test -s runs/gbdt/plots/learning_curve.gp
+ok "gbdt predict" "$ASTROTRAIN" predict --model runs/gbdt/model.h5 --input "$SAMPLE" --output g.csv --quiet
+check "gbdt predict reproduces predictions.csv" same_predictions runs/gbdt/predictions.csv g.csv
+ok "gbdt on 1 thread" "$ASTROTRAIN" --config "$ROOT/configs/gbdt.ini" $common --set model.n_rounds=60 --set run.name=gbdt1 --threads 1
+check "gbdt: 1 and 2 threads give the same model" cmp runs/gbdt/predictions.csv runs/gbdt1/predictions.csv
+ok "gbdt with early stopping" "$ASTROTRAIN" --config "$ROOT/configs/gbdt.ini" $common --set run.name=es \
+    --set model.n_rounds=2000 --set model.learning_rate=0.3 --set model.early_stopping_rounds=5
+check "early stopping stopped early and kept the best round" python3 -c "
+import json; m = json.load(open('runs/es/metrics.json')); i = m['model_info']
+assert i['rounds_run'] < 2000 and i['best_round'] <= i['rounds_run'], i"
+
+ok "mlp run" "$ASTROTRAIN" --config "$ROOT/configs/mlp.ini" $common --threads 2
+check "mlp accuracy and history" python3 - runs/mlp/metrics.json <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))
+assert m["test"]["accuracy"] >= 0.93, m["test"]["accuracy"]
+h = m["history"]
+assert len(h["epoch"]) == 50 and h["train_loss"][-1] < h["train_loss"][0]
+PY
+check "mlp learning-curve figures" test -s runs/mlp/plots/learning_curve.gp -a -s runs/mlp/plots/learning_curve_accuracy.gp
+ok "mlp predict" "$ASTROTRAIN" predict --model runs/mlp/model.h5 --input "$SAMPLE" --output m.csv --quiet
+check "mlp predict reproduces predictions.csv" same_predictions runs/mlp/predictions.csv m.csv
+ok "mlp again, same seed and threads" "$ASTROTRAIN" --config "$ROOT/configs/mlp.ini" $common --set run.name=mlp2 --threads 2
+check "mlp: same seed, same weights" cmp runs/mlp/predictions.csv runs/mlp2/predictions.csv
+
+cat > ens.ini <<INI
+[model]
+type = ensemble
+n_trials = 300
+[member.rf]
+type = random_forest
+n_trees = 40
+[member.gb]
+type = gradient_boosting
+n_rounds = 60
+[member.nn]
+type = mlp
+epochs = 15
+INI
+ok "ensemble of three section members" "$ASTROTRAIN" --config ens.ini $common --set run.name=ens
+check "members have their own run directories" test -s runs/ens/members/rf/metrics.json -a -s runs/ens/members/nn/model.h5
+check "blend is at least as good as its best member on validation" python3 - runs/ens/metrics.json <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1])); i = m["model_info"]
+w = list(i["weights"].values())
+assert abs(sum(w) - 1) < 1e-9 and min(w) >= 0
+assert i["blend_validation_score"] >= max(i["member_validation_score"].values())
+assert i["trials"] == 303
+assert abs(m["validation"]["accuracy"] - i["blend_validation_score"]) < 1e-12
+PY
+check "ensemble figure" test -s runs/ens/plots/ensemble_trials.gp
+ok "ensemble predict from its one file" "$ASTROTRAIN" predict --model runs/ens/model.h5 --input "$SAMPLE" --output e.csv --quiet
+check "ensemble predict reproduces predictions.csv" same_predictions runs/ens/predictions.csv e.csv
+printf '[model]\ntype = ensemble\nmembers = %s, %s\n' "$TMP/runs/gbdt/model.h5" "$TMP/runs/mlp/model.h5" > files.ini
+ok "ensemble of saved model files" "$ASTROTRAIN" --config files.ini $common --set run.name=files
+check "saved members are named after their runs" python3 -c "
+import json; m = json.load(open('runs/files/metrics.json')); assert sorted(m['model_info']['weights']) == ['gbdt', 'mlp']"
+printf '[model]\ntype = ensemble\nmembers = nowhere.h5\n' > bad.ini
+fails "missing member file" 3 "ensemble member 'nowhere.h5' is neither a model file nor a trained run" "$ASTROTRAIN" --config bad.ini $common --set run.name=bad
+fails "ensemble without a validation part" 3 "validation > 0" "$ASTROTRAIN" --config ens.ini $common --set run.name=noval \
+    --set split.validation=0 --set split.test=0.3
+done_tests
