@@ -29,8 +29,9 @@ static at_status cnn_create(const at_model_config *mc, size_t d, size_t k, at_mo
     return at_fail(err, AT_ERR_CONFIG, "a cnn is trained on images by the image runner ([net] and layer sections)");
 }
 static at_status cnn_empty(size_t d, size_t k, at_model **out, at_error *err) {
-    (void)d, (void)k;
-    return at_cnn_model_wrap(NULL, out, err);
+    at_status s = at_cnn_model_wrap(NULL, out, err); /* the network comes with ops->load */
+    if (!s) (*out)->n_features = d, (*out)->n_classes = k;
+    return s;
 }
 static at_status mlp_create(const at_model_config *mc, size_t d, size_t k, at_model **out,
                             at_error *err) {

@@ -394,6 +394,7 @@ at_status at_run_image_experiment(const at_config *c, const at_run_options *opt,
     out->predict_seconds = omp_get_wtime() - t0;
     double thr = c->metrics.confident_threshold;
     out->has_valid = r.valid->n > 0;
+    out->classifier = 1;
     if (out->has_valid && (s = at_metrics_compute(r.valid->y, r.P_valid, r.valid->n, k, thr, &out->valid, err)))
         goto done;
     if ((s = at_metrics_compute(r.test->y, r.P_test, r.test->n, k, thr, &out->test, err))) goto done;

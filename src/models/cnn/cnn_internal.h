@@ -36,6 +36,7 @@ struct at_cnn_spec {
     cnn_layer_spec *layers;
     size_t n_layers;
     char *text; /* canonical INI text (saved in model files, re-parsed on load) */
+    char source[512]; /* the file it came from, for messages */
 };
 
 typedef struct cnn_layer {

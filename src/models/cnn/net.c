@@ -81,8 +81,14 @@ at_status at_cnn_new(const at_cnn_spec *spec, size_t n_classes, uint64_t seed, a
     }
     const cnn_layer *last = &net->L[net->nl - 1];
     if (last->out_size != n_classes) {
+        uint32_t line = last->s.line;
+        for (size_t li = net->nl; li-- > 0;)
+            if (net->L[li].s.kind == L_DENSE || net->L[li].s.kind == L_CONV) {
+                line = net->L[li].s.line;
+                break;
+            }
         at_fail(err, AT_ERR_CONFIG, "%s:%u: the network ends with %zu outputs but the data have %zu classes: set "
-                "units = %zu in the last [dense]", "network", last->s.line, last->out_size, n_classes, n_classes);
+                "units = %zu in the last [dense]", spec->source, line, last->out_size, n_classes, n_classes);
         at_cnn_free(net);
         return AT_ERR_CONFIG;
     }

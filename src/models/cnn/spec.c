@@ -407,6 +407,7 @@ at_status at_cnn_spec_parse(const at_net_record *rec, size_t n, const char *sour
         return AT_ERR_MEMORY;
     }
     section_defaults("net", &s->p);
+    snprintf(s->source, sizeof s->source, "%s", source[0] ? source : "network");
     char where[1200];
     at_status st = AT_OK;
     int have_net = 0;

@@ -112,7 +112,9 @@ static at_status load_checkpoint(at_cnn *net, train_state *t, const char *path, 
     int64_t rng[4], ints[6], es = 0, be = 0;
     double reals[4];
     if ((s = at_cnn_load(st, "net/", &saved, err))) goto done;
-    if (saved->np != net->np || saved->ns != net->ns || strcmp(saved->spec->text, net->spec->text) != 0) {
+    /* the layers must match; [net] (epochs, learning rate, ...) may change between runs */
+    const char *la = strstr(saved->spec->text, "\n["), *lb = strstr(net->spec->text, "\n[");
+    if (saved->np != net->np || saved->ns != net->ns || !la || !lb || strcmp(la, lb) != 0) {
         s = at_fail(err, AT_ERR_MODEL, "%s: the checkpoint is of another network (was the configuration changed?)",
                     path);
         goto done;
