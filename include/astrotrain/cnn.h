@@ -51,7 +51,10 @@ typedef struct at_cnn_params {
     double brightness;   /* random brightness factor in [1 - b, 1 + b] */
     int tta;             /* evaluate with D4 test-time augmentation */
     size_t infer_batch;
+    int init;            /* at_cnn_init */
 } at_cnn_params;
+
+typedef enum at_cnn_init { AT_INIT_UNIFORM = 0, AT_INIT_HE = 1 } at_cnn_init;
 
 /* A parsed network description (shapes checked; weights not allocated). */
 typedef struct at_cnn_spec at_cnn_spec;

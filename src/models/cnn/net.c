@@ -28,11 +28,22 @@ static void init_weights(at_cnn *net, uint64_t seed) {
         if (!l->w_n) continue;
         at_rng r;
         at_rng_init(&r, seed, 0x1000 + li);
-        /* He initialisation for rectifiers, LeCun for linear outputs */
-        double gain = l->s.act == ACT_LINEAR ? 1.0 : 2.0;
-        double sd = sqrt(gain / (double)l->K);
         float *w = net->params + l->w_off;
-        for (size_t i = 0; i < l->w_n; i++) w[i] = (float)(sd * at_rng_normal(&r));
+        if (net->spec->p.init == AT_INIT_HE) {
+            /* He initialisation for rectifiers, LeCun for linear outputs */
+            double gain = l->s.act == ACT_LINEAR ? 1.0 : 2.0;
+            double sd = sqrt(gain / (double)l->K);
+            for (size_t i = 0; i < l->w_n; i++) w[i] = (float)(sd * at_rng_normal(&r));
+        } else {
+            /* small uniform weights and biases: with Adam's fixed step size a smaller start
+             * moves the weights relatively faster (the reference nets are tuned for it) */
+            double bound = 1.0 / sqrt((double)l->K);
+            for (size_t i = 0; i < l->w_n; i++) w[i] = (float)(bound * (2 * at_rng_uniform(&r) - 1));
+            if (!(l->s.kind == L_CONV && l->s.bn)) {
+                float *b = net->params + l->b_off;
+                for (size_t i = 0; i < l->b_n; i++) b[i] = (float)(bound * (2 * at_rng_uniform(&r) - 1));
+            }
+        }
         if (l->s.kind == L_CONV && l->s.bn) {
             for (size_t c = 0; c < l->s.out_c; c++) net->params[l->g_off + c] = 1.0f;
             for (size_t c = 0; c < l->s.out_c; c++) net->stats[l->rs_off + l->s.out_c + c] = 1.0f;

@@ -59,6 +59,9 @@ static const net_key keys[] = {
     {"net", "tta", T_BOOL, P_(tta), "false", 0, 0, NULL,
      "Evaluate (validation, test, predict) on the average of the 8 D4 transforms."},
     {"net", "infer_batch", T_SIZE, P_(infer_batch), "256", 1, 65536, NULL, "Images per inference batch."},
+    {"net", "init", T_CHOICE, P_(init), "uniform", 0, 0, "uniform|he",
+     "Initial weights: uniform (U(+-1/sqrt(fan_in)) for weights and biases, PyTorch's default) or he "
+     "(normal, sd sqrt(2/fan_in), zero biases)."},
 
     {"conv", "filters", T_INT, S_(filters), NULL, 1, 65536, NULL, "Output channels (required)."},
     {"conv", "size", T_INT, S_(size), "3", 1, 31, NULL, "Kernel size (square)."},
