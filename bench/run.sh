@@ -14,7 +14,7 @@ REPEATS=${BENCH_REPEATS:-3}
 THREADS=${BENCH_THREADS:-2}
 OUT=$(mktemp -d /tmp/astrotrain-bench.XXXXXX)
 trap 'rm -rf "$OUT"' EXIT
-MODELS=${BENCH_MODELS:-$(ls configs/*.ini | xargs -n1 basename | sed 's/\.ini$//' | tr '\n' ' ')}
+MODELS=${BENCH_MODELS:-$(ls configs/*.ini | xargs -n1 basename | sed 's/\.ini$//' | tr '\n' ' ') cnn}
 
 median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) print "nan"; else if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 
@@ -57,6 +57,28 @@ ranger_run() {
     printf '  %-28s fit %8.3f s   predict %8.1f ms   test accuracy %s\n' "ranger" "$f" "$p" "$a"
 }
 
+# The reference CNN's training and inference throughput (images/s) beside PyTorch's, on
+# the protocol of ../shared/benchmarks/cnn_torch.py (64x64x3, batch 32, SGD, random images).
+cnn_bench() {
+    local bin=build/cnn_bench
+    if [ ! -x "$bin" ] || [ "$bin" -ot build/libastrotrain.a ] || [ "$bin" -ot bench/cnn_bench.c ]; then
+        ${CC:-gcc} -std=c17 -D_GNU_SOURCE -O3 -march=native -fopenmp -Iinclude -Isrc \
+            $(pkg-config --cflags hdf5 openblas) -o "$bin" bench/cnn_bench.c build/libastrotrain.a \
+            $(pkg-config --libs hdf5 inih zlib libpng libjpeg openblas lapacke) -lm || { echo "  cnn_bench: build failed"; return; }
+    fi
+    local js
+    js=$("$bin" --threads "$THREADS" --repeats "$REPEATS" 2>/dev/null) || { echo "  cnn_bench failed"; return; }
+    printf '  %-28s train %7.1f img/s   infer %7.1f img/s\n' "astrotrain" \
+        "$(echo "$js" | $PY -c 'import json,sys; print(json.load(sys.stdin)["train_img_per_s_median"])')" \
+        "$(echo "$js" | $PY -c 'import json,sys; print(json.load(sys.stdin)["infer_img_per_s_median"])')"
+    $PY -c 'import torch' 2>/dev/null || { echo "  (PyTorch not installed: apt-get install -y python3-torch)"; return; }
+    js=$($PY "$PEERS/cnn_torch.py" --sizes 64 --no-bn-variant --repeats "$REPEATS" --threads "$THREADS" 2>/dev/null) ||
+        { echo "  PyTorch cnn_torch.py failed"; return; }
+    printf '  %-28s train %7.1f img/s   infer %7.1f img/s\n' "PyTorch" \
+        "$(echo "$js" | $PY -c 'import json,sys; print(json.load(sys.stdin)["results"][0]["train_img_per_s_median"])')" \
+        "$(echo "$js" | $PY -c 'import json,sys; print(json.load(sys.stdin)["results"][0]["infer_img_per_s_median"])')"
+}
+
 echo "astrotrain bench: SDSS17 protocol, $THREADS threads, median of $REPEATS ($(nproc) cores, $(date -u +%F))"
 for m in $MODELS; do
     case "$m" in
@@ -70,6 +92,8 @@ for m in $MODELS; do
          python3 -c "import json,sys; print('  astrotrain explained variance ratios', json.load(open('$OUT/pca-1/metrics.json'))['model_info']['explained_variance_ratio'])" 2>/dev/null
          peer_run pca "scikit-learn PCA" ;;
     ensemble) echo "ensemble (forest + MLP members trained in the run, 1000 trials)"; at_run ensemble ;;
+    cnn) echo "reference CNN 64x64x3, batch 32, SGD momentum (throughput, cnn_torch.py protocol)"; cnn_bench ;;
+    cnn_*) ;; # image experiments take minutes each; the 'cnn' case measures the network
     *) echo "$m"; at_run "$m" ;;
     esac
 done

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cnn.h"
 #include "ensemble.h"
 #include "forest.h"
 #include "gbdt.h"
@@ -33,6 +34,9 @@ typedef struct at_model_config {
     at_ensemble_params ensemble;
 } at_model_config;
 
+/* Room for the [net] and layer records of an image experiment (a 50-layer net uses ~300). */
+#define AT_NET_RECORDS_MAX 512
+
 typedef struct at_config {
     char source[AT_PATH_MAX]; /* the INI file, for messages */
     struct {
@@ -49,6 +53,10 @@ typedef struct at_config {
         int missing;        /* at_missing_policy */
         int comments;       /* allow '#' comment lines */
         char delimiter[4];
+        /* images ([model] type = cnn) */
+        int64_t width, height; /* 0 = [net]'s */
+        double crop;
+        char cache[AT_PATH_MAX];
     } data;
     struct {
         int use_sentinel;
@@ -82,6 +90,12 @@ typedef struct at_config {
         int enabled;
         int render;
     } plots;
+    /* [net] and the layer sections, raw and in file order, for the CNN's own parser
+     * (at_cnn_spec_parse), which checks them against its key table. */
+    struct {
+        at_net_record rec[AT_NET_RECORDS_MAX];
+        size_t n, n_sections;
+    } net;
 } at_config;
 
 /* Defaults for every key. */

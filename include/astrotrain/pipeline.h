@@ -68,11 +68,19 @@ typedef struct at_run_summary {
 typedef struct at_run_options {
     int force;   /* overwrite an existing run directory */
     int threads; /* resolved thread count (>= 1) */
+    const char *resume_dir; /* image runs: continue the run in this directory from its checkpoint */
 } at_run_options;
 
 at_status at_run_experiment(const at_config *c, const at_run_options *opt, const at_progress *prog,
                             at_run_summary *out, at_error *err);
 void at_run_summary_free(at_run_summary *s);
+
+/* An image experiment ([model] type = cnn; src/pipeline/run_images.c): load images (Galaxy10
+ * HDF5 or class folders) -> undersample -> split -> train the network of [net] with a
+ * checkpoint.h5 every epoch -> evaluate -> the same run directory as tabular runs, plus
+ * sample and misclassified image grids. Interrupted: AT_ERR_INTERRUPTED naming --resume. */
+at_status at_run_image_experiment(const at_config *c, const at_run_options *opt, const at_progress *prog,
+                                  at_run_summary *out, at_error *err);
 
 typedef struct at_predict_options {
     size_t chunk_rows; /* rows per chunk (memory stays flat); 0 = 65536 */
@@ -99,6 +107,13 @@ at_status at_predict_csv(const at_bundle *b, const char *input, const char *outp
 at_status at_transform_csv(const at_bundle *b, const char *input, const char *output,
                            const at_predict_options *opt, const at_progress *prog,
                            at_predict_report *rep, at_error *err);
+
+/* A CNN bundle on images: one Galaxy10-layout HDF5 file, one folder of class subfolders
+ * (labelled when the subfolders are the model's classes), or PNG/JPEG files. Writes
+ * row,[true,]predicted,p_<class>... with row = image index (files: in the order given). */
+at_status at_predict_images(const at_bundle *b, const char *const *inputs, size_t n_inputs, const char *output,
+                            const at_predict_options *opt, const at_progress *prog, at_predict_report *rep,
+                            at_error *err);
 
 /* A study: one shared data file and a list of step files (experiments/sdss17/study.ini),
  * every step on the same split, models reused by the ensemble step, and a report.

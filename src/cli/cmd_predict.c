@@ -2,15 +2,19 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "astrotrain/cnn.h"
 #include "astrotrain/pipeline.h"
 #include "cli/cli.h"
 
 static void help(void) {
     puts("usage: astrotrain predict --model MODEL.h5 --input FILE.csv[.gz] --output OUT.csv [options]\n"
+         "       astrotrain predict --model CNN.h5 --input IMAGES --output OUT.csv [options]\n"
          "\n"
          "Applies the model's cleaning, scaling and classifier to every row of FILE (columns in any\n"
          "order, extra columns ignored) in chunks, so catalogues of any size fit in memory. Writes\n"
          "row,[true,]predicted,p_<class>... (true only when the label column is present).\n"
+         "For a cnn model, IMAGES is a Galaxy10-layout HDF5 file, a folder with one subfolder per\n"
+         "class, or PNG/JPEG files (repeat --input); row is the image index.\n"
          "\n"
          "options:\n"
          "  --threads N       threads (0 = all cores, the default)\n"
@@ -22,6 +26,8 @@ static void help(void) {
 /* predict and transform share options and the streaming loop. */
 static int predict_or_transform(int argc, char **argv, volatile int *stop, int transform) {
     const char *model = NULL, *input = NULL, *output = NULL;
+    const char *inputs[256];
+    size_t n_inputs = 0;
     long threads = 0, chunk = 65536;
     int quiet = 0, comments = 0;
     for (int i = 1; i < argc; i++) {
@@ -41,6 +47,8 @@ static int predict_or_transform(int argc, char **argv, volatile int *stop, int t
             model = argv[++i];
         } else if (strcmp(a, "--input") == 0 && i + 1 < argc) {
             input = argv[++i];
+            if (n_inputs == sizeof inputs / sizeof inputs[0]) return cli_usage("predict: at most 256 --input files");
+            inputs[n_inputs++] = input;
         } else if (strcmp(a, "--output") == 0 && i + 1 < argc) {
             output = argv[++i];
         } else if (strcmp(a, "--threads") == 0 && i + 1 < argc) {
@@ -70,16 +78,29 @@ static int predict_or_transform(int argc, char **argv, volatile int *stop, int t
     at_progress prog = cli_ui_progress(&ui, stop);
     at_predict_options opt = {(size_t)chunk, nthreads, comments, 0};
     at_predict_report rep;
-    at_status s = transform ? at_transform_csv(b, input, output, &opt, &prog, &rep, &err)
-                            : at_predict_csv(b, input, output, &opt, &prog, &rep, &err);
+    int images = at_cnn_model_net(b->model) != NULL;
+    if (!images && n_inputs > 1) {
+        cli_ui_finish(&ui);
+        at_bundle_free(b);
+        return cli_usage("%s: one --input catalogue for a tabular model", transform ? "transform" : "predict");
+    }
+    if (images && transform) {
+        cli_ui_finish(&ui);
+        at_bundle_free(b);
+        return cli_usage("transform: a cnn model classifies images; use predict");
+    }
+    at_status s = images      ? at_predict_images(b, inputs, n_inputs, output, &opt, &prog, &rep, &err)
+                  : transform ? at_transform_csv(b, input, output, &opt, &prog, &rep, &err)
+                              : at_predict_csv(b, input, output, &opt, &prog, &rep, &err);
     cli_ui_finish(&ui);
     at_bundle_free(b);
     if (s) return cli_fail(&err);
     if (!quiet) {
-        fprintf(stderr, "%s %zu of %zu rows (%zu skipped by the model's cleaning rules) -> %s\n",
-                transform ? "transformed" : "predicted", rep.rows_written, rep.rows_read, rep.rows_skipped, output);
+        fprintf(stderr, "%s %zu of %zu %s (%zu skipped by the model's cleaning rules) -> %s\n",
+                transform ? "transformed" : "predicted", rep.rows_written, rep.rows_read, images ? "images" : "rows",
+                rep.rows_skipped, output);
         if (!transform && rep.has_label && rep.rows_written)
-            fprintf(stderr, "accuracy against the label column: %.4f\n",
+            fprintf(stderr, "accuracy against the %s: %.4f\n", images ? "labels" : "label column",
                     (double)rep.correct / (double)rep.rows_written);
     }
     return 0;

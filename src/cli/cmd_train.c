@@ -17,6 +17,8 @@ static void help(void) {
          "\n"
          "options:\n"
          "  --config FILE        the experiment (see docs/config.md for every key)\n"
+         "  --resume RUN_DIR     continue an interrupted image (cnn) run from its checkpoint;\n"
+         "                       the configuration is RUN_DIR/config.ini unless --config is given\n"
          "  --set SECTION.KEY=V  override one key (repeatable), e.g. --set model.n_trees=300\n"
          "  --threads N          threads (0 = all cores); overrides [run] threads\n"
          "  --force              overwrite an existing run directory\n"
@@ -35,7 +37,7 @@ static void print_table(const char *part, const at_metrics *m, char *const *name
 }
 
 int cmd_train(int argc, char **argv, volatile int *stop) {
-    const char *config = NULL;
+    const char *config = NULL, *resume = NULL;
     const char **sets = calloc((size_t)argc + 1, sizeof *sets);
     size_t n_sets = 0;
     long threads = -1;
@@ -49,6 +51,8 @@ int cmd_train(int argc, char **argv, volatile int *stop) {
             return 0;
         } else if (strcmp(a, "--config") == 0 && i + 1 < argc) {
             config = argv[++i];
+        } else if (strcmp(a, "--resume") == 0 && i + 1 < argc) {
+            resume = argv[++i];
         } else if (strcmp(a, "--set") == 0 && i + 1 < argc) {
             sets[n_sets++] = argv[++i];
         } else if (strcmp(a, "--threads") == 0 && i + 1 < argc) {
@@ -64,6 +68,11 @@ int cmd_train(int argc, char **argv, volatile int *stop) {
             free(sets);
             return cli_usage("unknown or incomplete option '%s'", a);
         }
+    }
+    char resume_config[4096];
+    if (!config && resume) {
+        snprintf(resume_config, sizeof resume_config, "%s/config.ini", resume);
+        config = resume_config;
     }
     if (!config) {
         free(sets);
@@ -82,21 +91,26 @@ int cmd_train(int argc, char **argv, volatile int *stop) {
         return cli_fail(&err);
     }
     if (threads >= 0) c->run.threads = threads;
-    at_run_options opt = {force, at_config_threads(c)};
+    int images = strcmp(c->model.type, "cnn") == 0;
+    if (resume && !images) {
+        free(c);
+        return cli_usage("--resume continues image (cnn) runs only");
+    }
+    at_run_options opt = {force, at_config_threads(c), resume};
     cli_set_threads(opt.threads);
     cli_ui ui;
     cli_ui_init(&ui, quiet);
     at_progress prog = cli_ui_progress(&ui, stop);
     at_run_summary sum;
-    s = at_run_experiment(c, &opt, &prog, &sum, &err);
+    s = images ? at_run_image_experiment(c, &opt, &prog, &sum, &err) : at_run_experiment(c, &opt, &prog, &sum, &err);
     cli_ui_finish(&ui);
     free(c);
     if (s) {
         at_run_summary_free(&sum);
         return cli_fail(&err);
     }
-    printf("run %s: model %s, %zu rows read, %zu dropped, %zu after undersampling (%zu/%zu/%zu)\n", sum.run_dir,
-           sum.model_type, sum.rows_read, sum.rows_dropped, sum.rows_after_undersampling, sum.n_train, sum.n_valid,
+    printf("run %s: model %s, %zu %s read, %zu dropped, %zu after undersampling (%zu/%zu/%zu)\n", sum.run_dir,
+           sum.model_type, sum.rows_read, images ? "images" : "rows", sum.rows_dropped, sum.rows_after_undersampling, sum.n_train, sum.n_valid,
            sum.n_test);
     printf("fit %.3f s, predict (test) %.3f s\n", sum.fit_seconds, sum.predict_seconds);
     if (sum.classifier) {

@@ -18,6 +18,7 @@
 
 #include <omp.h>
 
+#include "astrotrain/cnn.h"
 #include "astrotrain/csv.h"
 #include "astrotrain/model.h"
 #include "astrotrain/preprocess.h"
@@ -41,6 +42,7 @@ typedef struct key_spec {
 #define C_(f) offsetof(at_config, f), sizeof(((at_config *)0)->f)
 #define M_(f) offsetof(at_model_config, f), sizeof(((at_model_config *)0)->f)
 #define RF "random_forest"
+#define RF_CNN "random_forest,cnn"
 #define MLP "mlp"
 #define GB "gradient_boosting"
 #define PCA "pca"
@@ -72,6 +74,14 @@ static const key_spec keys[] = {
      "Skip lines starting with '#'."},
     {"data", "delimiter", K_STR, C_(data.delimiter), ",", 0, 0, NULL, NULL,
      "Field separator (one character; 'tab' for a tab)."},
+    {"data", "width", K_INT, C_(data.width), "0", 0, 4096, NULL, NULL,
+     "Images (cnn): width after resizing; 0 = [net] width."},
+    {"data", "height", K_INT, C_(data.height), "0", 0, 4096, NULL, NULL,
+     "Images (cnn): height after resizing; 0 = [net] height."},
+    {"data", "crop", K_REAL, C_(data.crop), "1", 0.01, 1, NULL, NULL,
+     "Images (cnn): centre crop fraction applied before resizing (1 = none)."},
+    {"data", "cache", K_STR, C_(data.cache), "", 0, 0, NULL, NULL,
+     "Images (cnn): HDF5 cache of the resized set, reused when it matches; empty = none."},
     /* [clean] */
     {"clean", "sentinel_filter", K_BOOL, C_(clean.use_sentinel), "true", 0, 0, NULL, NULL,
      "Drop rows where any feature equals the sentinel (unphysical magnitudes)."},
@@ -101,7 +111,7 @@ static const key_spec keys[] = {
      "Scale the PCA stage's components to unit variance."},
     /* [model] */
     {"model", "type", K_STR, M_(type), "random_forest", 0, 0, NULL, "*",
-     "Model family: random_forest, gradient_boosting, mlp, gmm (Gaussian mixture matched to classes), pca (projection, no classes), ensemble (weighted blend of members)."},
+     "Model family: random_forest, gradient_boosting, mlp, gmm (Gaussian mixture matched to classes), pca (projection, no classes), ensemble (weighted blend of members), cnn (images; the network is in [net] and layer sections)."},
     {"model", "n_trees", K_INT, M_(forest.n_trees), "100", 1, 100000, NULL, RF, "Number of trees."},
     {"model", "criterion", K_CHOICE, M_(forest.criterion), "gini", 0, 0, "gini|entropy", RF,
      "Split quality measure."},
@@ -113,7 +123,7 @@ static const key_spec keys[] = {
      "Smallest node (in-bag rows) that may be split."},
     {"model", "min_samples_leaf", K_INT, M_(forest.min_samples_leaf), "1", 1, BIG, NULL, RF,
      "Smallest number of in-bag rows in a leaf."},
-    {"model", "class_weight", K_CHOICE, M_(forest.class_weight), "none", 0, 0, "none|balanced", RF,
+    {"model", "class_weight", K_CHOICE, M_(forest.class_weight), "none", 0, 0, "none|balanced", RF_CNN,
      "balanced weighs classes by n / (k * count) on the training part."},
     {"model", "bootstrap", K_BOOL, M_(forest.bootstrap), "true", 0, 0, NULL, RF,
      "Draw each tree's rows with replacement (false: every tree sees all rows)."},
@@ -491,6 +501,26 @@ static int known_section(const char *s) {
     return 0;
 }
 
+/* [net] and layer sections are collected raw, in order, for the CNN's parser. */
+static at_status net_record(at_config *c, const char *section, const char *key, const char *value, size_t line,
+                            size_t index, at_error *err) {
+    if (c->net.n >= AT_NET_RECORDS_MAX)
+        return at_fail(err, AT_ERR_CONFIG, "too many network lines (at most %d)", AT_NET_RECORDS_MAX);
+    at_net_record *r = &c->net.rec[c->net.n];
+    char v[AT_LIST_MAX];
+    trim_copy(value, v, sizeof v);
+    if (strlen(section) >= sizeof r->section || strlen(key) >= sizeof r->key || strlen(v) >= sizeof r->value)
+        return at_fail(err, AT_ERR_CONFIG, "[%s] %s: name or value too long", section, key);
+    memset(r, 0, sizeof *r);
+    strcpy(r->section, section);
+    strcpy(r->key, key);
+    strcpy(r->value, v);
+    r->line = (uint32_t)line;
+    r->index = (uint32_t)index;
+    c->net.n++;
+    return AT_OK;
+}
+
 static at_status add_member(at_config *c, const char *section, at_error *err) {
     const char *name = section + 7;
     size_t n = strlen(name);
@@ -509,6 +539,7 @@ static at_status add_member(at_config *c, const char *section, at_error *err) {
 
 static at_status on_section(void *user, const char *section, size_t line, at_error *err) {
     load_state *ls = user;
+    if (at_cnn_is_net_section(section)) return net_record(ls->c, section, "", "", line, ls->c->net.n_sections++, err);
     if (is_member_section(section)) {
         /* A member may be declared again by a later file of a layered load (it adds keys). */
         if (find_member(ls->c, section) < 0) {
@@ -579,6 +610,25 @@ static at_status defer_model_key(load_state *ls, int member, const char *section
 static at_status record_key(load_state *ls, const char *section, const char *key, const char *value,
                             size_t line, at_error *err) {
     if (!section[0]) return at_fail(err, AT_ERR_CONFIG, "key '%s' before any [section]", key);
+    if (at_cnn_is_net_section(section)) {
+        at_config *c = ls->c;
+        if (line) return net_record(c, section, key, value, line, c->net.n_sections - 1, err);
+        /* --set: only [net] keys (layers repeat, so "conv.filters" would be ambiguous) */
+        if (strcmp(section, "net") != 0)
+            return at_fail(err, AT_ERR_CONFIG, "layer keys cannot be set with --set; edit the [%s] section", section);
+        for (size_t i = 0; i < c->net.n; i++)
+            if (strcmp(c->net.rec[i].section, "net") == 0 && strcmp(c->net.rec[i].key, key) == 0) {
+                char v[AT_LIST_MAX];
+                trim_copy(value, v, sizeof v);
+                if (strlen(v) >= sizeof c->net.rec[i].value) return at_fail(err, AT_ERR_CONFIG, "value too long");
+                strcpy(c->net.rec[i].value, v);
+                return AT_OK;
+            }
+        for (size_t i = 0; i < c->net.n; i++)
+            if (strcmp(c->net.rec[i].section, "net") == 0)
+                return net_record(c, section, key, value, 0, c->net.rec[i].index, err);
+        return at_fail(err, AT_ERR_CONFIG, "there is no [net] section to set '%s' in", key);
+    }
     int member = -1;
     const char *table_section = section;
     if (is_member_section(section)) {
@@ -695,6 +745,17 @@ static at_status validate_model(load_state *ls, const at_model_config *mc, int m
 /* Checks that need several keys: model sections, split fractions, the feature list. */
 static at_status validate(load_state *ls, at_error *err) {
     at_config *c = ls->c;
+    int is_cnn = strcmp(c->model.type, "cnn") == 0;
+    if (is_cnn || c->net.n) {
+        const char *src = c->source[0] ? c->source : "config";
+        if (!is_cnn)
+            return at_fail(err, AT_ERR_CONFIG, "%s:%u: [%s] describes a network: set [model] type = cnn", src,
+                           c->net.rec[0].line, c->net.rec[0].section);
+        at_cnn_spec *spec = NULL;
+        at_status st = at_cnn_spec_parse(c->net.rec, c->net.n, src, &spec, err);
+        at_cnn_spec_free(spec);
+        if (st) return st;
+    }
     char where[AT_PATH_MAX + 32];
     at_status st = validate_model(ls, &c->model, -1, "model", err);
     for (size_t m = 0; !st && m < c->n_members; m++) {
@@ -889,6 +950,14 @@ char *at_config_format(const at_config *c) {
             sb_printf(&b, "%s = %s\n", k->name, v);
         }
     }
+    /* The network as written (the CNN's model file keeps it with every default filled in). */
+    for (size_t sec = 0; sec < c->net.n_sections; sec++)
+        for (size_t i = 0; i < c->net.n; i++) {
+            const at_net_record *r = &c->net.rec[i];
+            if (r->index != sec) continue;
+            if (!r->key[0]) sb_printf(&b, "\n[%s]\n", r->section);
+            else sb_printf(&b, "%s = %s\n", r->key, r->value);
+        }
     return b.s;
 }
 
@@ -933,6 +1002,9 @@ char *at_config_doc(void) {
                       allowed, k->doc, models);
         }
     }
+    char *net = at_cnn_doc();
+    if (net) sb_printf(&b, "%s", net);
+    free(net);
     return b.s;
 }
 

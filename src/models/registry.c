@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "astrotrain/cnn.h"
 #include "astrotrain/ensemble.h"
 #include "astrotrain/forest.h"
 #include "astrotrain/gbdt.h"
@@ -20,6 +21,18 @@ static at_status forest_empty(size_t d, size_t k, at_model **out, at_error *err)
     return at_forest_new(&p, d, k, out, err);
 }
 
+/* A network is built from [net] and its layer sections by the image runner
+ * (src/pipeline/run_images.c), not from [model] alone. */
+static at_status cnn_create(const at_model_config *mc, size_t d, size_t k, at_model **out, at_error *err) {
+    (void)mc, (void)d, (void)k;
+    *out = NULL;
+    return at_fail(err, AT_ERR_CONFIG, "a cnn is trained on images by the image runner ([net] and layer sections)");
+}
+static at_status cnn_empty(size_t d, size_t k, at_model **out, at_error *err) {
+    at_status s = at_cnn_model_wrap(NULL, out, err); /* the network comes with ops->load */
+    if (!s) (*out)->n_features = d, (*out)->n_classes = k;
+    return s;
+}
 static at_status mlp_create(const at_model_config *mc, size_t d, size_t k, at_model **out,
                             at_error *err) {
     return at_mlp_new(&mc->mlp, d, k, out, err);
@@ -71,8 +84,9 @@ static const at_model_family families[] = {
     {"pca", &at_pca_ops, pca_create, pca_empty, 1},
     {"gmm", &at_gmm_ops, gmm_create, gmm_empty, 1},
     {"ensemble", &at_ensemble_ops, ensemble_create, at_ensemble_empty, 0},
+    {"cnn", &at_cnn_ops, cnn_create, cnn_empty, 0},
 };
-static const char *const family_names[] = {"random_forest", "gradient_boosting", "mlp", "pca", "gmm", "ensemble"};
+static const char *const family_names[] = {"random_forest", "gradient_boosting", "mlp", "pca", "gmm", "ensemble", "cnn"};
 
 const at_model_family *at_model_family_find(const char *type) {
     for (size_t i = 0; i < sizeof families / sizeof families[0]; i++)

@@ -1,0 +1,139 @@
+/* cnn.h - convolutional networks for images: a network described in INI sections
+ * (Darknet style: [net] then one section per layer), float32 layers on OpenBLAS sgemm,
+ * SGD/Adam/AdamW training with augmentation, checkpoints and resume, and inference.
+ *
+ * Tensors are NHWC float32 (the layout of at_images), so a convolution is one im2col
+ * matrix per group of images times the weight matrix, and bias + activation run over
+ * contiguous channel rows. The network owns its input standardisation (per-channel
+ * mean and std of the training pixels) so a saved model applies to raw uint8 images. */
+#ifndef ASTROTRAIN_CNN_H
+#define ASTROTRAIN_CNN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "images.h"
+#include "model.h"
+#include "model_file.h"
+#include "progress.h"
+#include "status.h"
+
+/* One raw `key = value` of a [net] or layer section, as the configuration collected it
+ * (src/io/config.c); key "" marks the section header itself. */
+typedef struct at_net_record {
+    char section[16];
+    char key[32];
+    char value[64];
+    uint32_t line;  /* 0 = --set */
+    uint32_t index; /* which section, in file order (0, 1, ...) */
+} at_net_record;
+
+typedef enum at_optimizer { AT_OPT_SGD = 0, AT_OPT_ADAM = 1, AT_OPT_ADAMW = 2 } at_optimizer;
+typedef enum at_lr_schedule { AT_LR_CONSTANT = 0, AT_LR_STEP = 1, AT_LR_COSINE = 2 } at_lr_schedule;
+
+/* The [net] section: input shape and training settings. */
+typedef struct at_cnn_params {
+    size_t width, height, channels;
+    size_t batch, epochs;
+    int optimizer; /* at_optimizer */
+    double learning_rate;
+    int schedule;   /* at_lr_schedule */
+    double warmup;  /* epochs of linear warm-up from 0 */
+    size_t step_size;
+    double gamma;   /* step schedule: lr *= gamma every step_size epochs */
+    double momentum;
+    int nesterov;
+    double weight_decay; /* L2 on weights (AdamW: decoupled) */
+    double beta1, beta2, eps;
+    size_t patience;     /* epochs without validation improvement before stopping; 0 = never */
+    int augment_d4;      /* random flips and quarter turns */
+    size_t shift;        /* random shift up to this many pixels */
+    double brightness;   /* random brightness factor in [1 - b, 1 + b] */
+    int tta;             /* evaluate with D4 test-time augmentation */
+    size_t infer_batch;
+    int init;            /* at_cnn_init */
+} at_cnn_params;
+
+typedef enum at_cnn_init { AT_INIT_UNIFORM = 0, AT_INIT_HE = 1 } at_cnn_init;
+
+/* A parsed network description (shapes checked; weights not allocated). */
+typedef struct at_cnn_spec at_cnn_spec;
+
+/* Parses the records (unknown keys, bad values and impossible shapes are AT_ERR_CONFIG
+ * "source:line: ..."). */
+at_status at_cnn_spec_parse(const at_net_record *rec, size_t n, const char *source, at_cnn_spec **out,
+                            at_error *err);
+/* The same from INI text ("[net]", "key = value", "[conv]", ...; '#' and ';' comments). */
+at_status at_cnn_spec_parse_text(const char *text, const char *source, at_cnn_spec **out, at_error *err);
+void at_cnn_spec_free(at_cnn_spec *s);
+const at_cnn_params *at_cnn_spec_params(const at_cnn_spec *s);
+/* 1 for "net" and the layer section names (conv, maxpool, ...). */
+int at_cnn_is_net_section(const char *section);
+/* Markdown reference of the [net] and layer keys (appended to docs/config.md). Caller frees. */
+char *at_cnn_doc(void);
+
+typedef struct at_cnn at_cnn;
+
+/* A network with fresh weights (He initialisation from seed) for n_classes outputs; the
+ * last [dense] must have n_classes units. */
+at_status at_cnn_new(const at_cnn_spec *spec, size_t n_classes, uint64_t seed, at_cnn **out, at_error *err);
+void at_cnn_free(at_cnn *net);
+const at_cnn_params *at_cnn_params_of(const at_cnn *net);
+size_t at_cnn_n_classes(const at_cnn *net);
+size_t at_cnn_n_params(const at_cnn *net);
+double at_cnn_flops(const at_cnn *net); /* forward FLOPs per image */
+/* One line per layer (type, output shape, parameters, FLOPs) through the progress log. */
+void at_cnn_log_layers(const at_cnn *net, const at_progress *p);
+
+/* Input standardisation: x = (pixel / 255 - mean[c]) / std[c]; fitted on training images. */
+void at_cnn_fit_standardisation(at_cnn *net, const at_images *im);
+void at_cnn_set_standardisation(at_cnn *net, const float *mean, const float *std);
+
+/* Low level: forward pass on n standardised NHWC images, probabilities into P (n x k).
+ * Allocates its own workspace (the network is not modified). */
+at_status at_cnn_forward(const at_cnn *net, const float *x, size_t n, float *P, int threads, at_error *err);
+/* Training-mode pieces for tests: the loss of a batch (class weights may be NULL) and the
+ * gradient of every parameter, flat, in the network's parameter order. */
+at_status at_cnn_loss_grad(at_cnn *net, const float *x, const int32_t *y, size_t n, const float *class_weight,
+                           double *loss, float *grad, int threads, at_error *err);
+size_t at_cnn_param_count(const at_cnn *net);
+float *at_cnn_param_data(at_cnn *net);
+/* Dropout off and batch norm with batch statistics (finite-difference checks need a
+ * deterministic, batch-dependent forward). */
+void at_cnn_set_grad_check(at_cnn *net, int on);
+
+/* Probabilities (n x k, double) for uint8 images of the network's size, with optional
+ * D4 test-time augmentation (average of the 8 transforms). */
+at_status at_cnn_predict_images(const at_cnn *net, const at_images *im, int tta, double *P, int threads,
+                                at_error *err);
+
+typedef struct at_cnn_train_options {
+    int threads;
+    uint64_t seed;
+    const float *class_weight;   /* k, or NULL */
+    const char *checkpoint;      /* path written after every epoch and on interruption; NULL = none */
+    int resume;                  /* continue from checkpoint */
+    const at_progress *progress; /* may be NULL; its stop flag interrupts at a batch boundary */
+} at_cnn_train_options;
+
+/* Trains on train (labels required), validating on valid (may be NULL or empty) after every
+ * epoch; keeps the best validation epoch's weights. Interrupted: writes the checkpoint and
+ * returns AT_ERR_INTERRUPTED. */
+at_status at_cnn_train(at_cnn *net, const at_images *train, const at_images *valid,
+                       const at_cnn_train_options *opt, at_error *err);
+/* Per-epoch history (epoch, train_loss, train_accuracy, val_loss, val_accuracy, learning_rate). */
+const at_history *at_cnn_history(const at_cnn *net);
+size_t at_cnn_best_epoch(const at_cnn *net);
+
+/* The network under prefix ("model/"): the description, weights, batch-norm statistics,
+ * standardisation and history. */
+at_status at_cnn_save(const at_cnn *net, at_store *st, const char *prefix, at_error *err);
+at_status at_cnn_load(at_store *st, const char *prefix, at_cnn **out, at_error *err);
+
+/* The at_model face of the network ("cnn"): predict_proba takes rows of h*w*c pixel values
+ * (0..255, HWC); fit is done by the image runner. */
+extern const at_model_ops at_cnn_ops;
+at_status at_cnn_model_wrap(at_cnn *net, at_model **out, at_error *err); /* takes ownership */
+at_cnn *at_cnn_model_net(const at_model *m);
+
+#endif

@@ -1,0 +1,629 @@
+/* spec.c - the network description: the key tables of [net] and of every layer section
+ * (types, defaults, ranges, docs), parsing the records the configuration collected,
+ * shape inference with file:line errors, the canonical text saved in model files, and
+ * the markdown reference. */
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "models/cnn/cnn_internal.h"
+
+typedef enum ktype { T_SIZE, T_INT, T_REAL, T_BOOL, T_CHOICE } ktype;
+
+typedef struct net_key {
+    const char *section;
+    const char *name;
+    ktype type;
+    size_t offset; /* in at_cnn_params ([net]) or cnn_layer_spec (layers) */
+    const char *def; /* NULL = required */
+    double min, max;
+    const char *choices;
+    const char *doc;
+} net_key;
+
+#define P_(f) offsetof(at_cnn_params, f)
+#define S_(f) offsetof(cnn_layer_spec, f)
+#define ACTS "linear|relu|leaky"
+
+static const net_key keys[] = {
+    {"net", "width", T_SIZE, P_(width), "64", 1, 4096, NULL, "Input width in pixels (images are resized to it)."},
+    {"net", "height", T_SIZE, P_(height), "64", 1, 4096, NULL, "Input height in pixels."},
+    {"net", "channels", T_SIZE, P_(channels), "3", 1, 3, NULL, "Input channels: 3 (RGB) or 1 (grey)."},
+    {"net", "batch", T_SIZE, P_(batch), "32", 1, 4096, NULL, "Images per training step."},
+    {"net", "epochs", T_SIZE, P_(epochs), "15", 1, 100000, NULL, "Passes over the training part."},
+    {"net", "optimizer", T_CHOICE, P_(optimizer), "adam", 0, 0, "sgd|adam|adamw",
+     "sgd (momentum, nesterov), adam, or adamw (decoupled weight decay)."},
+    {"net", "learning_rate", T_REAL, P_(learning_rate), "0.001", 1e-12, 10, NULL, "Base learning rate."},
+    {"net", "schedule", T_CHOICE, P_(schedule), "constant", 0, 0, "constant|step|cosine",
+     "Learning-rate schedule after warm-up: constant, step (times gamma every step_size epochs), cosine to 0."},
+    {"net", "warmup", T_REAL, P_(warmup), "0", 0, 1e4, NULL, "Epochs of linear warm-up from 0 (fractions allowed)."},
+    {"net", "step_size", T_SIZE, P_(step_size), "10", 1, 1e6, NULL, "Epochs between learning-rate steps (schedule = step)."},
+    {"net", "gamma", T_REAL, P_(gamma), "0.1", 0, 1, NULL, "Factor of each learning-rate step."},
+    {"net", "momentum", T_REAL, P_(momentum), "0.9", 0, 0.999999, NULL, "SGD momentum."},
+    {"net", "nesterov", T_BOOL, P_(nesterov), "false", 0, 0, NULL, "Nesterov momentum (sgd)."},
+    {"net", "weight_decay", T_REAL, P_(weight_decay), "0", 0, 1, NULL,
+     "Weight decay of conv and dense weights (L2 for sgd/adam, decoupled for adamw)."},
+    {"net", "beta1", T_REAL, P_(beta1), "0.9", 0, 0.999999, NULL, "Adam first-moment decay."},
+    {"net", "beta2", T_REAL, P_(beta2), "0.999", 0, 0.999999999, NULL, "Adam second-moment decay."},
+    {"net", "eps", T_REAL, P_(eps), "1e-08", 1e-30, 1, NULL, "Adam denominator guard."},
+    {"net", "patience", T_SIZE, P_(patience), "0", 0, 1e6, NULL,
+     "Stop after this many epochs without a better validation accuracy; 0 = never."},
+    {"net", "augment_d4", T_BOOL, P_(augment_d4), "false", 0, 0, NULL,
+     "Random flips and quarter turns (the dihedral group D4) of every training image."},
+    {"net", "shift", T_SIZE, P_(shift), "0", 0, 64, NULL, "Random shifts of up to this many pixels (edges replicated)."},
+    {"net", "brightness", T_REAL, P_(brightness), "0", 0, 0.9, NULL, "Random brightness factor in [1 - b, 1 + b]."},
+    {"net", "tta", T_BOOL, P_(tta), "false", 0, 0, NULL,
+     "Evaluate (validation, test, predict) on the average of the 8 D4 transforms."},
+    {"net", "infer_batch", T_SIZE, P_(infer_batch), "256", 1, 65536, NULL, "Images per inference batch."},
+    {"net", "init", T_CHOICE, P_(init), "uniform", 0, 0, "uniform|he",
+     "Initial weights: uniform (U(+-1/sqrt(fan_in)) for weights and biases, PyTorch's default) or he "
+     "(normal, sd sqrt(2/fan_in), zero biases)."},
+
+    {"conv", "filters", T_INT, S_(filters), NULL, 1, 65536, NULL, "Output channels (required)."},
+    {"conv", "size", T_INT, S_(size), "3", 1, 31, NULL, "Kernel size (square)."},
+    {"conv", "stride", T_INT, S_(stride), "1", 1, 16, NULL, "Stride."},
+    {"conv", "pad", T_INT, S_(pad), "-1", -1, 15, NULL, "Zero padding on each side; -1 = size / 2 (same size at stride 1)."},
+    {"conv", "activation", T_CHOICE, S_(act), "relu", 0, 0, ACTS, "linear, relu or leaky (slope 0.1)."},
+    {"conv", "batch_normalize", T_BOOL, S_(bn), "false", 0, 0, NULL,
+     "Batch normalisation before the activation (replaces the bias)."},
+    {"maxpool", "size", T_INT, S_(size), "2", 1, 64, NULL, "Window size."},
+    {"maxpool", "stride", T_INT, S_(stride), "0", 0, 64, NULL, "Stride; 0 = size."},
+    {"dense", "units", T_INT, S_(units), NULL, 1, 1 << 20, NULL,
+     "Outputs (required); the last dense layer has one per class."},
+    {"dense", "activation", T_CHOICE, S_(act), "linear", 0, 0, ACTS, "linear, relu or leaky."},
+    {"dropout", "rate", T_REAL, S_(rate), "0.5", 0, 0.99, NULL, "Fraction of inputs zeroed while training."},
+    {"shortcut", "from", T_INT, S_(from), NULL, -1000, -2, NULL,
+     "Adds the output of the layer this many back (-3: three layers before this one) to the previous layer's."},
+    {"shortcut", "activation", T_CHOICE, S_(act), "linear", 0, 0, ACTS, "Activation after the sum."},
+};
+#define N_KEYS (sizeof keys / sizeof keys[0])
+
+static const char *const layer_names[] = {"conv", "maxpool", "avgpool", "dense", "dropout", "shortcut", "softmax"};
+#define N_LAYER_NAMES 7
+static const char *const layer_docs[] = {
+    "Convolution (im2col + sgemm), optional batch normalisation, activation.",
+    "Max pooling.",
+    "Global average pooling: one value per channel.",
+    "Fully connected layer on the flattened input.",
+    "Inverted dropout (identity at inference).",
+    "Residual sum with an earlier layer's output (same shape).",
+    "Softmax with cross-entropy loss; must be the last layer."};
+
+
+int at_cnn_is_net_section(const char *s) {
+    if (strcmp(s, "net") == 0) return 1;
+    for (size_t i = 0; i < N_LAYER_NAMES; i++)
+        if (strcmp(s, layer_names[i]) == 0) return 1;
+    return 0;
+}
+
+static size_t edit_distance(const char *a, const char *b) {
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 40 || lb > 40) return 99;
+    size_t prev[41], cur[41];
+    for (size_t j = 0; j <= lb; j++) prev[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        cur[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t sub = prev[j - 1] + (tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]));
+            size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
+            cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+        }
+        memcpy(prev, cur, (lb + 1) * sizeof prev[0]);
+    }
+    return prev[lb];
+}
+
+static const net_key *find_key(const char *section, const char *name) {
+    for (size_t i = 0; i < N_KEYS; i++)
+        if (strcmp(keys[i].section, section) == 0 && strcmp(keys[i].name, name) == 0) return &keys[i];
+    return NULL;
+}
+
+static at_status unknown_key(const char *where, const char *section, const char *key, at_error *err) {
+    const char *best = NULL;
+    size_t bd = 99, limit = strlen(key) / 3 + 1;
+    if (limit < 2) limit = 2;
+    int any = 0;
+    for (size_t i = 0; i < N_KEYS; i++) {
+        if (strcmp(keys[i].section, section) != 0) continue;
+        any = 1;
+        size_t d = edit_distance(key, keys[i].name);
+        if (d < bd) bd = d, best = keys[i].name;
+    }
+    if (!any) return at_fail(err, AT_ERR_CONFIG, "%s[%s] takes no keys (got '%s')", where, section, key);
+    if (best && bd <= limit)
+        return at_fail(err, AT_ERR_CONFIG, "%sunknown key '%s' in [%s] (did you mean '%s'?)", where, key, section,
+                       best);
+    return at_fail(err, AT_ERR_CONFIG, "%sunknown key '%s' in [%s]", where, key, section);
+}
+
+static int choice_index(const char *choices, const char *v) {
+    int idx = 0;
+    size_t vl = strlen(v);
+    for (const char *p = choices; *p; idx++) {
+        const char *bar = strchr(p, '|');
+        size_t len = bar ? (size_t)(bar - p) : strlen(p);
+        if (len == vl && strncasecmp(p, v, len) == 0) return idx;
+        if (!bar) break;
+        p = bar + 1;
+    }
+    return -1;
+}
+
+static void choice_name(const char *choices, int index, char *out, size_t cap) {
+    const char *p = choices;
+    for (int i = 0; i < index && p; i++) {
+        p = strchr(p, '|');
+        if (p) p++;
+    }
+    if (!p) p = "?";
+    const char *bar = strchr(p, '|');
+    size_t len = bar ? (size_t)(bar - p) : strlen(p);
+    if (len >= cap) len = cap - 1;
+    memcpy(out, p, len);
+    out[len] = '\0';
+}
+
+static at_status set_key(void *base, const net_key *k, const char *v, const char *where, at_error *err) {
+    void *dst = (char *)base + k->offset;
+    char *end;
+    switch (k->type) {
+    case T_SIZE:
+    case T_INT: {
+        errno = 0;
+        long long x = strtoll(v, &end, 10);
+        if (!v[0] || *end || errno)
+            return at_fail(err, AT_ERR_CONFIG, "%s[%s] %s: '%s' is not an integer", where, k->section, k->name, v);
+        if ((double)x < k->min || (double)x > k->max)
+            return at_fail(err, AT_ERR_CONFIG, "%s[%s] %s = %lld is out of range [%.0f, %.0f]", where, k->section,
+                           k->name, x, k->min, k->max);
+        if (k->type == T_SIZE) *(size_t *)dst = (size_t)x;
+        else *(int *)dst = (int)x;
+        return AT_OK;
+    }
+    case T_REAL: {
+        double x = strtod(v, &end);
+        if (!v[0] || *end || !isfinite(x))
+            return at_fail(err, AT_ERR_CONFIG, "%s[%s] %s: '%s' is not a finite number", where, k->section, k->name,
+                           v);
+        if (x < k->min || x > k->max)
+            return at_fail(err, AT_ERR_CONFIG, "%s[%s] %s = %g is out of range [%g, %g]", where, k->section, k->name,
+                           x, k->min, k->max);
+        *(double *)dst = x;
+        return AT_OK;
+    }
+    case T_BOOL:
+        if (!strcasecmp(v, "true") || !strcasecmp(v, "yes") || !strcasecmp(v, "on") || !strcmp(v, "1"))
+            *(int *)dst = 1;
+        else if (!strcasecmp(v, "false") || !strcasecmp(v, "no") || !strcasecmp(v, "off") || !strcmp(v, "0"))
+            *(int *)dst = 0;
+        else
+            return at_fail(err, AT_ERR_CONFIG, "%s[%s] %s: '%s' is not a boolean (true/false)", where, k->section,
+                           k->name, v);
+        return AT_OK;
+    case T_CHOICE: {
+        int idx = choice_index(k->choices, v);
+        if (idx < 0) {
+            char list[128];
+            snprintf(list, sizeof list, "%s", k->choices);
+            for (char *p = list; *p; p++)
+                if (*p == '|') *p = '/';
+            return at_fail(err, AT_ERR_CONFIG, "%s[%s] %s: '%s' is not one of %s", where, k->section, k->name, v,
+                           list);
+        }
+        *(int *)dst = idx;
+        return AT_OK;
+    }
+    }
+    return at_fail(err, AT_ERR_INTERNAL, "bad key type");
+}
+
+static void format_key(const void *base, const net_key *k, char *out, size_t cap) {
+    const void *src = (const char *)base + k->offset;
+    switch (k->type) {
+    case T_SIZE: snprintf(out, cap, "%zu", *(const size_t *)src); break;
+    case T_INT: snprintf(out, cap, "%d", *(const int *)src); break;
+    case T_REAL: {
+        double x = *(const double *)src;
+        snprintf(out, cap, "%.17g", x);
+        for (int p = 1; p < 17; p++) {
+            char t[64];
+            snprintf(t, sizeof t, "%.*g", p, x);
+            if (strtod(t, NULL) == x) {
+                snprintf(out, cap, "%s", t);
+                break;
+            }
+        }
+        break;
+    }
+    case T_BOOL: snprintf(out, cap, "%s", *(const int *)src ? "true" : "false"); break;
+    case T_CHOICE: choice_name(k->choices, *(const int *)src, out, cap); break;
+    }
+}
+
+/* Defaults of one section into base. */
+static void section_defaults(const char *section, void *base) {
+    for (size_t i = 0; i < N_KEYS; i++)
+        if (strcmp(keys[i].section, section) == 0 && keys[i].def) {
+            at_error e;
+            if (set_key(base, &keys[i], keys[i].def, "", &e)) abort(); /* a bad table is a build bug */
+        }
+}
+
+static void where_of(char *buf, size_t cap, const char *source, uint32_t line) {
+    if (line) snprintf(buf, cap, "%s:%u: ", source, line);
+    else if (source && source[0]) snprintf(buf, cap, "%s (--set): ", source);
+    else snprintf(buf, cap, "--set: ");
+}
+
+/* ---- shapes ------------------------------------------------------------------------- */
+
+static at_status infer_shapes(at_cnn_spec *s, const char *source, at_error *err) {
+    size_t h = s->p.height, w = s->p.width, c = s->p.channels;
+    char where[1200];
+    for (size_t i = 0; i < s->n_layers; i++) {
+        cnn_layer_spec *l = &s->layers[i];
+        where_of(where, sizeof where, source, l->line);
+        l->in_h = h, l->in_w = w, l->in_c = c;
+        switch (l->kind) {
+        case L_CONV: {
+            if (l->pad < 0) l->pad = l->size / 2;
+            long oh = ((long)h + 2 * l->pad - l->size) / l->stride + 1;
+            long ow = ((long)w + 2 * l->pad - l->size) / l->stride + 1;
+            if ((long)h + 2 * l->pad < l->size || (long)w + 2 * l->pad < l->size || oh < 1 || ow < 1)
+                return at_fail(err, AT_ERR_CONFIG,
+                               "%s[conv] impossible shape: a %dx%d kernel does not fit the %zux%zu input with pad %d",
+                               where, l->size, l->size, h, w, l->pad);
+            if (l->pad >= l->size)
+                return at_fail(err, AT_ERR_CONFIG, "%s[conv] pad %d must be smaller than size %d", where, l->pad,
+                               l->size);
+            h = (size_t)oh, w = (size_t)ow, c = (size_t)l->filters;
+            break;
+        }
+        case L_MAXPOOL: {
+            if (l->stride == 0) l->stride = l->size;
+            if ((size_t)l->size > h || (size_t)l->size > w)
+                return at_fail(err, AT_ERR_CONFIG, "%s[maxpool] impossible shape: window %d is larger than the %zux%zu input",
+                               where, l->size, h, w);
+            h = (h - (size_t)l->size) / (size_t)l->stride + 1;
+            w = (w - (size_t)l->size) / (size_t)l->stride + 1;
+            break;
+        }
+        case L_AVGPOOL: h = w = 1; break;
+        case L_DENSE: c = (size_t)l->units, h = w = 1; break;
+        case L_DROPOUT: break;
+        case L_SHORTCUT: {
+            long src = (long)i + l->from;
+            if (src < 0)
+                return at_fail(err, AT_ERR_CONFIG, "%s[shortcut] from = %d reaches before the first layer (this is layer %zu)",
+                               where, l->from, i);
+            const cnn_layer_spec *o = &s->layers[src];
+            if (o->out_h != h || o->out_w != w || o->out_c != c)
+                return at_fail(err, AT_ERR_CONFIG,
+                               "%s[shortcut] impossible shape: layer %ld outputs %zux%zux%zu, the previous layer %zux%zux%zu",
+                               where, src, o->out_h, o->out_w, o->out_c, h, w, c);
+            break;
+        }
+        case L_SOFTMAX:
+            if (i + 1 != s->n_layers)
+                return at_fail(err, AT_ERR_CONFIG, "%s[softmax] must be the last layer", where);
+            if (h != 1 || w != 1)
+                return at_fail(err, AT_ERR_CONFIG,
+                               "%s[softmax] needs one value per class (1x1xK) but gets %zux%zux%zu: add [avgpool] or [dense] before it",
+                               where, h, w, c);
+            break;
+        }
+        l->out_h = h, l->out_w = w, l->out_c = c;
+    }
+    if (s->n_layers == 0 || s->layers[s->n_layers - 1].kind != L_SOFTMAX)
+        return at_fail(err, AT_ERR_CONFIG, "%s: the network must end with a [softmax] layer", source && source[0] ? source : "config");
+    int trainable = 0;
+    for (size_t i = 0; i < s->n_layers; i++) trainable |= s->layers[i].kind == L_CONV || s->layers[i].kind == L_DENSE;
+    if (!trainable)
+        return at_fail(err, AT_ERR_CONFIG, "%s: the network has no [conv] or [dense] layer", source && source[0] ? source : "config");
+    return AT_OK;
+}
+
+/* ---- canonical text ------------------------------------------------------------------- */
+
+typedef struct sbuf {
+    char *s;
+    size_t len, cap;
+    int failed;
+} sbuf;
+
+static void sb_add(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_add(sbuf *b, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0 || b->failed) return;
+    if (b->len + (size_t)n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 1024;
+        while (cap < b->len + (size_t)n + 1) cap *= 2;
+        char *s = realloc(b->s, cap);
+        if (!s) {
+            b->failed = 1;
+            return;
+        }
+        b->s = s, b->cap = cap;
+    }
+    va_start(ap, fmt);
+    vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+}
+
+static void section_text(sbuf *b, const char *section, const void *base) {
+    sb_add(b, "[%s]\n", section);
+    for (size_t i = 0; i < N_KEYS; i++) {
+        if (strcmp(keys[i].section, section) != 0) continue;
+        char v[64];
+        format_key(base, &keys[i], v, sizeof v);
+        sb_add(b, "%s = %s\n", keys[i].name, v);
+    }
+}
+
+static char *canonical_text(const at_cnn_spec *s) {
+    sbuf b = {0};
+    section_text(&b, "net", &s->p);
+    for (size_t i = 0; i < s->n_layers; i++) {
+        sb_add(&b, "\n");
+        section_text(&b, layer_names[s->layers[i].kind], &s->layers[i]);
+    }
+    if (b.failed) {
+        free(b.s);
+        return NULL;
+    }
+    return b.s;
+}
+
+/* ---- parsing -------------------------------------------------------------------------- */
+
+void at_cnn_spec_free(at_cnn_spec *s) {
+    if (!s) return;
+    free(s->layers);
+    free(s->text);
+    free(s);
+}
+
+const at_cnn_params *at_cnn_spec_params(const at_cnn_spec *s) { return &s->p; }
+
+at_status at_cnn_spec_parse(const at_net_record *rec, size_t n, const char *source, at_cnn_spec **out,
+                            at_error *err) {
+    *out = NULL;
+    if (!source) source = "";
+    at_cnn_spec *s = at_calloc(1, sizeof *s, err);
+    if (!s) return AT_ERR_MEMORY;
+    size_t n_sections = 0;
+    for (size_t i = 0; i < n; i++)
+        if (rec[i].index + 1 > n_sections) n_sections = rec[i].index + 1;
+    s->layers = at_calloc(n_sections ? n_sections : 1, sizeof *s->layers, err);
+    if (!s->layers) {
+        free(s);
+        return AT_ERR_MEMORY;
+    }
+    section_defaults("net", &s->p);
+    snprintf(s->source, sizeof s->source, "%s", source[0] ? source : "network");
+    char where[1200];
+    at_status st = AT_OK;
+    int have_net = 0;
+    /* Sections in order: [net] (once, first), then layers. */
+    for (size_t sec = 0; sec < n_sections && !st; sec++) {
+        const at_net_record *head = NULL;
+        for (size_t i = 0; i < n; i++)
+            if (rec[i].index == sec) {
+                head = &rec[i];
+                break;
+            }
+        if (!head) continue;
+        where_of(where, sizeof where, source, head->line);
+        void *base;
+        cnn_layer_spec *l = NULL;
+        if (strcmp(head->section, "net") == 0) {
+            if (have_net) {
+                st = at_fail(err, AT_ERR_CONFIG, "%s[net] appears twice", where);
+                break;
+            }
+            if (s->n_layers) {
+                st = at_fail(err, AT_ERR_CONFIG, "%s[net] must come before the layer sections", where);
+                break;
+            }
+            have_net = 1;
+            base = &s->p;
+        } else {
+            int kind = -1;
+            for (int q = 0; q < N_LAYER_NAMES; q++)
+                if (strcmp(head->section, layer_names[q]) == 0) kind = q;
+            if (kind < 0) {
+                st = at_fail(err, AT_ERR_CONFIG, "%sunknown section [%s]", where, head->section);
+                break;
+            }
+            l = &s->layers[s->n_layers++];
+            memset(l, 0, sizeof *l);
+            l->kind = kind;
+            l->line = head->line;
+            l->stride = 1;
+            section_defaults(head->section, l);
+            base = l;
+        }
+        for (size_t i = 0; i < n && !st; i++) {
+            if (rec[i].index != sec || !rec[i].key[0]) continue;
+            where_of(where, sizeof where, source, rec[i].line);
+            const net_key *k = find_key(head->section, rec[i].key);
+            if (!k) {
+                st = unknown_key(where, head->section, rec[i].key, err);
+                break;
+            }
+            for (size_t j = 0; j < i; j++)
+                if (rec[j].index == sec && strcmp(rec[j].key, rec[i].key) == 0) {
+                    st = at_fail(err, AT_ERR_CONFIG, "%skey '%s' in [%s] is set twice (first at line %u)", where,
+                                 rec[i].key, head->section, rec[j].line);
+                    break;
+                }
+            if (!st) st = set_key(base, k, rec[i].value, where, err);
+        }
+        /* required keys */
+        for (size_t q = 0; q < N_KEYS && !st; q++) {
+            if (keys[q].def || strcmp(keys[q].section, head->section) != 0) continue;
+            int found = 0;
+            for (size_t i = 0; i < n; i++)
+                if (rec[i].index == sec && strcmp(rec[i].key, keys[q].name) == 0) found = 1;
+            if (!found) {
+                where_of(where, sizeof where, source, head->line);
+                st = at_fail(err, AT_ERR_CONFIG, "%s[%s] needs '%s'", where, head->section, keys[q].name);
+            }
+        }
+    }
+    if (!st && !have_net)
+        st = at_fail(err, AT_ERR_CONFIG, "%s: an image experiment needs a [net] section", source[0] ? source : "config");
+    if (!st) st = infer_shapes(s, source, err);
+    if (!st && !(s->text = canonical_text(s))) st = at_fail(err, AT_ERR_MEMORY, "out of memory");
+    if (st) {
+        at_cnn_spec_free(s);
+        return st;
+    }
+    *out = s;
+    return AT_OK;
+}
+
+/* Records from canonical (or hand-written) text: "[section]" and "key = value" lines. */
+at_status at_cnn_spec_parse_text(const char *text, const char *source, at_cnn_spec **out, at_error *err) {
+    *out = NULL;
+    size_t cap = 16, n = 0;
+    at_net_record *rec = at_malloc(cap, sizeof *rec, err);
+    if (!rec) return AT_ERR_MEMORY;
+    uint32_t line = 0, index = 0;
+    int have_section = 0;
+    at_status st = AT_OK;
+    const char *p = text;
+    while (*p && !st) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        char buf[256];
+        line++;
+        if (len >= sizeof buf) {
+            st = at_fail(err, AT_ERR_MODEL, "%s: network description line %u too long", source, line);
+            break;
+        }
+        memcpy(buf, p, len);
+        buf[len] = '\0';
+        p += len + (nl ? 1 : 0);
+        char *b = buf;
+        while (isspace((unsigned char)*b)) b++;
+        size_t bl = strlen(b);
+        while (bl && isspace((unsigned char)b[bl - 1])) b[--bl] = '\0';
+        if (!bl || b[0] == '#' || b[0] == ';') continue;
+        if (n + 1 > cap) {
+            at_net_record *r2 = realloc(rec, 2 * cap * sizeof *rec);
+            if (!r2) {
+                st = at_fail(err, AT_ERR_MEMORY, "out of memory");
+                break;
+            }
+            rec = r2, cap *= 2;
+        }
+        at_net_record *r = &rec[n];
+        memset(r, 0, sizeof *r);
+        r->line = line;
+        if (b[0] == '[') {
+            char *e = strchr(b, ']');
+            if (!e || (size_t)(e - b - 1) >= sizeof r->section) {
+                st = at_fail(err, AT_ERR_MODEL, "%s: bad section header at line %u of the network description", source, line);
+                break;
+            }
+            if (have_section) index++;
+            have_section = 1;
+            memcpy(r->section, b + 1, (size_t)(e - b - 1));
+        } else {
+            char *eq = strchr(b, '=');
+            if (!eq || !have_section) {
+                st = at_fail(err, AT_ERR_MODEL, "%s: bad line %u in the network description", source, line);
+                break;
+            }
+            *eq = '\0';
+            char *k = b, *v = eq + 1;
+            size_t kl = strlen(k);
+            while (kl && isspace((unsigned char)k[kl - 1])) k[--kl] = '\0';
+            while (isspace((unsigned char)*v)) v++;
+            if (kl >= sizeof r->key || strlen(v) >= sizeof r->value) {
+                st = at_fail(err, AT_ERR_MODEL, "%s: bad line %u in the network description", source, line);
+                break;
+            }
+            strcpy(r->key, k);
+            strcpy(r->value, v);
+            strcpy(r->section, rec[n - 1].section);
+        }
+        r->index = index;
+        n++;
+    }
+    if (!st) st = at_cnn_spec_parse(rec, n, source, out, err);
+    free(rec);
+    return st;
+}
+
+at_status cnn_spec_copy(const at_cnn_spec *s, at_cnn_spec **out, at_error *err) {
+    *out = NULL;
+    at_cnn_spec *c = at_calloc(1, sizeof *c, err);
+    if (!c) return AT_ERR_MEMORY;
+    *c = *s;
+    c->layers = at_malloc(s->n_layers, sizeof *c->layers, err);
+    c->text = at_strdup(s->text, err);
+    if (!c->layers || !c->text) {
+        free(c->layers), free(c->text), free(c);
+        return AT_ERR_MEMORY;
+    }
+    memcpy(c->layers, s->layers, s->n_layers * sizeof *c->layers);
+    *out = c;
+    return AT_OK;
+}
+
+/* ---- docs ----------------------------------------------------------------------------- */
+
+char *at_cnn_doc(void) {
+    sbuf b = {0};
+    sb_add(&b, "\n## The network: [net] and layer sections\n\n"
+               "An image experiment (`[model] type = cnn`) describes its network Darknet-style: one `[net]` "
+               "section, then one section per layer in order (sections may repeat). Keys without a default are "
+               "required. `--set net.KEY=VALUE` overrides a [net] key.\n");
+    const char *secs[N_LAYER_NAMES + 1] = {"net"};
+    for (size_t i = 0; i < N_LAYER_NAMES; i++) secs[i + 1] = layer_names[i];
+    for (size_t s = 0; s <= N_LAYER_NAMES; s++) {
+        sb_add(&b, "\n### [%s]\n\n", secs[s]);
+        if (s) sb_add(&b, "%s\n\n", layer_docs[s - 1]);
+        int any = 0;
+        for (size_t i = 0; i < N_KEYS; i++) {
+            const net_key *k = &keys[i];
+            if (strcmp(k->section, secs[s]) != 0) continue;
+            if (!any) sb_add(&b, "| key | type | default | allowed | description |\n|---|---|---|---|---|\n");
+            any = 1;
+            const char *type = k->type == T_REAL ? "real" : k->type == T_BOOL ? "boolean"
+                               : k->type == T_CHOICE ? "choice" : "integer";
+            char allowed[128] = "";
+            if (k->type == T_CHOICE) {
+                snprintf(allowed, sizeof allowed, "%s", k->choices);
+                for (char *p = allowed; *p; p++)
+                    if (*p == '|') *p = ',';
+            } else if (k->type == T_BOOL) {
+                snprintf(allowed, sizeof allowed, "true, false");
+            } else if (k->type == T_REAL) {
+                snprintf(allowed, sizeof allowed, "%g .. %g", k->min, k->max);
+            } else {
+                snprintf(allowed, sizeof allowed, "%.0f .. %.0f", k->min, k->max);
+            }
+            sb_add(&b, "| `%s` | %s | %s%s%s | %s | %s |\n", k->name, type, k->def ? "`" : "",
+                   k->def ? k->def : "required", k->def ? "`" : "", allowed, k->doc);
+        }
+        if (!any) sb_add(&b, "No keys.\n");
+    }
+    if (b.failed) {
+        free(b.s);
+        return NULL;
+    }
+    return b.s;
+}
