@@ -27,4 +27,8 @@ FILE *at_afile_stream(at_afile *f);                   /* buffered; write with st
 at_status at_afile_commit(at_afile *f, at_error *err); /* checks every step; frees f */
 void at_afile_abort(at_afile *f);                      /* removes the temp file; frees f */
 
+/* Removes the "NAME.tmp.<pid>" files in dir whose writer process no longer exists (a run
+ * killed with SIGKILL mid-write), so a forced or resumed run leaves no partial file. */
+void at_remove_stale_temps(const char *dir);
+
 #endif

@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <signal.h>
+#include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -122,4 +124,22 @@ at_status at_write_file_atomic(const char *path, const void *data, size_t n, at_
         return at_fail(err, AT_ERR_IO, "%s: cannot write: %s", path, strerror(e));
     }
     return at_afile_commit(f, err);
+}
+
+void at_remove_stale_temps(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        const char *tag = strstr(e->d_name, ".tmp.");
+        if (!tag) continue;
+        char *end;
+        long pid = strtol(tag + 5, &end, 10);
+        if (*end || pid <= 0 || end == tag + 5) continue;
+        /* Alive (or not ours to ask about): leave it to its writer. */
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+        char path[4096];
+        if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, e->d_name) < sizeof path) unlink(path);
+    }
+    closedir(d);
 }

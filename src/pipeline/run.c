@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "astrotrain/atomic_file.h"
 #include "pipeline/internal.h"
 
 void at_run_summary_free(at_run_summary *s) {
@@ -27,6 +28,7 @@ static at_status make_run_dir(const at_config *c, int force, char *dir, size_t c
         return at_fail(err, AT_ERR_USAGE, "run directory %s already exists (use --force to overwrite it)", dir);
     at_status s = at_mkdirs(dir, err);
     if (s) return s;
+    at_remove_stale_temps(dir); /* left by a run killed mid-write */
     /* A fresh log for a forced re-run. */
     char log[AT_PATH_MAX + 200];
     snprintf(log, sizeof log, "%s/log.txt", dir);

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -25,28 +26,6 @@
 
 #define GRID_PER_CLASS 8
 #define GRID_MISCLASSIFIED 64
-
-typedef struct tee {
-    const at_progress *user;
-    FILE *log;
-} tee;
-
-static void tee_log(void *ctx, const char *line) {
-    tee *t = ctx;
-    if (t->log) {
-        time_t now = time(NULL);
-        struct tm tm;
-        char stamp[32];
-        localtime_r(&now, &tm);
-        strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S", &tm);
-        fprintf(t->log, "%s  %s\n", stamp, line);
-        fflush(t->log);
-    }
-    at_progress_log(t->user, "%s", line);
-}
-static void tee_update(void *ctx, const char *stage, size_t done, size_t total, const char *detail) {
-    at_progress_update(((tee *)ctx)->user, stage, done, total, detail);
-}
 
 typedef struct img_run {
     at_images *all, *train, *valid, *test;
@@ -320,6 +299,7 @@ static at_status run_dir_of(const at_config *c, const at_run_options *opt, char 
     if (opt->resume_dir) {
         if (!is_dir(opt->resume_dir)) return at_fail(err, AT_ERR_IO, "%s: no such run directory", opt->resume_dir);
         snprintf(dir, cap, "%s", opt->resume_dir);
+        at_remove_stale_temps(dir); /* left by a run killed mid-write */
         return AT_OK;
     }
     if (strchr(c->run.name, '/') || !strcmp(c->run.name, "..") || !strcmp(c->run.name, "."))
@@ -329,7 +309,14 @@ static at_status run_dir_of(const at_config *c, const at_run_options *opt, char 
     if (is_dir(dir) && !opt->force)
         return at_fail(err, AT_ERR_USAGE, "run directory %s already exists (use --force to overwrite it, or --resume %s)",
                        dir, dir);
-    return at_mkdirs(dir, err);
+    at_status s = at_mkdirs(dir, err);
+    if (s) return s;
+    at_remove_stale_temps(dir);
+    /* A fresh log for a new or forced run; --resume appends to the old one. */
+    char log[AT_PATH_MAX + 200];
+    snprintf(log, sizeof log, "%s/log.txt", dir);
+    if (unlink(log) != 0 && errno != ENOENT) return at_fail(err, AT_ERR_IO, "%s: %s", log, strerror(errno));
+    return AT_OK;
 }
 
 at_status at_run_image_experiment(const at_config *c, const at_run_options *opt, const at_progress *prog,
@@ -342,27 +329,28 @@ at_status at_run_image_experiment(const at_config *c, const at_run_options *opt,
     snprintf(plots, sizeof plots, "%s/plots", out->run_dir);
     if ((s = at_mkdirs(plots, err))) return s;
     snprintf(path, sizeof path, "%s/log.txt", out->run_dir);
-    tee t = {prog, fopen(path, opt->resume_dir ? "a" : "w")};
-    if (!t.log) return at_fail(err, AT_ERR_IO, "%s: %s", path, strerror(errno));
-    at_progress p = {tee_update, tee_log, &t, prog ? prog->stop : NULL};
+    at_remove_stale_temps(plots);
+    at_log_tee tee;
+    if ((s = at_log_tee_open(&tee, path, prog, err))) return s;
+    const at_progress *pp = &tee.progress;
     img_run r;
     memset(&r, 0, sizeof r);
     at_json_init(&r.json);
     at_cnn *net = NULL;
-    at_progress_log(&p, "astrotrain %s: %s %s (model cnn, seed %lld, %d thread(s))", AT_VERSION,
+    at_progress_log(pp, "astrotrain %s: %s %s (model cnn, seed %lld, %d thread(s))", AT_VERSION,
                     opt->resume_dir ? "resuming run" : "run", out->run_dir, (long long)c->run.seed, opt->threads);
     if ((s = at_cnn_spec_parse(c->net.rec, c->net.n, c->source, &r.spec, err))) goto done;
-    if ((s = prepare(c, &r, out, &p, err))) goto done;
+    if ((s = prepare(c, &r, out, pp, err))) goto done;
     if ((s = at_cnn_new(r.spec, r.k, (uint64_t)c->run.seed, &net, err))) goto done;
     at_cnn_fit_standardisation(net, r.train);
-    at_cnn_log_layers(net, &p);
+    at_cnn_log_layers(net, pp);
     if (!(r.config_text = at_config_format(c))) {
         s = at_fail(err, AT_ERR_MEMORY, "out of memory");
         goto done;
     }
     if (!opt->resume_dir && (s = write_text(out->run_dir, "config.ini", r.config_text, err))) goto done;
     snprintf(ckpt, sizeof ckpt, "%s/checkpoint.h5", out->run_dir);
-    at_cnn_train_options to = {opt->threads, (uint64_t)c->run.seed, r.class_weight, ckpt, opt->resume_dir != NULL, &p};
+    at_cnn_train_options to = {opt->threads, (uint64_t)c->run.seed, r.class_weight, ckpt, opt->resume_dir != NULL, pp};
     double t0 = omp_get_wtime();
     s = at_cnn_train(net, r.train, r.valid, &to, err);
     out->fit_seconds = omp_get_wtime() - t0;
@@ -398,7 +386,7 @@ at_status at_run_image_experiment(const at_config *c, const at_run_options *opt,
     if (out->has_valid && (s = at_metrics_compute(r.valid->y, r.P_valid, r.valid->n, k, thr, &out->valid, err)))
         goto done;
     if ((s = at_metrics_compute(r.test->y, r.P_test, r.test->n, k, thr, &out->test, err))) goto done;
-    at_progress_log(&p, "trained %.1f s (best epoch %zu); test accuracy %.4f, macro-F1 %.4f%s", out->fit_seconds,
+    at_progress_log(pp, "trained %.1f s (best epoch %zu); test accuracy %.4f, macro-F1 %.4f%s", out->fit_seconds,
                     at_cnn_best_epoch(trained), out->test.accuracy, out->test.macro_f1, q->tta ? " (D4 TTA)" : "");
     out->k = k;
     if (!(out->class_names = at_calloc(k, sizeof(char *), err))) {
@@ -447,15 +435,15 @@ at_status at_run_image_experiment(const at_config *c, const at_run_options *opt,
                               out->plot_warning, sizeof out->plot_warning, err)))
             goto done;
         image_grids(plots, &r, out);
-        at_progress_log(&p, "plots: %zu scripts, %zu rendered, image grids samples.png and misclassified.png%s%s",
+        at_progress_log(pp, "plots: %zu scripts, %zu rendered, image grids samples.png and misclassified.png%s%s",
                         out->plots_written, out->plots_rendered, out->plot_warning[0] ? "; " : "",
                         out->plot_warning);
     }
-    at_progress_log(&p, "done: %s", out->run_dir);
+    at_progress_log(pp, "done: %s", out->run_dir);
 done:
-    if (s && err) at_progress_log(&p, "error: %s", err->msg);
+    if (s && err) at_progress_log(pp, "error: %s", err->msg);
     at_cnn_free(net);
-    fclose(t.log);
+    at_log_tee_close(&tee);
     img_run_free(&r);
     return s;
 }
