@@ -27,6 +27,20 @@ void cli_ui_finish(cli_ui *ui);
 int cli_fail(const at_error *err);
 int cli_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Options shared by the commands that train (--set, --threads, --force, --quiet). */
+typedef struct cli_common {
+    const char **sets; /* room for argc entries */
+    size_t n_sets;
+    long threads;      /* -1 when not given */
+    int force, quiet;
+} cli_common;
+
+int cli_common_init(cli_common *o, int argc); /* 0, or 7 when out of memory */
+void cli_common_free(cli_common *o);
+/* Takes argv[*i] (and its value) when it is a common option: 1 taken, 0 not one of them,
+ * -1 a bad value (the usage error is printed; return *rc). */
+int cli_common_option(cli_common *o, int argc, char **argv, int *i, int *rc);
+
 /* Parses "--threads N" style integers; 0 on success. */
 int cli_parse_int(const char *text, long lo, long hi, long *out);
 

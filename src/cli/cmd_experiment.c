@@ -19,52 +19,44 @@ static void help(void) {
 
 int cmd_experiment(int argc, char **argv, volatile int *stop) {
     const char *study = NULL;
-    const char **sets = calloc((size_t)argc + 1, sizeof *sets);
-    size_t n_sets = 0;
-    long threads = 0;
-    int force = 0, quiet = 0;
-    if (!sets) return 7;
+    cli_common o;
+    if (cli_common_init(&o, argc)) return 7;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+        int rc = 0, taken = cli_common_option(&o, argc, argv, &i, &rc);
+        if (taken < 0) {
+            cli_common_free(&o);
+            return rc;
+        } else if (taken) {
+            continue;
+        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             help();
-            free(sets);
+            cli_common_free(&o);
             return 0;
-        } else if (strcmp(a, "--set") == 0 && i + 1 < argc) {
-            sets[n_sets++] = argv[++i];
-        } else if (strcmp(a, "--threads") == 0 && i + 1 < argc) {
-            if (cli_parse_int(argv[++i], 0, 1024, &threads)) {
-                free(sets);
-                return cli_usage("--threads: '%s' is not a number from 0 to 1024", argv[i]);
-            }
-        } else if (strcmp(a, "--force") == 0) {
-            force = 1;
-        } else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
-            quiet = 1;
         } else if (a[0] != '-' && !study) {
             study = a;
         } else {
-            free(sets);
+            cli_common_free(&o);
             return cli_usage("experiment: unknown or incomplete option '%s'", a);
         }
     }
     if (!study) {
-        free(sets);
+        cli_common_free(&o);
         return cli_usage("experiment needs a study file (experiments/sdss17/study.ini)");
     }
     at_config tmp;
-    tmp.run.threads = threads;
+    tmp.run.threads = o.threads < 0 ? 0 : o.threads;
     int nthreads = at_config_threads(&tmp);
     cli_set_threads(nthreads);
     cli_ui ui;
-    cli_ui_init(&ui, quiet);
+    cli_ui_init(&ui, o.quiet);
     at_progress prog = cli_ui_progress(&ui, stop);
-    at_study_options opt = {force, nthreads, sets, n_sets};
+    at_study_options opt = {o.force, nthreads, o.sets, o.n_sets};
     at_study_summary sum;
     at_error err = {0};
     at_status s = at_run_study(study, &opt, &prog, &sum, &err);
     cli_ui_finish(&ui);
-    free(sets);
+    cli_common_free(&o);
     if (s) return cli_fail(&err);
     printf("study %s: %zu steps in %.1f s\nreport: %s/report.html (and report.md)\n", sum.dir, sum.n_steps, sum.seconds,
            sum.dir);

@@ -38,34 +38,26 @@ static void print_table(const char *part, const at_metrics *m, char *const *name
 
 int cmd_train(int argc, char **argv, volatile int *stop) {
     const char *config = NULL, *resume = NULL;
-    const char **sets = calloc((size_t)argc + 1, sizeof *sets);
-    size_t n_sets = 0;
-    long threads = -1;
-    int force = 0, quiet = 0;
-    if (!sets) return 7;
+    cli_common o;
+    if (cli_common_init(&o, argc)) return 7;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+        int rc = 0, taken = cli_common_option(&o, argc, argv, &i, &rc);
+        if (taken < 0) {
+            cli_common_free(&o);
+            return rc;
+        } else if (taken) {
+            continue;
+        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             help();
-            free(sets);
+            cli_common_free(&o);
             return 0;
         } else if (strcmp(a, "--config") == 0 && i + 1 < argc) {
             config = argv[++i];
         } else if (strcmp(a, "--resume") == 0 && i + 1 < argc) {
             resume = argv[++i];
-        } else if (strcmp(a, "--set") == 0 && i + 1 < argc) {
-            sets[n_sets++] = argv[++i];
-        } else if (strcmp(a, "--threads") == 0 && i + 1 < argc) {
-            if (cli_parse_int(argv[++i], 0, 1024, &threads)) {
-                free(sets);
-                return cli_usage("--threads: '%s' is not a number from 0 to 1024", argv[i]);
-            }
-        } else if (strcmp(a, "--force") == 0) {
-            force = 1;
-        } else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
-            quiet = 1;
         } else {
-            free(sets);
+            cli_common_free(&o);
             return cli_usage("unknown or incomplete option '%s'", a);
         }
     }
@@ -75,31 +67,31 @@ int cmd_train(int argc, char **argv, volatile int *stop) {
         config = resume_config;
     }
     if (!config) {
-        free(sets);
+        cli_common_free(&o);
         return cli_usage("--config FILE.ini is required");
     }
     at_config *c = calloc(1, sizeof *c);
     at_error err = {0};
     if (!c) {
-        free(sets);
+        cli_common_free(&o);
         return 7;
     }
-    at_status s = at_config_load(config, sets, n_sets, c, &err);
-    free(sets);
+    at_status s = at_config_load(config, o.sets, o.n_sets, c, &err);
+    cli_common_free(&o);
     if (s) {
         free(c);
         return cli_fail(&err);
     }
-    if (threads >= 0) c->run.threads = threads;
+    if (o.threads >= 0) c->run.threads = o.threads;
     int images = strcmp(c->model.type, "cnn") == 0;
     if (resume && !images) {
         free(c);
         return cli_usage("--resume continues image (cnn) runs only");
     }
-    at_run_options opt = {force, at_config_threads(c), resume};
+    at_run_options opt = {o.force, at_config_threads(c), resume};
     cli_set_threads(opt.threads);
     cli_ui ui;
-    cli_ui_init(&ui, quiet);
+    cli_ui_init(&ui, o.quiet);
     at_progress prog = cli_ui_progress(&ui, stop);
     at_run_summary sum;
     s = images ? at_run_image_experiment(c, &opt, &prog, &sum, &err) : at_run_experiment(c, &opt, &prog, &sum, &err);

@@ -102,3 +102,34 @@ void cli_set_threads(int threads) {
     omp_set_num_threads(threads);
     openblas_set_num_threads(threads);
 }
+
+int cli_common_init(cli_common *o, int argc) {
+    memset(o, 0, sizeof *o);
+    o->threads = -1;
+    o->sets = calloc((size_t)argc + 1, sizeof *o->sets);
+    return o->sets ? 0 : 7;
+}
+
+void cli_common_free(cli_common *o) {
+    free(o->sets);
+    o->sets = NULL;
+}
+
+int cli_common_option(cli_common *o, int argc, char **argv, int *i, int *rc) {
+    const char *a = argv[*i];
+    if (strcmp(a, "--set") == 0 && *i + 1 < argc) {
+        o->sets[o->n_sets++] = argv[++*i];
+    } else if (strcmp(a, "--threads") == 0 && *i + 1 < argc) {
+        if (cli_parse_int(argv[++*i], 0, 1024, &o->threads)) {
+            *rc = cli_usage("--threads: '%s' is not a number from 0 to 1024", argv[*i]);
+            return -1;
+        }
+    } else if (strcmp(a, "--force") == 0) {
+        o->force = 1;
+    } else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
+        o->quiet = 1;
+    } else {
+        return 0;
+    }
+    return 1;
+}
