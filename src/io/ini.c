@@ -80,6 +80,13 @@ static char *read_line(char *str, int num, void *stream) {
         while (*s == ' ' || *s == '\t') s++;
         size_t sl = strlen(s);
         while (sl && (s[sl - 1] == ' ' || s[sl - 1] == '\t')) s[--sl] = '\0';
+        /* libinih keeps at most 49 characters of a section name (its MAX_SECTION) and would
+         * silently file later keys under the shortened name. */
+        if (strlen(s) > 49) {
+            rs->status = at_fail(rs->err, AT_ERR_CONFIG, "%s:%zu: section name too long (%zu characters; at most 49)",
+                                 rs->path, rs->line, strlen(s));
+            return NULL;
+        }
         at_status st = rs->cb->section(rs->cb->user, s, rs->line, rs->err);
         if (st) {
             at_error_prefix(rs->err, "%s:%zu: ", rs->path, rs->line);
@@ -96,6 +103,17 @@ static char *read_line(char *str, int num, void *stream) {
 static int on_entry(void *user, const char *section, const char *name, const char *value) {
     reader_state *rs = user;
     if (rs->status) return 0;
+    if (!name[0]) {
+        rs->status = at_fail(rs->err, AT_ERR_CONFIG, "%s:%zu: a key name is missing before '='", rs->path, rs->line);
+        return 0;
+    }
+    /* "key =;x" reaches us as ";x", but written back as "key = ;x" it would read as a
+     * comment: refuse the ambiguity instead of changing meaning between runs. */
+    if (value[0] == ';' || value[0] == '#') {
+        rs->status = at_fail(rs->err, AT_ERR_CONFIG, "%s:%zu: the value of '%s' starts with a comment character '%c'",
+                             rs->path, rs->line, name, value[0]);
+        return 0;
+    }
     at_status st = rs->cb->entry(rs->cb->user, section, name, value, rs->line, rs->err);
     if (st) {
         at_error_prefix(rs->err, "%s:%zu: ", rs->path, rs->line);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "astrotrain/cnn.h"
 #include "astrotrain/config.h"
 #include "fuzz_util.h"
 
@@ -15,6 +16,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     at_error err = {0};
     const char *path = fuzz_write(data, size);
     at_status s = at_config_load(path, NULL, 0, c, &err);
+    if (s == AT_OK && c->net.n) {
+        /* Network sections are checked by the network parser: errors, never crashes. */
+        at_cnn_spec *spec = NULL;
+        at_error e3 = {0};
+        if (at_cnn_spec_parse(c->net.rec, c->net.n, path, &spec, &e3) == AT_OK) at_cnn_spec_free(spec);
+        else if (!e3.msg[0]) abort();
+    }
     if (s == AT_OK) {
         char *text = at_config_format(c);
         if (!text) abort();

@@ -85,6 +85,8 @@ static void test_errors(void) {
     CHECK_FAIL(at_config_load(NULL, bad2, 1, &c, &e), AT_ERR_USAGE, &e, "expected section.key=value");
     p = write_ini("o.ini", "[model]\nmax_features = sqr\n");
     CHECK_FAIL(at_config_load(p, NULL, 0, &c, &e), AT_ERR_CONFIG, &e, "max_features");
+    p = write_ini("r.ini", "[member.a12345678901234567890123456789012345678901234567890]\ntype = mlp\n");
+    CHECK_FAIL(at_config_load(p, NULL, 0, &c, &e), AT_ERR_CONFIG, &e, "r.ini:1: section name too long");
     p = write_ini("q.ini", "[data]\nfeatures = u, g, u\n");
     CHECK_FAIL(at_config_load(p, NULL, 0, &c, &e), AT_ERR_CONFIG, &e, "'u' is listed twice");
 }
