@@ -26,11 +26,14 @@ static void help(void) {
 }
 
 static void print_table(const char *part, const at_metrics *m, char *const *names) {
+    int w = 12; /* the longest class name sets the first column */
+    for (size_t c = 0; c < m->k; c++)
+        if ((int)strlen(names[c]) > w) w = (int)strlen(names[c]);
     printf("\n%s (%zu rows)\n", part, m->n);
-    printf("  %-12s %9s %9s %9s %9s %10s\n", "class", "precision", "recall", "f1", "support", "confident");
+    printf("  %-*s %9s %9s %9s %9s %10s\n", w, "class", "precision", "recall", "f1", "support", "confident");
     for (size_t c = 0; c < m->k; c++) {
         const at_class_metrics *pc = &m->per_class[c];
-        printf("  %-12s %9.4f %9.4f %9.4f %9zu %10.4f\n", names[c], pc->precision, pc->recall, pc->f1, pc->support,
+        printf("  %-*s %9.4f %9.4f %9.4f %9zu %10.4f\n", w, names[c], pc->precision, pc->recall, pc->f1, pc->support,
                pc->confident_fraction);
     }
     printf("  accuracy %.4f   macro-F1 %.4f   log-loss %.4f\n", m->accuracy, m->macro_f1, m->log_loss);
