@@ -23,6 +23,7 @@
 #include "astrotrain/model.h"
 #include "astrotrain/preprocess.h"
 #include "io/ini.h"
+#include "io/words.h"
 
 typedef enum key_type { K_INT, K_REAL, K_BOOL, K_STR, K_CHOICE } key_type;
 
@@ -238,38 +239,6 @@ static const char *const section_names[] = {"run",       "data", "clean", "under
 
 /* ---- helpers ------------------------------------------------------------------------ */
 
-static size_t edit_distance(const char *a, const char *b) {
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 64 || lb > 64) return 99;
-    size_t prev[65], cur[65];
-    for (size_t j = 0; j <= lb; j++) prev[j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        cur[0] = i;
-        for (size_t j = 1; j <= lb; j++) {
-            size_t sub = prev[j - 1] + (tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]));
-            size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
-            cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
-        }
-        memcpy(prev, cur, (lb + 1) * sizeof prev[0]);
-    }
-    return prev[lb];
-}
-
-/* The closest candidate within a distance that still looks like a typo, or NULL. */
-static const char *nearest(const char *word, const char *const *cands, size_t n) {
-    const char *best = NULL;
-    size_t bd = 99, limit = strlen(word) / 3 + 1;
-    if (limit < 2) limit = 2;
-    for (size_t i = 0; i < n; i++) {
-        size_t d = edit_distance(word, cands[i]);
-        if (d < bd) {
-            bd = d;
-            best = cands[i];
-        }
-    }
-    return bd <= limit ? best : NULL;
-}
-
 static int section_is_model(const char *section) { return strcmp(section, "model") == 0; }
 
 static int key_applies(const key_spec *k, const char *type);
@@ -309,35 +278,6 @@ static const void *cfield(const at_config *c, const key_spec *k, int member) {
                        : member >= 0                 ? (const char *)&c->members[member].model
                                                      : (const char *)&c->model;
     return base + k->offset;
-}
-
-static int choice_index(const char *choices, const char *value) {
-    int idx = 0;
-    const char *p = choices;
-    size_t vl = strlen(value);
-    while (*p) {
-        const char *bar = strchr(p, '|');
-        size_t len = bar ? (size_t)(bar - p) : strlen(p);
-        if (len == vl && strncasecmp(p, value, len) == 0) return idx;
-        idx++;
-        if (!bar) break;
-        p = bar + 1;
-    }
-    return -1;
-}
-
-static void choice_name(const char *choices, int index, char *out, size_t cap) {
-    const char *p = choices;
-    for (int i = 0; i < index && p; i++) {
-        p = strchr(p, '|');
-        if (p) p++;
-    }
-    if (!p) p = "?";
-    const char *bar = strchr(p, '|');
-    size_t len = bar ? (size_t)(bar - p) : strlen(p);
-    if (len >= cap) len = cap - 1;
-    memcpy(out, p, len);
-    out[len] = '\0';
 }
 
 static void trim_copy(const char *in, char *out, size_t cap) {
@@ -392,7 +332,7 @@ static at_status set_value(at_config *c, const key_spec *k, int member, const ch
                            k->name, v);
         return AT_OK;
     case K_CHOICE: {
-        int idx = choice_index(k->choices, v);
+        int idx = at_choice_index(k->choices, v);
         if (idx < 0) {
             char list[256];
             snprintf(list, sizeof list, "%s", k->choices);
@@ -470,7 +410,7 @@ typedef struct load_state {
 } load_state;
 
 static at_status unknown_section(const char *section, at_error *err) {
-    const char *near = nearest(section, section_names, N_SECTIONS);
+    const char *near = at_nearest_word(section, section_names, N_SECTIONS);
     if (near)
         return at_fail(err, AT_ERR_CONFIG, "unknown section [%s] (did you mean [%s]?)", section, near);
     char list[256] = "";
@@ -486,7 +426,7 @@ static at_status unknown_key(const char *section, const char *key, at_error *err
     size_t n = 0;
     for (size_t i = 0; i < N_KEYS; i++)
         if (strcmp(keys[i].section, section) == 0) cands[n++] = keys[i].name;
-    const char *near = nearest(key, cands, n);
+    const char *near = at_nearest_word(key, cands, n);
     if (near) return at_fail(err, AT_ERR_CONFIG, "unknown key '%s' in [%s] (did you mean '%s'?)", key, section, near);
     for (size_t i = 0; i < N_KEYS; i++)
         if (strcmp(keys[i].name, key) == 0)
@@ -703,7 +643,7 @@ static at_status validate_model(load_state *ls, const at_model_config *mc, int m
     if (!at_model_ops_find(mc->type)) {
         snprintf(where, sizeof where, type_line ? "%s:%zu: " : "%s: ", c->source[0] ? c->source : "--set",
                  type_line);
-        const char *near = nearest(mc->type, types, nt);
+        const char *near = at_nearest_word(mc->type, types, nt);
         char list[512] = "";
         for (size_t i = 0; i < nt; i++) {
             strcat(list, i ? ", " : "");
@@ -916,7 +856,7 @@ static void format_value(const at_config *c, const key_spec *k, int member, char
         }
         break;
     case K_BOOL: snprintf(out, cap, "%s", *(const int *)src ? "true" : "false"); break;
-    case K_CHOICE: choice_name(k->choices, *(const int *)src, out, cap); break;
+    case K_CHOICE: at_choice_name(k->choices, *(const int *)src, out, cap); break;
     case K_STR:
         if (strcmp(k->name, "delimiter") == 0 && strcmp((const char *)src, "\t") == 0)
             snprintf(out, cap, "tab");

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "io/words.h"
 #include "models/cnn/cnn_internal.h"
 
 typedef enum ktype { T_SIZE, T_INT, T_REAL, T_BOOL, T_CHOICE } ktype;
@@ -101,23 +102,6 @@ int at_cnn_is_net_section(const char *s) {
     return 0;
 }
 
-static size_t edit_distance(const char *a, const char *b) {
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 40 || lb > 40) return 99;
-    size_t prev[41], cur[41];
-    for (size_t j = 0; j <= lb; j++) prev[j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        cur[0] = i;
-        for (size_t j = 1; j <= lb; j++) {
-            size_t sub = prev[j - 1] + (tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]));
-            size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
-            cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
-        }
-        memcpy(prev, cur, (lb + 1) * sizeof prev[0]);
-    }
-    return prev[lb];
-}
-
 static const net_key *find_key(const char *section, const char *name) {
     for (size_t i = 0; i < N_KEYS; i++)
         if (strcmp(keys[i].section, section) == 0 && strcmp(keys[i].name, name) == 0) return &keys[i];
@@ -132,7 +116,7 @@ static at_status unknown_key(const char *where, const char *section, const char 
     for (size_t i = 0; i < N_KEYS; i++) {
         if (strcmp(keys[i].section, section) != 0) continue;
         any = 1;
-        size_t d = edit_distance(key, keys[i].name);
+        size_t d = at_edit_distance(key, keys[i].name);
         if (d < bd) bd = d, best = keys[i].name;
     }
     if (!any) return at_fail(err, AT_ERR_CONFIG, "%s[%s] takes no keys (got '%s')", where, section, key);
@@ -140,33 +124,6 @@ static at_status unknown_key(const char *where, const char *section, const char 
         return at_fail(err, AT_ERR_CONFIG, "%sunknown key '%s' in [%s] (did you mean '%s'?)", where, key, section,
                        best);
     return at_fail(err, AT_ERR_CONFIG, "%sunknown key '%s' in [%s]", where, key, section);
-}
-
-static int choice_index(const char *choices, const char *v) {
-    int idx = 0;
-    size_t vl = strlen(v);
-    for (const char *p = choices; *p; idx++) {
-        const char *bar = strchr(p, '|');
-        size_t len = bar ? (size_t)(bar - p) : strlen(p);
-        if (len == vl && strncasecmp(p, v, len) == 0) return idx;
-        if (!bar) break;
-        p = bar + 1;
-    }
-    return -1;
-}
-
-static void choice_name(const char *choices, int index, char *out, size_t cap) {
-    const char *p = choices;
-    for (int i = 0; i < index && p; i++) {
-        p = strchr(p, '|');
-        if (p) p++;
-    }
-    if (!p) p = "?";
-    const char *bar = strchr(p, '|');
-    size_t len = bar ? (size_t)(bar - p) : strlen(p);
-    if (len >= cap) len = cap - 1;
-    memcpy(out, p, len);
-    out[len] = '\0';
 }
 
 static at_status set_key(void *base, const net_key *k, const char *v, const char *where, at_error *err) {
@@ -207,7 +164,7 @@ static at_status set_key(void *base, const net_key *k, const char *v, const char
                            k->name, v);
         return AT_OK;
     case T_CHOICE: {
-        int idx = choice_index(k->choices, v);
+        int idx = at_choice_index(k->choices, v);
         if (idx < 0) {
             char list[128];
             snprintf(list, sizeof list, "%s", k->choices);
@@ -242,7 +199,7 @@ static void format_key(const void *base, const net_key *k, char *out, size_t cap
         break;
     }
     case T_BOOL: snprintf(out, cap, "%s", *(const int *)src ? "true" : "false"); break;
-    case T_CHOICE: choice_name(k->choices, *(const int *)src, out, cap); break;
+    case T_CHOICE: at_choice_name(k->choices, *(const int *)src, out, cap); break;
     }
 }
 
