@@ -33,11 +33,11 @@ at_run() {
 }
 
 peer_run() {
-    local model=$1 label=$2 i fits=() preds=() acc=""
+    local model=$1 label=$2 threads=${3:-$THREADS} i fits=() preds=() acc=""
     [ -f "$PEERS/peer_fit.py" ] && [ -x "$PY" ] || { echo "  ($label: ../shared/benchmarks/peer_fit.py or $PY missing)"; return; }
     for i in $(seq "$REPEATS"); do
         local js
-        js=$($PY "$PEERS/peer_fit.py" "$model" --threads "$THREADS" 2>/dev/null) || { echo "  ($label not installed: see ../shared/benchmarks/README.md)"; return; }
+        js=$($PY "$PEERS/peer_fit.py" "$model" --threads "$threads" 2>/dev/null) || { echo "  ($label not installed: see ../shared/benchmarks/README.md)"; return; }
         fits+=("$(echo "$js" | $PY -c 'import json,sys; print(json.load(sys.stdin)["fit_seconds"])')")
         preds+=("$(echo "$js" | $PY -c 'import json,sys; print(json.load(sys.stdin).get("predict_seconds", float("nan")))')")
         acc=$(echo "$js" | $PY -c 'import json,sys; d=json.load(sys.stdin); print(d.get("accuracy", d.get("explained_variance_ratio")))')
@@ -84,7 +84,7 @@ for m in $MODELS; do
     case "$m" in
     rf) echo "random forest (100 trees)"; at_run rf; peer_run rf "scikit-learn RF"; ranger_run ;;
     gbdt) echo "gradient boosting (300 rounds, depth 6, eta 0.1)"; at_run gbdt; peer_run xgb "XGBoost hist" ;;
-    mlp) echo "MLP 64-64 (Adam 1e-3, batch 256, 50 epochs)"; at_run mlp; peer_run torch_mlp "PyTorch MLP" ;;
+    mlp) echo "MLP 64-64 (Adam 1e-3, batch 256, 50 epochs)"; at_run mlp; peer_run torch_mlp "PyTorch MLP, 1 thread" 1; peer_run torch_mlp "PyTorch MLP, 2 threads" ;;
     gmm) echo "Gaussian mixture (3 full components, 6 standardised features, best permutation)"
          at_run gmm --set pca.components=0; peer_run gmm "scikit-learn GMM"
          echo "  (configs/gmm.ini as shipped clusters on 3 principal components:)"; at_run gmm ;;
