@@ -79,6 +79,37 @@ cnn_bench() {
         "$(echo "$js" | $PY -c 'import json,sys; print(json.load(sys.stdin)["results"][0]["infer_img_per_s_median"])')"
 }
 
+# PCA on identical rows: the peer protocol's standardised training part, written to CSV,
+# fitted by scikit-learn and by astrotrain (whole file as the training part, no rescaling).
+pca_same_rows() {
+    $PY -c 'import sklearn' 2>/dev/null || return
+    $PY - "$OUT/pca_rows.csv" > "$OUT/sk_evr.txt" <<'PY' || return
+import sys, numpy as np, pandas as pd
+from sklearn.decomposition import PCA
+from sklearn.model_selection import train_test_split
+F = ["u", "g", "r", "i", "z", "redshift"]
+df = pd.read_csv("data/sdss17/star_classification.csv.gz")
+df = df[(df[["u", "g", "r", "i", "z"]] != -9999).all(axis=1)]
+m = df["class"].value_counts().min()
+df = pd.concat([g.sample(m, random_state=42) for _, g in df.groupby("class")])
+X = df[F].to_numpy(np.float64); y = df["class"].to_numpy()
+Xtr, _, ytr, _ = train_test_split(X, y, train_size=0.70, stratify=y, random_state=42)
+Xtr = (Xtr - Xtr.mean(0)) / Xtr.std(0)
+pd.DataFrame(np.column_stack([Xtr]), columns=F).assign(**{"class": ytr}).to_csv(sys.argv[1], index=False, float_format="%.17g")
+print(" ".join("%.17g" % v for v in PCA(n_components=3).fit(Xtr).explained_variance_ratio_))
+PY
+    "$AT" --config configs/pca.ini --quiet --force --set run.output_dir="$OUT" --set run.name=pca_same \
+        --set data.path="$OUT/pca_rows.csv" --set undersample.strategy=none --set normalise.method=none \
+        --set split.train=1 --set split.validation=0 --set split.test=0 --set plots.enabled=false >/dev/null || return
+    python3 - "$OUT/pca_same/metrics.json" "$OUT/sk_evr.txt" <<'PY'
+import json, sys
+a = json.load(open(sys.argv[1]))["model_info"]["explained_variance_ratio"]
+b = [float(v) for v in open(sys.argv[2]).read().split()]
+print("  same rows: astrotrain EVR %s, scikit-learn %s, largest difference %.1e" %
+      (["%.6f" % v for v in a], ["%.6f" % v for v in b], max(abs(x - y) for x, y in zip(a, b))))
+PY
+}
+
 echo "astrotrain bench: SDSS17 protocol, $THREADS threads, median of $REPEATS ($(nproc) cores, $(date -u +%F))"
 for m in $MODELS; do
     case "$m" in
@@ -90,7 +121,8 @@ for m in $MODELS; do
          echo "  (configs/gmm.ini as shipped clusters on 3 principal components:)"; at_run gmm ;;
     pca) echo "PCA (3 components; 'accuracy' column: explained variance ratios)"; at_run pca
          python3 -c "import json,sys; print('  astrotrain explained variance ratios', json.load(open('$OUT/pca-1/metrics.json'))['model_info']['explained_variance_ratio'])" 2>/dev/null
-         peer_run pca "scikit-learn PCA" ;;
+         peer_run pca "scikit-learn PCA"
+         pca_same_rows ;;
     ensemble) echo "ensemble (forest + MLP members trained in the run, 1000 trials)"; at_run ensemble ;;
     cnn) echo "reference CNN 64x64x3, batch 32, SGD momentum (throughput, cnn_torch.py protocol)"; cnn_bench ;;
     cnn_*) ;; # image experiments take minutes each; the 'cnn' case measures the network

@@ -708,7 +708,9 @@ static at_status validate(load_state *ls, at_error *err) {
     double sum = c->split.train + c->split.validation + c->split.test;
     if (fabs(sum - 1.0) > 1e-9)
         return at_fail(err, AT_ERR_CONFIG, "%s[split] train + validation + test = %g, must be 1", where, sum);
-    if (c->split.train <= 0 || c->split.test <= 0)
+    /* A transform (pca) is not evaluated, so it may fit on everything. */
+    int transform = strcmp(c->model.type, "pca") == 0;
+    if (c->split.train <= 0 || (c->split.test <= 0 && !transform))
         return at_fail(err, AT_ERR_CONFIG, "%s[split] train and test must be > 0", where);
     if (c->undersample.strategy == AT_UNDERSAMPLE_PER_CLASS && c->undersample.per_class < 1)
         return at_fail(err, AT_ERR_CONFIG, "%s[undersample] strategy = per_class needs per_class >= 1", where);

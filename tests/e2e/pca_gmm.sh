@@ -23,6 +23,10 @@ a = {r["row"]: r for r in csv.DictReader(open(sys.argv[1]))}
 b = {r["row"]: r for r in csv.DictReader(open(sys.argv[2]))}
 assert len(a) > 500 and all(b[k] == v for k, v in a.items())
 PY
+ok "a pca may fit on every row (no test part)" "$ASTROTRAIN" --config "$ROOT/configs/pca.ini" $common --set run.name=pcaall \
+    --set split.train=1 --set split.validation=0 --set split.test=0
+fails "a classifier needs a test part" 3 "[split] train and test must be > 0" "$ASTROTRAIN" --config "$ROOT/configs/rf.ini" $common \
+    --set run.name=notest --set split.train=1 --set split.validation=0 --set split.test=0
 fails "predict refuses a pca model" 2 "use \`astrotrain transform\`" "$ASTROTRAIN" predict --model runs/pca/model.h5 --input "$SAMPLE" --output p.csv
 
 ok "gmm run (PCA stage, 3 components)" "$ASTROTRAIN" --config "$ROOT/configs/gmm.ini" $common
