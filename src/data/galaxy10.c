@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "io/h5check.h"
 #include "data/images_internal.h"
 
 #define CHUNK_IMAGES 64
@@ -61,6 +62,10 @@ static at_status open_column(hid_t file, const char *path, const char *name, hsi
     *out = -1;
     hid_t d = H5Dopen2(file, name, H5P_DEFAULT);
     if (d < 0) return at_fail(err, AT_ERR_DATA, "%s: cannot open dataset '%s'", path, name);
+    if (!at_h5_chunks_plausible(d)) {
+        H5Dclose(d);
+        return at_fail(err, AT_ERR_DATA, "%s: dataset '%s' declares implausible chunks (corrupt file?)", path, name);
+    }
     hid_t t = H5Dget_type(d), s = H5Dget_space(d);
     H5T_class_t cls = t >= 0 ? H5Tget_class(t) : H5T_NO_CLASS;
     int rank = s >= 0 ? H5Sget_simple_extent_ndims(s) : -1;
@@ -129,6 +134,10 @@ static at_status read_g10(const char *path, size_t src_c, const at_image_load_op
     dimg = H5Dopen2(file, "images", dapl >= 0 ? dapl : H5P_DEFAULT);
     if (dimg < 0) {
         st = at_fail(err, AT_ERR_DATA, "%s: cannot open dataset 'images'", path);
+        goto done;
+    }
+    if (!at_h5_chunks_plausible(dimg)) {
+        st = at_fail(err, AT_ERR_DATA, "%s: dataset 'images' declares implausible chunks (corrupt file?)", path);
         goto done;
     }
     hid_t t = H5Dget_type(dimg);

@@ -28,6 +28,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "io/h5check.h"
+
 #ifndef AT_VERSION
 #define AT_VERSION "dev"
 #endif
@@ -563,6 +565,10 @@ static at_status open_checked(at_store *st, const char *name, enum kind kind, op
     o->ds = obj;
     o->type = H5Dget_type(o->ds);
     o->space = H5Dget_space(o->ds);
+    if (o->type >= 0 && o->space >= 0 && !at_h5_chunks_plausible(o->ds)) {
+        opened_close(o);
+        return at_fail(err, AT_ERR_MODEL, "%s: '%s' declares implausible chunks (corrupt file)", st->path, name);
+    }
     if (o->type < 0 || o->space < 0) {
         opened_close(o);
         return read_err(st, name, err);

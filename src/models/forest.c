@@ -216,7 +216,8 @@ static at_status validate(at_forest *f, at_store *st, at_error *err) {
         return bad_file(st, err, "tree offsets do not cover the node arrays");
     for (size_t t = 0; t < f->n_trees; t++) {
         int64_t a = f->offset[t], b = f->offset[t + 1];
-        if (b <= a) return bad_file(st, err, "tree offsets are not increasing");
+        /* Bounded by the node arrays before anything is sized by them. */
+        if (b <= a || a < 0 || b > (int64_t)f->n_nodes) return bad_file(st, err, "tree offsets are not increasing");
         int64_t m = b - a;
         if (m > INT32_MAX) return bad_file(st, err, "a tree is too large");
         int32_t *depth = calloc((size_t)m, sizeof *depth);
