@@ -16,9 +16,13 @@ for bin in "$@"; do
     work=$FUZZ_BUILD/corpus/$name
     crashes=$FUZZ_BUILD/crashes/$name/
     mkdir -p "$work" "$crashes" "$seeds"
-    echo "=== fuzz $name for ${FUZZ_SECONDS}s (seeds: $(ls "$seeds" | wc -l))"
+    if [ -n "${FUZZ_RUNS:-}" ]; then what="$FUZZ_RUNS inputs from seed ${FUZZ_SEED:-1}"; else what="${FUZZ_SECONDS}s"; fi
+    echo "=== fuzz $name: $what (seeds: $(ls "$seeds" | wc -l))"
     # -rss_limit_mb/-malloc_limit_mb: an input that makes us allocate past 1 GB is a bug.
-    if "$bin" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=1024 \
+    # FUZZ_RUNS (with FUZZ_SEED) replaces the time limit by a reproducible number of inputs.
+    limit=(-max_total_time="$FUZZ_SECONDS")
+    [ -n "${FUZZ_RUNS:-}" ] && limit=(-runs="$FUZZ_RUNS" -seed="${FUZZ_SEED:-1}")
+    if "$bin" "${limit[@]}" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=1024 \
         -max_len=65536 -artifact_prefix="$crashes" -print_final_stats=1 "$work" "$seeds" \
         >"$FUZZ_BUILD/$name.log" 2>&1; then
         grep -E '^stat::number_of_executed_units|^#[0-9]+.*DONE' "$FUZZ_BUILD/$name.log" | tail -n 2
