@@ -79,6 +79,12 @@ void at_predictions_header(FILE *f, const char *const *class_names, size_t k, in
 void at_predictions_rows(FILE *f, const at_dataset *ds, const double *P, const char *const *class_names,
                          size_t k, int with_true);
 
+/* predictions.csv-format file at path, written atomically. */
+at_status at_write_predictions_file(const char *path, const at_dataset *ds, const double *P,
+                                    const char *const *class_names, size_t k, int with_true, at_error *err);
+/* dir/name holding text, written atomically. */
+at_status at_write_text_file(const char *dir, const char *name, const char *text, at_error *err);
+
 /* mkdir -p; AT_ERR_IO naming the path on failure. */
 at_status at_mkdirs(const char *path, at_error *err);
 

@@ -3,6 +3,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "astrotrain/atomic_file.h"
 #include "astrotrain/metrics.h"
 #include "pipeline/internal.h"
 
@@ -42,4 +43,20 @@ at_status at_mkdirs(const char *path, at_error *err) {
         buf[i] = keep;
     }
     return AT_OK;
+}
+
+at_status at_write_predictions_file(const char *path, const at_dataset *ds, const double *P,
+                                    const char *const *class_names, size_t k, int with_true, at_error *err) {
+    at_afile *af = at_afile_open(path, err);
+    if (!af) return err ? err->code : AT_ERR_IO;
+    FILE *f = at_afile_stream(af);
+    at_predictions_header(f, class_names, k, with_true);
+    at_predictions_rows(f, ds, P, class_names, k, with_true);
+    return at_afile_commit(af, err);
+}
+
+at_status at_write_text_file(const char *dir, const char *name, const char *text, at_error *err) {
+    char path[AT_PATH_MAX + 256];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    return at_write_file_atomic(path, text, strlen(text), err);
 }

@@ -233,22 +233,6 @@ static void build_metrics_json(const at_config *c, const img_run *r, const at_ru
     at_json_end_object(j);
 }
 
-static at_status write_text(const char *dir, const char *name, const char *text, at_error *err) {
-    char path[AT_PATH_MAX + 256];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    return at_write_file_atomic(path, text, strlen(text), err);
-}
-
-static at_status write_predictions(const char *path, const at_dataset *ds, const double *P, char *const *names,
-                                   size_t k, int with_true, at_error *err) {
-    at_afile *af = at_afile_open(path, err);
-    if (!af) return err ? err->code : AT_ERR_IO;
-    FILE *f = at_afile_stream(af);
-    at_predictions_header(f, (const char *const *)names, k, with_true);
-    at_predictions_rows(f, ds, P, (const char *const *)names, k, with_true);
-    return at_afile_commit(af, err);
-}
-
 /* Sample images per class and misclassified test images, as PNG grids with captions. A
  * failure here is a warning: the run's results are already safe. */
 static void image_grids(const char *plots, img_run *r, at_run_summary *out) {
@@ -348,7 +332,7 @@ at_status at_run_image_experiment(const at_config *c, const at_run_options *opt,
         s = at_fail(err, AT_ERR_MEMORY, "out of memory");
         goto done;
     }
-    if (!opt->resume_dir && (s = write_text(out->run_dir, "config.ini", r.config_text, err))) goto done;
+    if (!opt->resume_dir && (s = at_write_text_file(out->run_dir, "config.ini", r.config_text, err))) goto done;
     snprintf(ckpt, sizeof ckpt, "%s/checkpoint.h5", out->run_dir);
     at_cnn_train_options to = {opt->threads, (uint64_t)c->run.seed, r.class_weight, ckpt, opt->resume_dir != NULL, pp};
     double t0 = omp_get_wtime();
@@ -423,10 +407,10 @@ at_status at_run_image_experiment(const at_config *c, const at_run_options *opt,
                    .metrics_json = r.json.buf};
     snprintf(path, sizeof path, "%s/model.h5", out->run_dir);
     if ((s = at_bundle_save(&b, path, err))) goto done;
-    if ((s = write_text(out->run_dir, "metrics.json", r.json.buf, err))) goto done;
-    if (opt->resume_dir && (s = write_text(out->run_dir, "config.ini", r.config_text, err))) goto done;
+    if ((s = at_write_text_file(out->run_dir, "metrics.json", r.json.buf, err))) goto done;
+    if (opt->resume_dir && (s = at_write_text_file(out->run_dir, "config.ini", r.config_text, err))) goto done;
     snprintf(path, sizeof path, "%s/predictions.csv", out->run_dir);
-    if ((s = write_predictions(path, r.ds_test, r.P_test, r.class_names, k, 1, err))) goto done;
+    if ((s = at_write_predictions_file(path, r.ds_test, r.P_test, (const char *const *)r.class_names, k, 1, err))) goto done;
     if (c->plots.enabled) {
         at_run_figures f = {.class_names = (const char *const *)out->class_names, .k = k,
                             .counts_before = r.counts_before, .counts_after = r.counts_after, .test = &out->test,
@@ -517,7 +501,7 @@ at_status at_predict_images(const at_bundle *b, const char *const *inputs, size_
         }
         rep->rows_read = rep->rows_written = im->n;
         rep->has_label = y != NULL;
-        s = write_predictions(output, ds, P, b->class_names, k, y != NULL, err);
+        s = at_write_predictions_file(output, ds, P, (const char *const *)b->class_names, k, y != NULL, err);
     }
     at_dataset_free(ds);
     free(P), free(y);

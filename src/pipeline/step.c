@@ -158,24 +158,6 @@ static void build_metrics_json(const at_config *c, const at_prepared *d, const a
     at_json_end_object(j);
 }
 
-static at_status write_text(const char *dir, const char *name, const char *text, at_error *err) {
-    char path[AT_PATH_MAX + 256];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    return at_write_file_atomic(path, text, strlen(text), err);
-}
-
-static at_status write_predictions(const char *dir, const at_dataset *test, const double *P, at_error *err) {
-    char path[AT_PATH_MAX + 256];
-    snprintf(path, sizeof path, "%s/predictions.csv", dir);
-    at_afile *af = at_afile_open(path, err);
-    if (!af) return err ? err->code : AT_ERR_IO;
-    FILE *f = at_afile_stream(af);
-    const char *const *names = (const char *const *)test->class_names;
-    at_predictions_header(f, names, test->n_classes, 1);
-    at_predictions_rows(f, test, P, names, test->n_classes, 1);
-    return at_afile_commit(af, err);
-}
-
 /* transformed.csv: the PCA model's coordinates of the test part. */
 static at_status write_transformed(const char *dir, const at_dataset *test, const at_pca *pca, at_error *err) {
     double *Z = at_malloc(test->n * pca->k + 1, sizeof *Z, err);
@@ -310,9 +292,11 @@ at_status at_run_step(const at_config *c, const at_prepared *d, at_model *model,
     json.buf = NULL;
     snprintf(path, sizeof path, "%s/model.h5", dir);
     if ((s = at_bundle_save(out->bundle, path, err))) goto done;
-    if ((s = write_text(dir, "metrics.json", out->bundle->metrics_json, err))) goto done;
-    if ((s = write_text(dir, "config.ini", out->bundle->config_text, err))) goto done;
-    if (out->classifier) s = write_predictions(dir, d->test, out->P_test, err);
+    if ((s = at_write_text_file(dir, "metrics.json", out->bundle->metrics_json, err))) goto done;
+    if ((s = at_write_text_file(dir, "config.ini", out->bundle->config_text, err))) goto done;
+    snprintf(path, sizeof path, "%s/predictions.csv", dir);
+    if (out->classifier)
+        s = at_write_predictions_file(path, d->test, out->P_test, (const char *const *)d->test->class_names, k, 1, err);
     else s = write_transformed(dir, d->test, at_pca_of(out->bundle->model), err);
     if (s) goto done;
     if (c->plots.enabled) {
