@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "astrotrain/config.h"
 #include "astrotrain/rng.h"
 #include "models/gbdt_internal.h"
 
@@ -475,7 +476,24 @@ static void gbdt_free(void *impl) {
     free(m);
 }
 
+/* Peak memory of a fit, generously: binned data, per-row scores/gradients/hessians, the
+ * histograms of one level (or of every open leaf), and the trees themselves. */
+static size_t gbdt_memory_estimate(const struct at_model_config *mc, size_t n, size_t d, size_t k, int threads) {
+    const at_gbdt_params *p = &mc->gbdt;
+    double trees_per_round = k == 2 ? 1.0 : (double)k;
+    double leaves = p->max_leaves > 0 ? (double)p->max_leaves : ldexp(1.0, (int)(p->max_depth < 30 ? p->max_depth : 30));
+    if (leaves > (double)n) leaves = (double)n;
+    double node_bytes = 48.0;
+    double trees = (double)p->n_rounds * trees_per_round * 2.0 * leaves * node_bytes;
+    double rows = (double)n * ((double)d + 8.0 * 4.0 * (double)k + 16.0);
+    double hist = 2.0 * leaves * (double)d * ((double)p->max_bin + 1.0) * 16.0 * trees_per_round;
+    double scratch = (double)(threads > 0 ? threads : 1) * (double)d * 256.0 * 16.0;
+    double total = trees + rows + hist + scratch;
+    return total >= (double)SIZE_MAX ? SIZE_MAX : (size_t)total;
+}
+
 const at_model_ops at_gbdt_ops = {
+    .memory_estimate = gbdt_memory_estimate,
     .type = "gradient_boosting",
     .fit = gbdt_fit,
     .predict_proba = gbdt_predict_proba,

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "astrotrain/config.h"
 #include "astrotrain/forest.h" /* at_class_weight */
 #include "models/mlp_internal.h"
 
@@ -601,7 +602,29 @@ void at_mlp_get_parameters(const at_model *m, float *out) {
     else memset(out, 0, mm->net.n_params * sizeof(float));
 }
 
+/* Peak memory of a fit: the float copy of the data, per-thread parameter replicas with Adam
+ * moments, two gradient buffers per shard, and the activations of one batch per shard. */
+static size_t mlp_memory_estimate(const struct at_model_config *mc, size_t n, size_t d, size_t k, int threads) {
+    size_t sizes[AT_MLP_MAX_HIDDEN], nh = 0;
+    at_error e;
+    if (at_mlp_parse_hidden(mc->mlp.hidden, sizes, &nh, &e)) return 0;
+    double params = 0, widest = (double)(d > k ? d : k), prev = (double)d;
+    for (size_t l = 0; l < nh; l++) {
+        params += prev * (double)sizes[l] + (double)sizes[l];
+        prev = (double)sizes[l];
+        if ((double)sizes[l] > widest) widest = (double)sizes[l];
+    }
+    params += prev * (double)k + (double)k;
+    double shards = threads > 0 ? (double)threads : 1.0;
+    double replicas = shards * params * 4.0 * 3.0 + 2.0 * shards * params * 4.0 + params * 4.0;
+    double batch = shards * (double)mc->mlp.batch_size * widest * 4.0 * ((double)nh + 6.0);
+    double data = (double)n * ((double)d * 4.0 + 16.0);
+    double total = replicas + batch + data;
+    return total >= (double)SIZE_MAX ? SIZE_MAX : (size_t)total;
+}
+
 const at_model_ops at_mlp_ops = {
+    .memory_estimate = mlp_memory_estimate,
     .type = "mlp",
     .fit = mlp_fit,
     .predict_proba = mlp_predict_proba,

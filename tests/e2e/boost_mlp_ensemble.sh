@@ -85,4 +85,8 @@ printf '[model]\ntype = ensemble\nmembers = nowhere.h5\n' > bad.ini
 fails "missing member file" 3 "ensemble member 'nowhere.h5' is neither a model file nor a trained run" "$ASTROTRAIN" --config bad.ini $common --set run.name=bad
 fails "ensemble without a validation part" 3 "validation > 0" "$ASTROTRAIN" --config ens.ini $common --set run.name=noval \
     --set split.validation=0 --set split.test=0.3
+fails "boosting estimates its memory before fitting" 7 "training gradient_boosting on" "$ASTROTRAIN" --config "$ROOT/configs/gbdt.ini" $common \
+    --set run.name=memg --set run.memory_limit_mb=5
+fails "the MLP estimates its memory before fitting" 7 "training mlp on" "$ASTROTRAIN" --config "$ROOT/configs/mlp.ini" $common \
+    --set run.name=memm --set run.memory_limit_mb=3 --set model.batch_size=65536 --set model.hidden=4096
 done_tests
