@@ -74,8 +74,15 @@ at_status at_model_save(const at_model *m, at_store *st, at_error *err);
 at_status at_model_load(at_store *st, at_model **out, at_error *err);
 void at_model_free(at_model *m);
 
+/* A bare model (no preprocessing) as a whole file, written atomically, and read back;
+ * whole runs save an at_bundle instead (pipeline.h). */
+at_status at_model_save_file(const at_model *m, const char *path, at_error *err);
+at_status at_model_load_file(const char *path, at_model **out, at_error *err);
+
 /* The registry: a family's ops by type name (NULL if unknown), and the list of names. */
 const at_model_ops *at_model_ops_find(const char *type);
 size_t at_model_types(const char *const **names);
+/* Whether the family is a transform (pca): coordinates, no class probabilities to evaluate. */
+int at_model_type_is_transform(const char *type);
 
 #endif

@@ -74,10 +74,36 @@ at_status at_model_load(at_store *st, at_model **out, at_error *err) {
     return AT_OK;
 }
 
+at_status at_model_save_file(const at_model *m, const char *path, at_error *err) {
+    at_store *st = NULL;
+    at_status s = at_store_create(path, &st, err);
+    if (s) return s;
+    if ((s = at_model_save(m, st, err))) {
+        at_store_close(st); /* discards the temporary file */
+        return s;
+    }
+    return at_store_commit(st, err); /* closes st whatever happens */
+}
+
+at_status at_model_load_file(const char *path, at_model **out, at_error *err) {
+    *out = NULL;
+    at_store *st = NULL;
+    at_status s = at_store_open(path, &st, err);
+    if (s) return s;
+    s = at_model_load(st, out, err);
+    at_store_close(st);
+    return s;
+}
+
 void at_model_free(at_model *m) {
     if (!m) return;
     if (m->ops && m->impl) m->ops->free(m->impl);
     free(m);
+}
+
+int at_model_type_is_transform(const char *type) {
+    const at_model_family *f = at_model_family_find(type);
+    return f && f->transform;
 }
 
 const at_model_ops *at_model_ops_find(const char *type) {

@@ -78,13 +78,13 @@ static at_status ensemble_create(const at_model_config *mc, size_t d, size_t k, 
 }
 
 static const at_model_family families[] = {
-    {"random_forest", &at_forest_ops, forest_create, forest_empty, 0},
-    {"mlp", &at_mlp_ops, mlp_create, mlp_empty, 0},
-    {"gradient_boosting", &at_gbdt_ops, gbdt_create, gbdt_empty, 0},
-    {"pca", &at_pca_ops, pca_create, pca_empty, 1},
-    {"gmm", &at_gmm_ops, gmm_create, gmm_empty, 1},
-    {"ensemble", &at_ensemble_ops, ensemble_create, at_ensemble_empty, 0},
-    {"cnn", &at_cnn_ops, cnn_create, cnn_empty, 0},
+    {"random_forest", &at_forest_ops, forest_create, forest_empty, 0, 0},
+    {"mlp", &at_mlp_ops, mlp_create, mlp_empty, 0, 0},
+    {"gradient_boosting", &at_gbdt_ops, gbdt_create, gbdt_empty, 0, 0},
+    {"pca", &at_pca_ops, pca_create, pca_empty, 1, 1},
+    {"gmm", &at_gmm_ops, gmm_create, gmm_empty, 1, 0},
+    {"ensemble", &at_ensemble_ops, ensemble_create, at_ensemble_empty, 0, 0},
+    {"cnn", &at_cnn_ops, cnn_create, cnn_empty, 0, 0},
 };
 static const char *const family_names[] = {"random_forest", "gradient_boosting", "mlp", "pca", "gmm", "ensemble", "cnn"};
 

@@ -14,6 +14,7 @@ typedef struct at_model_family {
     /* Empty, to be filled by ops->load (model files). */
     at_status (*create_empty)(size_t d, size_t k, at_model **out, at_error *err);
     int unsupervised; /* fits without labels (gmm, pca) */
+    int transform;    /* gives coordinates, not class probabilities (pca): no test part needed */
 } at_model_family;
 
 const at_model_family *at_model_family_find(const char *type);

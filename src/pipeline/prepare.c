@@ -186,7 +186,7 @@ at_status at_prepare_data(const at_config *c, const at_progress *p, at_prepared 
     if ((s = at_split_stratified(balanced, c->split.train, c->split.validation, c->split.test,
                                  (uint64_t)c->run.seed, &d->train, &d->valid, &d->test, err)))
         goto done;
-    if (d->train->n < 2 || (d->test->n == 0 && strcmp(c->model.type, "pca") != 0)) {
+    if (d->train->n < 2 || (d->test->n == 0 && !at_model_type_is_transform(c->model.type))) {
         s = at_fail(err, AT_ERR_DATA, "%s: too few rows to split (%zu train, %zu test)", c->data.path, d->train->n,
                     d->test->n);
         goto done;

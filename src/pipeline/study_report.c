@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "astrotrain/atomic_file.h"
+#include "core/strbuf.h"
 #include "astrotrain/ensemble.h"
 #include "astrotrain/gmm.h"
 #include "astrotrain/plot.h"
@@ -16,97 +17,63 @@
 
 /* ---- a document written as markdown and HTML at once ------------------------------------ */
 
-typedef struct buf {
-    char *s;
-    size_t len, cap;
-    int failed;
-} buf;
-
-static void put(buf *b, const char *s, size_t n) {
-    if (b->failed) return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + n + 1) cap *= 2;
-        char *p = realloc(b->s, cap);
-        if (!p) {
-            b->failed = 1;
-            return;
-        }
-        b->s = p;
-        b->cap = cap;
-    }
-    memcpy(b->s + b->len, s, n);
-    b->len += n;
-    b->s[b->len] = '\0';
-}
-
-static void putf(buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void putf(buf *b, const char *fmt, ...) {
-    char tmp[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n > 0) put(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
-}
-
-static void put_html_text(buf *b, const char *s) {
+static void put_html_text(at_strbuf *b, const char *s) {
     for (; *s; s++) {
         switch (*s) {
-        case '<': put(b, "&lt;", 4); break;
-        case '>': put(b, "&gt;", 4); break;
-        case '&': put(b, "&amp;", 5); break;
-        case '"': put(b, "&quot;", 6); break;
-        default: put(b, s, 1);
+        case '<': at_strbuf_put(b, "&lt;", 4); break;
+        case '>': at_strbuf_put(b, "&gt;", 4); break;
+        case '&': at_strbuf_put(b, "&amp;", 5); break;
+        case '"': at_strbuf_put(b, "&quot;", 6); break;
+        default: at_strbuf_put(b, s, 1);
         }
     }
 }
 
 typedef struct doc {
-    buf md, html;
+    at_strbuf md, html;
     const char *dir; /* the study folder: image paths are relative to it */
 } doc;
 
 static void doc_heading(doc *d, int level, const char *text) {
-    for (int i = 0; i < level; i++) put(&d->md, "#", 1);
-    putf(&d->md, " %s\n\n", text);
-    putf(&d->html, "<h%d>", level);
+    for (int i = 0; i < level; i++) at_strbuf_put(&d->md, "#", 1);
+    at_strbuf_printf(&d->md, " %s\n\n", text);
+    at_strbuf_printf(&d->html, "<h%d>", level);
     put_html_text(&d->html, text);
-    putf(&d->html, "</h%d>\n", level);
+    at_strbuf_printf(&d->html, "</h%d>\n", level);
 }
 
 static void doc_para(doc *d, const char *text) {
-    putf(&d->md, "%s\n\n", text);
-    put(&d->html, "<p>", 3);
+    at_strbuf_printf(&d->md, "%s\n\n", text);
+    at_strbuf_put(&d->html, "<p>", 3);
     put_html_text(&d->html, text);
-    put(&d->html, "</p>\n", 5);
+    at_strbuf_put(&d->html, "</p>\n", 5);
 }
 
 /* cells: rows * cols, row 0 is the header. */
 static void doc_table(doc *d, char (*cells)[96], size_t rows, size_t cols) {
-    put(&d->html, "<table>\n", 8);
+    at_strbuf_put(&d->html, "<table>\n", 8);
     for (size_t r = 0; r < rows; r++) {
-        put(&d->md, "|", 1);
-        put(&d->html, "<tr>", 4);
+        at_strbuf_put(&d->md, "|", 1);
+        at_strbuf_put(&d->html, "<tr>", 4);
         for (size_t c = 0; c < cols; c++) {
-            putf(&d->md, " %s |", cells[r * cols + c]);
-            put(&d->html, r ? "<td>" : "<th>", 4);
+            at_strbuf_printf(&d->md, " %s |", cells[r * cols + c]);
+            at_strbuf_put(&d->html, r ? "<td>" : "<th>", 4);
             put_html_text(&d->html, cells[r * cols + c]);
-            put(&d->html, r ? "</td>" : "</th>", 5);
+            at_strbuf_put(&d->html, r ? "</td>" : "</th>", 5);
         }
-        put(&d->md, "\n", 1);
-        put(&d->html, "</tr>\n", 6);
+        at_strbuf_put(&d->md, "\n", 1);
+        at_strbuf_put(&d->html, "</tr>\n", 6);
         if (r == 0) {
-            put(&d->md, "|", 1);
-            for (size_t c = 0; c < cols; c++) put(&d->md, "---|", 4);
-            put(&d->md, "\n", 1);
+            at_strbuf_put(&d->md, "|", 1);
+            for (size_t c = 0; c < cols; c++) at_strbuf_put(&d->md, "---|", 4);
+            at_strbuf_put(&d->md, "\n", 1);
         }
     }
-    put(&d->md, "\n", 1);
-    put(&d->html, "</table>\n", 9);
+    at_strbuf_put(&d->md, "\n", 1);
+    at_strbuf_put(&d->html, "</table>\n", 9);
 }
 
-static void base64(buf *b, const unsigned char *p, size_t n) {
+static void base64(at_strbuf *b, const unsigned char *p, size_t n) {
     static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     char out[4];
     for (size_t i = 0; i < n; i += 3) {
@@ -115,7 +82,7 @@ static void base64(buf *b, const unsigned char *p, size_t n) {
         out[1] = tbl[v >> 12 & 63];
         out[2] = i + 1 < n ? tbl[v >> 6 & 63] : '=';
         out[3] = i + 2 < n ? tbl[v & 63] : '=';
-        put(b, out, 4);
+        at_strbuf_put(b, out, 4);
     }
 }
 
@@ -123,31 +90,31 @@ static void base64(buf *b, const unsigned char *p, size_t n) {
 static void doc_image(doc *d, const char *rel, const char *caption) {
     char path[AT_PATH_MAX + 400];
     snprintf(path, sizeof path, "%s/%s", d->dir, rel);
-    putf(&d->md, "![%s](%s)\n\n", caption, rel);
+    at_strbuf_printf(&d->md, "![%s](%s)\n\n", caption, rel);
     FILE *f = fopen(path, "rb");
-    put(&d->html, "<figure>", 8);
+    at_strbuf_put(&d->html, "<figure>", 8);
     if (f) {
         fseek(f, 0, SEEK_END);
         long n = ftell(f);
         fseek(f, 0, SEEK_SET);
         unsigned char *data = n > 0 ? malloc((size_t)n) : NULL;
         if (data && fread(data, 1, (size_t)n, f) == (size_t)n) {
-            put(&d->html, "<img alt=\"", 10);
+            at_strbuf_put(&d->html, "<img alt=\"", 10);
             put_html_text(&d->html, caption);
-            put(&d->html, "\" src=\"data:image/png;base64,", 29);
+            at_strbuf_put(&d->html, "\" src=\"data:image/png;base64,", 29);
             base64(&d->html, data, (size_t)n);
-            put(&d->html, "\">", 2);
+            at_strbuf_put(&d->html, "\">", 2);
         }
         free(data);
         fclose(f);
     } else {
-        put(&d->html, "<p class=\"missing\">(figure not rendered: install gnuplot and run <code>gnuplot ", 80);
+        at_strbuf_put(&d->html, "<p class=\"missing\">(figure not rendered: install gnuplot and run <code>gnuplot ", 80);
         put_html_text(&d->html, rel);
-        put(&d->html, "</code> with .gp)</p>", 21);
+        at_strbuf_put(&d->html, "</code> with .gp)</p>", 21);
     }
-    put(&d->html, "<figcaption>", 12);
+    at_strbuf_put(&d->html, "<figcaption>", 12);
     put_html_text(&d->html, caption);
-    put(&d->html, "</figcaption></figure>\n", 23);
+    at_strbuf_put(&d->html, "</figcaption></figure>\n", 23);
 }
 
 /* ---- the study-level figures -------------------------------------------------------------- */
@@ -458,9 +425,9 @@ at_status at_study_report(study *s, int render, at_error *err) {
     char warning[256] = "";
     at_render_plots(plot_dir, names, n, render, &rendered, warning, sizeof warning);
     doc d = {{0}, {0}, s->dir};
-    put(&d.html, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>", 67);
+    at_strbuf_put(&d.html, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>", 67);
     put_html_text(&d.html, s->title);
-    putf(&d.html, "</title><style>%s</style></head><body>\n", css);
+    at_strbuf_printf(&d.html, "</title><style>%s</style></head><body>\n", css);
     doc_heading(&d, 1, s->title);
     char line[512], when[64];
     time_t now = time(NULL);
@@ -483,7 +450,7 @@ at_status at_study_report(study *s, int render, at_error *err) {
         doc_heading(&d, 3, step->name);
         step_figures(&d, step);
     }
-    put(&d.html, "</body></html>\n", 15);
+    at_strbuf_put(&d.html, "</body></html>\n", 15);
     if (d.md.failed || d.html.failed) st = at_fail(err, AT_ERR_MEMORY, "out of memory writing the report");
     char path[AT_PATH_MAX + 200];
     if (!st) {

@@ -387,26 +387,6 @@ static void test_bad_labels(void) {
 }
 
 /* Save, load, same probabilities bit for bit; then corrupt arrays must give AT_ERR_MODEL. */
-static at_status save_to(const at_model *m, const char *path, at_error *err) {
-    at_store *st = NULL;
-    at_status s = at_store_create(path, &st, err);
-    if (s) return s;
-    if ((s = at_model_save(m, st, err))) {
-        at_store_close(st);
-        return s;
-    }
-    return at_store_commit(st, err);
-}
-
-static at_status load_from(const char *path, at_model **m, at_error *err) {
-    at_store *st = NULL;
-    at_status s = at_store_open(path, &st, err);
-    if (s) return s;
-    s = at_model_load(st, m, err);
-    at_store_close(st);
-    return s;
-}
-
 static void test_save_load(void) {
     at_dataset *ds = synthetic(1000, 4, 2, 0.1, 17);
     at_forest_params p;
@@ -418,8 +398,8 @@ static void test_save_load(void) {
     char path[256];
     snprintf(path, sizeof path, "/tmp/test_forest_%d.h5", (int)getpid());
     at_error err;
-    CHECK_OK(save_to(m, path, &err), &err);
-    CHECK_OK(load_from(path, &back, &err), &err);
+    CHECK_OK(at_model_save_file(m, path, &err), &err);
+    CHECK_OK(at_model_load_file(path, &back, &err), &err);
     if (back) {
         CHECK(back->ops == &at_forest_ops && back->n_features == 4 && back->n_classes == 2);
         const at_forest *fa = m->impl, *fb = back->impl;
@@ -451,9 +431,9 @@ static void test_save_load(void) {
         if (c == 1) f->feature[split] = 4;
         if (c == 2) f->offset[1] = f->offset[2] + 1;
         if (c == 3) f->value[0] = NAN;
-        CHECK_OK(save_to(m, path, &err), &err);
+        CHECK_OK(at_model_save_file(m, path, &err), &err);
         back = NULL;
-        CHECK_FAIL(load_from(path, &back, &err), AT_ERR_MODEL, &err, "random forest");
+        CHECK_FAIL(at_model_load_file(path, &back, &err), AT_ERR_MODEL, &err, "random forest");
         CHECK(back == NULL);
         f->left[split] = old_left;
         f->feature[split] = old_feat;

@@ -466,26 +466,6 @@ static void test_interrupt_stops_the_fit(void) {
 
 /* Save, load, same probabilities bit for bit; corrupt arrays and flipped bytes never crash and
  * give AT_ERR_MODEL where the damage is structural. */
-static at_status save_to(const at_model *m, const char *path, at_error *err) {
-    at_store *st = NULL;
-    at_status s = at_store_create(path, &st, err);
-    if (s) return s;
-    if ((s = at_model_save(m, st, err))) {
-        at_store_close(st);
-        return s;
-    }
-    return at_store_commit(st, err);
-}
-
-static at_status load_from(const char *path, at_model **m, at_error *err) {
-    at_store *st = NULL;
-    at_status s = at_store_open(path, &st, err);
-    if (s) return s;
-    s = at_model_load(st, m, err);
-    at_store_close(st);
-    return s;
-}
-
 static void test_save_load(void) {
     at_dataset *tr = blobs(2000, 4, 61, 0.1), *va = blobs(500, 4, 62, 0.1);
     at_gbdt_params p;
@@ -499,8 +479,8 @@ static void test_save_load(void) {
     CHECK_OK(fit(m, tr, va, 2, 9, &err), &err);
     char path[256];
     snprintf(path, sizeof path, "/tmp/test_gbdt_%d.h5", (int)getpid());
-    CHECK_OK(save_to(m, path, &err), &err);
-    CHECK_OK(load_from(path, &back, &err), &err);
+    CHECK_OK(at_model_save_file(m, path, &err), &err);
+    CHECK_OK(at_model_load_file(path, &back, &err), &err);
     if (back) {
         CHECK(back->ops == &at_gbdt_ops && back->n_features == 4 && back->n_classes == 3);
         const gbdt_model *a = m->impl, *b = back->impl;
@@ -538,9 +518,9 @@ static void test_save_load(void) {
         if (c == 3) g->value[leaf] = NAN;
         if (c == 4) g->best_round = old_best + 5;
         if (c == 5) g->bins.n_bins[1] = 300;
-        CHECK_OK(save_to(m, path, &err), &err);
+        CHECK_OK(at_model_save_file(m, path, &err), &err);
         back = NULL;
-        CHECK_FAIL(load_from(path, &back, &err), AT_ERR_MODEL, &err, "gradient boosting");
+        CHECK_FAIL(at_model_load_file(path, &back, &err), AT_ERR_MODEL, &err, "gradient boosting");
         CHECK(back == NULL);
         g->left[0] = old_left;
         g->feature[0] = old_feat;
@@ -550,7 +530,7 @@ static void test_save_load(void) {
         g->bins.n_bins[1] = old_nb;
     }
     /* Flipped bytes anywhere: an error or a model, never a crash (the sanitizers watch). */
-    CHECK_OK(save_to(m, path, &err), &err);
+    CHECK_OK(at_model_save_file(m, path, &err), &err);
     FILE *f = fopen(path, "rb");
     fseek(f, 0, SEEK_END);
     long size = ftell(f);
@@ -568,7 +548,7 @@ static void test_save_load(void) {
         fwrite(copy, 1, (size_t)size, f);
         fclose(f);
         back = NULL;
-        at_status s = load_from(path, &back, &err);
+        at_status s = at_model_load_file(path, &back, &err);
         CHECK(s == AT_OK || s == AT_ERR_MODEL);
         if (back) {
             double P[3];

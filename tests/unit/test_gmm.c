@@ -366,14 +366,8 @@ static void test_save_load(void) {
         char path[] = "/tmp/test_gmm_XXXXXX";
         int fd = mkstemp(path);
         if (fd >= 0) close(fd);
-        at_store *st = NULL;
-        CHECK_OK(at_store_create(path, &st, &err), &err);
-        CHECK_OK(at_model_save(m, st, &err), &err);
-        CHECK_OK(at_store_commit(st, &err), &err);
-        st = NULL;
-        CHECK_OK(at_store_open(path, &st, &err), &err);
-        if (st) CHECK_OK(at_model_load(st, &back, &err), &err);
-        at_store_close(st);
+        CHECK_OK(at_model_save_file(m, path, &err), &err);
+        CHECK_OK(at_model_load_file(path, &back, &err), &err);
         remove(path);
         const at_gmm *a = at_gmm_of(m), *b = at_gmm_of(back);
         CHECK(a && b);

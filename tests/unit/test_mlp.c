@@ -456,26 +456,6 @@ static void test_progress_and_interrupt(void) {
 
 /* ---- model files ------------------------------------------------------------------- */
 
-static at_status save_to(const at_model *m, const char *path, at_error *err) {
-    at_store *st = NULL;
-    at_status s = at_store_create(path, &st, err);
-    if (s) return s;
-    if ((s = at_model_save(m, st, err))) {
-        at_store_close(st);
-        return s;
-    }
-    return at_store_commit(st, err);
-}
-
-static at_status load_from(const char *path, at_model **m, at_error *err) {
-    at_store *st = NULL;
-    at_status s = at_store_open(path, &st, err);
-    if (s) return s;
-    s = at_model_load(st, m, err);
-    at_store_close(st);
-    return s;
-}
-
 static void test_save_load(void) {
     at_dataset *tr = make_xor(300, 8, 0.05), *va = make_xor(100, 9, 0.05);
     at_mlp_params p;
@@ -490,8 +470,8 @@ static void test_save_load(void) {
     CHECK_OK(at_model_fit(m, &in, &err), &err);
     char path[256];
     snprintf(path, sizeof path, "/tmp/test_mlp_%d.h5", (int)getpid());
-    CHECK_OK(save_to(m, path, &err), &err);
-    CHECK_OK(load_from(path, &back, &err), &err);
+    CHECK_OK(at_model_save_file(m, path, &err), &err);
+    CHECK_OK(at_model_load_file(path, &back, &err), &err);
     if (back) {
         CHECK(back->ops == &at_mlp_ops && back->n_features == 2 && back->n_classes == 2);
         const mlp_model *a = m->impl, *b = back->impl;
@@ -517,9 +497,9 @@ static void test_save_load(void) {
         if (c == 1) mm->net.activation = 7;
         if (c == 2) mm->net.sizes[0] = 3, mm->net.w_off[1] = 36; /* a wider input layer */
         if (c == 3) mm->net.n_layers = 0;
-        CHECK_OK(save_to(m, path, &err), &err);
+        CHECK_OK(at_model_save_file(m, path, &err), &err);
         back = NULL;
-        CHECK_FAIL(load_from(path, &back, &err), AT_ERR_MODEL, &err, want[c]);
+        CHECK_FAIL(at_model_load_file(path, &back, &err), AT_ERR_MODEL, &err, want[c]);
         CHECK(back == NULL);
         *mm = keep;
         mm->params[3] = w0;
@@ -539,11 +519,11 @@ static void test_save_load(void) {
         CHECK_OK(at_store_put_f32(st, "model/layer0/bias", b, 5, &err), &err);
         CHECK_OK(at_store_commit(st, &err), &err);
         back = NULL;
-        CHECK_FAIL(load_from(path, &back, &err), AT_ERR_MODEL, &err, "does not match");
+        CHECK_FAIL(at_model_load_file(path, &back, &err), AT_ERR_MODEL, &err, "does not match");
         CHECK(back == NULL);
     }
     /* Random byte damage anywhere in the file: an error or a model, never a crash. */
-    CHECK_OK(save_to(m, path, &err), &err);
+    CHECK_OK(at_model_save_file(m, path, &err), &err);
     FILE *f = fopen(path, "rb");
     fseek(f, 0, SEEK_END);
     long size = ftell(f);
@@ -561,7 +541,7 @@ static void test_save_load(void) {
         fwrite(dam, 1, (size_t)(trial % 4 == 3 ? size / 2 : size), f); /* some truncated too */
         fclose(f);
         back = NULL;
-        at_status s = load_from(path, &back, &err);
+        at_status s = at_model_load_file(path, &back, &err);
         CHECK(s == AT_OK || s == AT_ERR_MODEL);
         if (s == AT_OK) {
             double P[2 * 10];

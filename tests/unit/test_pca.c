@@ -293,15 +293,9 @@ static void test_save_load(void) {
     char path[] = "/tmp/test_pca_XXXXXX";
     int fd = mkstemp(path);
     if (fd >= 0) close(fd);
-    at_store *st = NULL;
-    CHECK_OK(at_store_create(path, &st, &err), &err);
-    CHECK_OK(at_model_save(m, st, &err), &err);
-    CHECK_OK(at_store_commit(st, &err), &err);
     at_model *back = NULL;
-    st = NULL;
-    CHECK_OK(at_store_open(path, &st, &err), &err);
-    if (st) CHECK_OK(at_model_load(st, &back, &err), &err);
-    at_store_close(st);
+    CHECK_OK(at_model_save_file(m, path, &err), &err);
+    CHECK_OK(at_model_load_file(path, &back, &err), &err);
     const at_pca *a = at_pca_of(m), *b = at_pca_of(back);
     CHECK(a && b && a->k == b->k && b->whiten == 1 && b->n_samples == n);
     if (a && b) {

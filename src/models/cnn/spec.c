@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/strbuf.h"
 #include "io/words.h"
 #include "models/cnn/cnn_internal.h"
 
@@ -288,57 +289,24 @@ static at_status infer_shapes(at_cnn_spec *s, const char *source, at_error *err)
 
 /* ---- canonical text ------------------------------------------------------------------- */
 
-typedef struct sbuf {
-    char *s;
-    size_t len, cap;
-    int failed;
-} sbuf;
-
-static void sb_add(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_add(sbuf *b, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0 || b->failed) return;
-    if (b->len + (size_t)n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 1024;
-        while (cap < b->len + (size_t)n + 1) cap *= 2;
-        char *s = realloc(b->s, cap);
-        if (!s) {
-            b->failed = 1;
-            return;
-        }
-        b->s = s, b->cap = cap;
-    }
-    va_start(ap, fmt);
-    vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)n;
-}
-
-static void section_text(sbuf *b, const char *section, const void *base) {
-    sb_add(b, "[%s]\n", section);
+static void section_text(at_strbuf *b, const char *section, const void *base) {
+    at_strbuf_printf(b, "[%s]\n", section);
     for (size_t i = 0; i < N_KEYS; i++) {
         if (strcmp(keys[i].section, section) != 0) continue;
         char v[64];
         format_key(base, &keys[i], v, sizeof v);
-        sb_add(b, "%s = %s\n", keys[i].name, v);
+        at_strbuf_printf(b, "%s = %s\n", keys[i].name, v);
     }
 }
 
 static char *canonical_text(const at_cnn_spec *s) {
-    sbuf b = {0};
+    at_strbuf b = {0};
     section_text(&b, "net", &s->p);
     for (size_t i = 0; i < s->n_layers; i++) {
-        sb_add(&b, "\n");
+        at_strbuf_printf(&b, "\n");
         section_text(&b, layer_names[s->layers[i].kind], &s->layers[i]);
     }
-    if (b.failed) {
-        free(b.s);
-        return NULL;
-    }
-    return b.s;
+    return at_strbuf_take(&b);
 }
 
 /* ---- parsing -------------------------------------------------------------------------- */
@@ -543,21 +511,21 @@ at_status cnn_spec_copy(const at_cnn_spec *s, at_cnn_spec **out, at_error *err) 
 /* ---- docs ----------------------------------------------------------------------------- */
 
 char *at_cnn_doc(void) {
-    sbuf b = {0};
-    sb_add(&b, "\n## The network: [net] and layer sections\n\n"
+    at_strbuf b = {0};
+    at_strbuf_printf(&b, "\n## The network: [net] and layer sections\n\n"
                "An image experiment (`[model] type = cnn`) describes its network Darknet-style: one `[net]` "
                "section, then one section per layer in order (sections may repeat). Keys without a default are "
                "required. `--set net.KEY=VALUE` overrides a [net] key.\n");
     const char *secs[N_LAYER_NAMES + 1] = {"net"};
     for (size_t i = 0; i < N_LAYER_NAMES; i++) secs[i + 1] = layer_names[i];
     for (size_t s = 0; s <= N_LAYER_NAMES; s++) {
-        sb_add(&b, "\n### [%s]\n\n", secs[s]);
-        if (s) sb_add(&b, "%s\n\n", layer_docs[s - 1]);
+        at_strbuf_printf(&b, "\n### [%s]\n\n", secs[s]);
+        if (s) at_strbuf_printf(&b, "%s\n\n", layer_docs[s - 1]);
         int any = 0;
         for (size_t i = 0; i < N_KEYS; i++) {
             const net_key *k = &keys[i];
             if (strcmp(k->section, secs[s]) != 0) continue;
-            if (!any) sb_add(&b, "| key | type | default | allowed | description |\n|---|---|---|---|---|\n");
+            if (!any) at_strbuf_printf(&b, "| key | type | default | allowed | description |\n|---|---|---|---|---|\n");
             any = 1;
             const char *type = k->type == T_REAL ? "real" : k->type == T_BOOL ? "boolean"
                                : k->type == T_CHOICE ? "choice" : "integer";
@@ -573,14 +541,10 @@ char *at_cnn_doc(void) {
             } else {
                 snprintf(allowed, sizeof allowed, "%.0f .. %.0f", k->min, k->max);
             }
-            sb_add(&b, "| `%s` | %s | %s%s%s | %s | %s |\n", k->name, type, k->def ? "`" : "",
+            at_strbuf_printf(&b, "| `%s` | %s | %s%s%s | %s | %s |\n", k->name, type, k->def ? "`" : "",
                    k->def ? k->def : "required", k->def ? "`" : "", allowed, k->doc);
         }
-        if (!any) sb_add(&b, "No keys.\n");
+        if (!any) at_strbuf_printf(&b, "No keys.\n");
     }
-    if (b.failed) {
-        free(b.s);
-        return NULL;
-    }
-    return b.s;
+    return at_strbuf_take(&b);
 }
