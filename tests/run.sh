@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Runs every unit-test program (build/tests/test_*) and every end-to-end script
-# (tests/e2e/*.sh), adds up their "N passed, N failed" lines and ends with the total.
+# (tests/e2e/*.sh), adds up their "N passed, N failed[, N skipped]" lines and ends with the
+# total "N passed, N failed, N skipped".
 # ONLY=unit or ONLY=e2e runs one kind; E2E_FILTER="name..." runs the e2e scripts matching a name.
 set -u
 BUILD=${BUILD:-build}
 export ASTROTRAIN="$PWD/$BUILD/astrotrain"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
-passed=0; failed=0; broken=()
+passed=0; failed=0; skipped=0; broken=()
 run_one() {
     local name=$1; shift
     local out
@@ -19,16 +20,19 @@ run_one() {
         echo "BROKEN $name (exit $rc, no summary line)"
         failed=$((failed + 1)); broken+=("$name"); return
     fi
-    local p f
+    local p f s=0
     p=$(echo "$line" | sed -E 's/^([0-9]+) passed.*/\1/')
     f=$(echo "$line" | sed -E 's/^[0-9]+ passed, ([0-9]+) failed.*/\1/')
+    if [[ "$line" =~ ^[0-9]+\ passed,\ [0-9]+\ failed,\ ([0-9]+)\ skipped ]]; then s=${BASH_REMATCH[1]}; fi
     if [ "$f" -ne 0 ] || [ $rc -ne 0 ]; then
         printf '%s\n' "$out" | grep -vE '^ok ' | tail -n 40
         [ "$f" -eq 0 ] && f=1
         broken+=("$name")
+    else
+        printf '%s\n' "$out" | grep -E '^SKIP '   # say what was not checked, and why
     fi
     echo "$name: $line"
-    passed=$((passed + p)); failed=$((failed + f))
+    passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
 }
 if [ "${ONLY:-unit}" = unit ] || [ -z "${ONLY:-}" ]; then
     for t in "$BUILD"/tests/test_*; do
@@ -50,5 +54,5 @@ if [ "${ONLY:-e2e}" = e2e ] || [ -z "${ONLY:-}" ]; then
     done
 fi
 [ ${#broken[@]} -gt 0 ] && echo "failing: ${broken[*]}"
-echo "$passed passed, $failed failed"
+echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

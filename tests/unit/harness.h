@@ -1,8 +1,12 @@
 /* harness.h - a minimal unit-test harness: each test file is one program that ends with
- * "N passed, N failed" and exits non-zero on any failure; tests/run.sh adds them up.
+ * "N passed, N failed, N skipped" and exits non-zero on any failure; tests/run.sh adds them up.
  *
  *   static void test_thing(void) { CHECK(1 + 1 == 2); CHECK_NEAR(x, 0.5, 1e-9); }
- *   int main(void) { RUN(test_thing); return harness_done(); }
+ *   static void test_tool(void) { if (!have_tool) SKIP("tool not on PATH"); ... }
+ *   int main(void) { RUN(test_thing); RUN(test_tool); return harness_done(); }
+ *
+ * SKIP(reason) returns from the test function; RUN prints "SKIP name: reason" and counts it
+ * as skipped, not passed (a failed CHECK before the SKIP still makes it a failure).
  */
 #ifndef ASTROTRAIN_TEST_HARNESS_H
 #define ASTROTRAIN_TEST_HARNESS_H
@@ -12,7 +16,15 @@
 #include <string.h>
 
 static int harness_checks_failed_;
-static int harness_passed_, harness_failed_;
+static int harness_passed_, harness_failed_, harness_skipped_;
+static const char *harness_skip_reason_;
+
+/* Inside a test function: stop here and count the test as skipped, giving the reason. */
+#define SKIP(reason)                     \
+    do {                                 \
+        harness_skip_reason_ = (reason); \
+        return;                          \
+    } while (0)
 
 #define CHECK(cond)                                                                  \
     do {                                                                             \
@@ -57,10 +69,14 @@ static int harness_passed_, harness_failed_;
 #define RUN(fn)                                                       \
     do {                                                              \
         harness_checks_failed_ = 0;                                   \
+        harness_skip_reason_ = NULL;                                  \
         fn();                                                         \
         if (harness_checks_failed_) {                                 \
             harness_failed_++;                                        \
             fprintf(stderr, "FAIL %s\n", #fn);                        \
+        } else if (harness_skip_reason_) {                            \
+            harness_skipped_++;                                       \
+            fprintf(stderr, "SKIP %s: %s\n", #fn, harness_skip_reason_); \
         } else {                                                      \
             harness_passed_++;                                        \
             fprintf(stderr, "ok   %s\n", #fn);                        \
@@ -68,7 +84,8 @@ static int harness_passed_, harness_failed_;
     } while (0)
 
 static inline int harness_done(void) {
-    printf("%d passed, %d failed\n", harness_passed_, harness_failed_);
+    printf("%d passed, %d failed, %d skipped\n", harness_passed_, harness_failed_,
+           harness_skipped_);
     return harness_failed_ ? 1 : 0;
 }
 
