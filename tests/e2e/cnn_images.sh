@@ -48,7 +48,9 @@ for f in config.ini metrics.json model.h5 predictions.csv log.txt checkpoint.h5 
     check "run directory has $f" test -s "$RUN/$f"
 done
 check "no temporary files left" bash -c "! ls '$RUN' '$RUN/plots' | grep -q '\.tmp\.'"
-check "the log has the layer table" grep -q "total: .* parameters" "$RUN/log.txt"
+# Parameters by hand for 16x16x3 input, 3x3 kernels: conv 3*3*3*8 + 8 biases = 224;
+# conv with batch norm 3*3*8*8 + 8 biases + 8 scales = 592; dense 8*2 + 2 = 18; total 834.
+check "the log has the layer table" grep -q "total: 834 parameters" "$RUN/log.txt"
 check "metrics.json has the documented keys" python3 - "$RUN/metrics.json" <<'PY'
 import json, sys
 m = json.load(open(sys.argv[1]))
@@ -58,8 +60,12 @@ assert m["data"]["train"] + m["data"]["validation"] + m["data"]["test"] == 48
 assert m["test"]["classes"] == ["galaxy", "star"]
 for k in ["fit_seconds", "predict_seconds"]: assert m["timing"][k] > 0
 assert len(m["history"]["epoch"]) == 2 and len(m["history"]["val_accuracy"]) == 2
-assert m["model_info"]["parameters"] > 0
+i = m["model_info"]
+assert i["parameters"] == 224 + 592 + 18 and i["layers"] == 6 and i["input"] == [16, 16, 3], i
+assert i["epochs_run"] == 2 and 1 <= i["best_epoch"] <= 2, i
+assert (m["data"]["train"], m["data"]["validation"], m["data"]["test"]) == (24, 12, 12), m["data"]
 PY
+check_run "cnn metrics agree with predictions.csv" "$RUN"
 ok "predict on the image folder" "$ASTROTRAIN" predict --model "$RUN/model.h5" --input imgs --output pred.csv --quiet
 check "predict reproduces predictions.csv" python3 - "$RUN/predictions.csv" pred.csv <<'PY'
 import csv, sys
@@ -80,12 +86,14 @@ sed -e "s|path = $TMP/imgs|path = $TMP/g10.h5|" -e 's/units = 2/units = 10/' -e 
 ok "train on the HDF5 file" "$ASTROTRAIN" --config g10.ini --quiet --set run.name=g10
 check "ten Galaxy10 classes" python3 -c "import json; m=json.load(open('$TMP/runs/g10/metrics.json')); assert len(m['test']['classes'])==10 and m['model_info']['tta']=='d4'"
 ok "predict on the HDF5 file" "$ASTROTRAIN" predict --model "$TMP/runs/g10/model.h5" --input g10.h5 --output g10.csv --quiet
-check "HDF5 predict reproduces predictions.csv" python3 - "$TMP/runs/g10/predictions.csv" g10.csv <<'PY'
-import csv, sys
+check "HDF5 predict reproduces predictions.csv" python3 - "$TMP/runs/g10/predictions.csv" g10.csv "$TMP/runs/g10/metrics.json" <<'PY'
+import csv, json, sys
 run = {r["row"]: r for r in csv.DictReader(open(sys.argv[1]))}
 new = {r["row"]: r for r in csv.DictReader(open(sys.argv[2]))}
+assert len(run) == json.load(open(sys.argv[3]))["data"]["test"] and len(new) == 60, (len(run), len(new))
 for k, r in run.items(): assert new[k] == r, (k, r, new[k])
 PY
+check_run "Galaxy10 metrics agree with predictions.csv" "$TMP/runs/g10"
 
 # network INI errors name the file and line
 sed 's/filters = 8/filtres = 8/' cnn.ini > typo.ini
@@ -102,5 +110,10 @@ kill -INT $PID; wait $PID; RC=$?
 check "interrupted run exits 8" test "$RC" -eq 8
 check "the message names --resume" grep -q "astrotrain --resume $TMP/runs/int" int.out
 ok "--resume finishes the run" "$ASTROTRAIN" --resume "$TMP/runs/int" --quiet --set net.epochs=3
-check "resumed run has its results" test -s "$TMP/runs/int/metrics.json"
+# the interrupted run may already be past epoch 3 (its checkpoint epoch depends on timing):
+# at least 3 epochs, each once, in order, the history as long as the epochs run
+check "resumed run has its results" python3 -c "
+import json; m = json.load(open('$TMP/runs/int/metrics.json')); n = m['model_info']['epochs_run']
+assert n >= 3 and m['history']['epoch'] == list(range(1, n + 1)), (m['model_info'], m['history']['epoch'])"
+check_run "resumed run's metrics agree with predictions.csv" "$TMP/runs/int"
 done_tests

@@ -1,6 +1,7 @@
 # lib.sh - helpers for end-to-end tests. Source it; call `ok NAME CMD...`, `fails NAME
-# CODE TEXT CMD...`; end with `done_tests`. $ASTROTRAIN is the binary under test,
-# $TMP a scratch folder removed at exit, $ROOT the repository.
+# CODE TEXT CMD...`, `skip NAME REASON` (a check that cannot run here: counted as skipped, not
+# passed); end with `done_tests` ("N passed, N failed, N skipped"). $ASTROTRAIN is the binary
+# under test, $TMP a scratch folder removed at exit, $ROOT the repository.
 set -u
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 ASTROTRAIN=${ASTROTRAIN:-$ROOT/build/astrotrain}
@@ -23,8 +24,11 @@ VG
 fi
 E2E_PASSED=0
 E2E_FAILED=0
+E2E_SKIPPED=0
 pass() { E2E_PASSED=$((E2E_PASSED + 1)); echo "ok   $1"; }
 fail() { E2E_FAILED=$((E2E_FAILED + 1)); echo "FAIL $1${2:+: $2}"; }
+# skip NAME REASON : NAME was not checked because REASON (a tool or file missing)
+skip() { E2E_SKIPPED=$((E2E_SKIPPED + 1)); echo "SKIP $1: $2"; }
 # ok NAME CMD... : CMD must exit 0
 ok() {
     local name=$1; shift
@@ -39,6 +43,53 @@ fails() {
     if [ "$rc" -eq "$code" ] && grep -qF -- "$text" <<<"$out"; then pass "$name"
     else fail "$name" "exit $rc (want $code), output: $(echo "$out" | tail -n 3)"; fi
 }
-# check NAME CONDITION-CMD... : like ok but silent command (test, cmp, ...)
-check() { local name=$1; shift; if "$@" >/dev/null 2>&1; then pass "$name"; else fail "$name"; fi; }
-done_tests() { echo "$E2E_PASSED passed, $E2E_FAILED failed"; [ "$E2E_FAILED" -eq 0 ]; }
+# check NAME CONDITION-CMD... : like ok but silent command (test, cmp, ...); on failure the
+# last lines of its output (a Python assertion's values) follow the name
+check() {
+    local name=$1; shift
+    local out
+    if out=$("$@" 2>&1); then pass "$name"; else fail "$name" "$(tail -n 3 <<<"$out" | tr '\n' ' ')"; fi
+}
+done_tests() { echo "$E2E_PASSED passed, $E2E_FAILED failed, $E2E_SKIPPED skipped"; [ "$E2E_FAILED" -eq 0 ]; }
+# check_run NAME DIR : the run directory DIR agrees with itself. From predictions.csv (the
+# test part) alone, recomputes the confusion matrix, accuracy, per-class precision, recall,
+# F1 and support, macro-F1 and log-loss, and compares them with metrics.json's "test"; each
+# row's probabilities sum to 1 and "predicted" is their argmax; the row count is the test
+# size; the data counts add up; plots/confusion.dat (when written) holds the same matrix.
+check_run() {
+    check "$1" python3 - "$2" <<'PY'
+import csv, json, math, os, shlex, sys
+d = sys.argv[1]
+m = json.load(open(f"{d}/metrics.json")); t = m["test"]; cls = t["classes"]; k = len(cls)
+rows = list(csv.DictReader(open(f"{d}/predictions.csv")))
+assert len(rows) == t["n"] == m["data"]["test"], (len(rows), t["n"], m["data"]["test"])
+conf = [[0] * k for _ in range(k)]; ll = 0.0
+for r in rows:
+    p = [float(r[f"p_{c}"]) for c in cls]
+    assert abs(sum(p) - 1) < 1e-6, r
+    assert p[cls.index(r["predicted"])] >= max(p) - 1e-8, r
+    ti = cls.index(r["true"]); conf[ti][cls.index(r["predicted"])] += 1
+    ll -= math.log(min(1.0, max(p[ti], 1e-15)))
+assert conf == t["confusion"], (conf, t["confusion"])
+n = len(rows)
+assert abs(t["accuracy"] - sum(conf[i][i] for i in range(k)) / n) < 1e-12
+assert abs(t["log_loss"] - ll / n) < 1e-6 * max(1.0, ll / n), (t["log_loss"], ll / n)
+f1s = []
+for i, c in enumerate(cls):
+    row = sum(conf[i]); col = sum(conf[j][i] for j in range(k)); tp = conf[i][i]
+    pr = tp / col if col else 0.0; rc = tp / row if row else 0.0
+    f1 = 2 * pr * rc / (pr + rc) if pr + rc > 0 else 0.0; f1s.append(f1)
+    pc = t["per_class"][c]
+    assert pc["support"] == row and abs(pc["precision"] - pr) < 1e-12 and abs(pc["recall"] - rc) < 1e-12 \
+        and abs(pc["f1"] - f1) < 1e-12, (c, pc)
+assert abs(t["macro_f1"] - sum(f1s) / k) < 1e-12
+dd = m["data"]
+assert dd["train"] + dd["validation"] + dd["test"] == dd["rows_after_undersampling"], dd
+if "class_counts_before" in dd:
+    assert sum(dd["class_counts_before"].values()) == dd["rows_read"] - dd["rows_dropped"], dd
+    assert sum(dd["class_counts_after"].values()) == dd["rows_after_undersampling"], dd
+if os.path.exists(f"{d}/plots/confusion.dat"):
+    dat = [shlex.split(l) for l in open(f"{d}/plots/confusion.dat") if not l.startswith("#") and l.strip()]
+    assert [l[0] for l in dat] == cls and [[int(x) for x in l[1:]] for l in dat] == conf, dat
+PY
+}

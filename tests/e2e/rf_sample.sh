@@ -26,6 +26,8 @@ done
 check "no temporary files left" bash -c "! ls '$RUN' '$RUN/plots' | grep -q '\.tmp\.'"
 if command -v gnuplot >/dev/null; then
     check "PNG rendered" test -s "$RUN/plots/confusion.png"
+else
+    skip "PNG rendered" "gnuplot not on PATH"
 fi
 check "metrics.json parses with the documented keys" python3 - "$RUN/metrics.json" <<'PY'
 import json, sys
@@ -41,6 +43,26 @@ for part in ["validation", "test"]:
         for k in ["precision", "recall", "f1", "support", "confident_fraction"]: assert k in t["per_class"][c], k
 assert m["test"]["accuracy"] >= 0.95, m["test"]["accuracy"]
 for k in ["fit_seconds", "predict_seconds"]: assert m["timing"][k] >= 0
+# minority undersampling: every class cut to the rarest one's count (QSO, 1886); 70/15/15
+assert m["data"]["class_counts_before"] == {"GALAXY": 5975, "QSO": 1886, "STAR": 2138}, m["data"]
+assert m["data"]["class_counts_after"] == {"GALAXY": 1886, "QSO": 1886, "STAR": 1886}, m["data"]
+assert (m["data"]["train"], m["data"]["validation"], m["data"]["test"]) == (3960, 849, 849), m["data"]
+assert m["model_info"]["n_trees"] == 60 and 0.95 <= m["model_info"]["oob_accuracy"] < 1, m["model_info"]
+assert abs(sum(m["feature_importances"].values()) - 1) < 1e-9
+PY
+check_run "metrics.json agrees with predictions.csv and confusion.dat" "$RUN"
+check "plot data files hold the run's figures" python3 - "$RUN" <<'PY'
+import json, sys
+d = sys.argv[1]; m = json.load(open(f"{d}/metrics.json"))
+def rows(name): return [l.split() for l in open(f"{d}/plots/{name}.dat") if not l.startswith("#") and l.strip()]
+cb = {r[0].strip('"'): (int(r[1]), int(r[2])) for r in rows("class_balance")}
+assert cb == {c: (m["data"]["class_counts_before"][c], m["data"]["class_counts_after"][c]) for c in cb} and len(cb) == 3, cb
+fi = {r[0].strip('"'): float(r[1]) for r in rows("feature_importances")}
+assert fi.keys() == m["feature_importances"].keys() and all(abs(fi[k] - v) < 1e-9 for k, v in m["feature_importances"].items()), fi
+# winning probability: every test row in one bin, the correct ones as many as the diagonal
+wp = rows("winning_probability"); t = m["test"]
+assert sum(int(r[2]) + int(r[3]) for r in wp) == t["n"]
+assert sum(int(r[2]) for r in wp) == sum(t["confusion"][i][i] for i in range(3))
 PY
 check "existing run directory is refused without --force" bash -c "! '$ASTROTRAIN' --config rf.ini --quiet"
 fails "existing run dir message" 2 "already exists (use --force" "$ASTROTRAIN" --config rf.ini --quiet
@@ -51,7 +73,7 @@ check "predict reproduces predictions.csv" python3 - "$RUN/predictions.csv" pred
 import csv, sys
 run = {r["row"]: r for r in csv.DictReader(open(sys.argv[1]))}
 new = {r["row"]: r for r in csv.DictReader(open(sys.argv[2]))}
-assert len(run) > 500 and len(new) == 9999, (len(run), len(new))
+assert len(run) == 849 and len(new) == 9999, (len(run), len(new))
 for k, r in run.items():
     assert new[k] == r, (k, r, new[k])
 PY
@@ -91,7 +113,8 @@ fails "unknown option" 2 "unknown or incomplete option" "$ASTROTRAIN" --config r
 ok "config prints the effective configuration" bash -c "'$ASTROTRAIN' config --config rf.ini | grep -q 'min_samples_leaf = 1'"
 ok "help" "$ASTROTRAIN" --help
 ok "version" "$ASTROTRAIN" --version
-ok "info on the model" bash -c "'$ASTROTRAIN' info --model '$RUN/model.h5' | grep -q 'random_forest'"
+ok "info on the model" bash -c "'$ASTROTRAIN' info --model '$RUN/model.h5' | grep -q 'model type   random_forest'"
+check "info shows the trained configuration" bash -c "'$ASTROTRAIN' info --model '$RUN/model.h5' | grep -qx 'n_trees = 60'"
 
 # DR14: another release, other column names, CRLF, 1.23E+018 numbers: only [data] changes
 DR14="$ROOT/data/sdss_dr14/skyserver_dr14.csv.gz"
@@ -99,6 +122,11 @@ if [ -f "$DR14" ]; then
     ok "DR14 loads with a changed column map" "$ASTROTRAIN" --config rf.ini --quiet --set run.name=dr14 \
         --set "data.path=$DR14" --set "data.features=u,g,r,i,z,redshift" --set data.label=class
     check "DR14 accuracy is sensible" python3 -c "import json,sys; m=json.load(open('$TMP/runs/dr14/metrics.json')); assert m['data']['rows_read']==10000 and m['test']['accuracy']>0.9"
+    check_run "DR14 metrics agree with predictions.csv" "$TMP/runs/dr14"
+else
+    skip "DR14 loads with a changed column map" "$DR14 not found"
+    skip "DR14 accuracy is sensible" "$DR14 not found"
+    skip "DR14 metrics agree with predictions.csv" "$DR14 not found"
 fi
 
 # model file damage never crashes

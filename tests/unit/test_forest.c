@@ -311,28 +311,141 @@ static void test_importances(void) {
     at_dataset_free(ds);
 }
 
-/* 10% flipped labels on a one-feature rule: OOB accuracy near 0.9, NaN without bootstrap. */
+/* The number after "key": in a JSON text; NaN when the key is absent. */
+static double json_number(const char *json, const char *key) {
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\": ", key);
+    const char *at = strstr(json, pat);
+    return at ? strtod(at + strlen(pat), NULL) : NAN;
+}
+
+/* 10% flipped labels on a one-feature rule, fully grown trees. OOB accuracy estimates the
+ * accuracy on unseen rows: it must agree with the accuracy on 20000 fresh rows from the
+ * same distribution within 3 binomial standard deviations of the difference,
+ * 3 sqrt(0.9 0.1 (1/3000 + 1/20000)) = 0.018 (measured 0.890 vs 0.897), while the training
+ * rows score 0.999 (in-bag trees memorise them). NaN without bootstrap. */
 static void test_oob(void) {
     at_dataset *ds = synthetic(3000, 3, 0, 0.1, 44);
     at_forest_params p;
     at_forest_params_default(&p);
     p.n_trees = 40;
-    p.min_samples_leaf = 5;
     at_model *m = fit(&p, ds, 2, 8);
     double oob = at_forest_oob_accuracy(m);
-    CHECK(oob > 0.82 && oob < 0.93);
+    at_dataset *fresh = synthetic(20000, 3, 0, 0.1, 4444);
+    double held_out = accuracy(m, fresh);
+    at_dataset_free(fresh);
+    CHECK_NEAR(oob, held_out, 3 * sqrt(0.9 * 0.1 * (1.0 / 3000 + 1.0 / 20000)));
+    CHECK(held_out < 0.9 + 3 * sqrt(0.9 * 0.1 / 20000)); /* no better than the Bayes rate */
+    CHECK(accuracy(m, ds) > 0.98);
     at_json j;
     at_json_init(&j);
     at_json_begin_object(&j);
     m->ops->describe(m->impl, &j);
     at_json_end_object(&j);
-    CHECK(strstr(j.buf, "\"oob_accuracy\"") && strstr(j.buf, "\"n_trees\": 40") &&
-          strstr(j.buf, "\"total_nodes\"") && strstr(j.buf, "\"mean_depth\""));
+    /* describe reports the fitted forest's own figures (shortest round-trip text) */
+    const at_forest *f = m->impl;
+    double depth = 0;
+    for (size_t t = 0; t < f->n_trees; t++) depth += f->depth[t];
+    CHECK(json_number(j.buf, "oob_accuracy") == oob);
+    CHECK(json_number(j.buf, "n_trees") == 40 && f->n_trees == 40);
+    CHECK(json_number(j.buf, "total_nodes") == (double)f->n_nodes && f->n_nodes > 40);
+    CHECK(json_number(j.buf, "mean_depth") == depth / 40);
     at_json_free(&j);
     at_model_free(m);
     p.bootstrap = 0;
     m = fit(&p, ds, 2, 8);
     CHECK(isnan(at_forest_oob_accuracy(m)));
+    at_model_free(m);
+    at_dataset_free(ds);
+}
+
+/* The out-of-bag vote recomputed from outside: tree t's bootstrap is the first n draws
+ * at_rng_below(n) of stream (seed, t) (forest_fit.c: "tree t draws every random number
+ * from its own stream"); a row is voted on by the trees that never drew it, summing their
+ * leaf distributions in tree order, argmax with ties to the lower class; rows drawn by
+ * every tree are not counted. Returns the accuracy; *counted the rows counted. */
+static double oob_by_hand(const at_model *m, const at_dataset *ds, uint64_t seed, size_t *counted) {
+    const at_forest *f = m->impl;
+    size_t n = ds->n, k = f->k, correct = 0;
+    unsigned char *inbag = calloc(f->n_trees * n, 1);
+    double *p = calloc(n * k, sizeof *p);
+    int *any = calloc(n, sizeof *any);
+    for (size_t t = 0; t < f->n_trees; t++) {
+        at_rng r;
+        at_rng_init(&r, seed, t);
+        for (size_t i = 0; i < n; i++) inbag[t * n + at_rng_below(&r, n)] = 1;
+    }
+    *counted = 0;
+    for (size_t i = 0; i < n; i++) {
+        for (size_t t = 0; t < f->n_trees; t++) {
+            if (inbag[t * n + i]) continue;
+            size_t base = (size_t)f->offset[t];
+            int32_t j = 0;
+            while (f->feature[base + j] >= 0)
+                j = ds->X[i * f->d + f->feature[base + j]] <= f->threshold[base + j]
+                        ? f->left[base + j]
+                        : f->right[base + j];
+            for (size_t c = 0; c < k; c++) p[i * k + c] += f->value[(base + j) * k + c];
+            any[i] = 1;
+        }
+        if (!any[i]) continue;
+        size_t best = 0;
+        for (size_t c = 1; c < k; c++)
+            if (p[i * k + c] > p[i * k + best]) best = c;
+        (*counted)++;
+        correct += (int32_t)best == ds->y[i];
+    }
+    free(inbag);
+    free(p);
+    free(any);
+    return *counted ? (double)correct / (double)*counted : NAN;
+}
+
+/* Labels drawn uniformly from 4 classes, independent of the features: fully grown trees
+ * memorise their bootstrap rows, so the forest scores near 1 on its training rows, but a
+ * tree that never saw row i knows nothing of y_i, so each out-of-bag vote is right with
+ * probability exactly 1/4. With n = 2000 rows (all counted: a row is in-bag in all 50
+ * trees with probability 0.632^50) the OOB accuracy is 0.25 +- sqrt(0.25 * 0.75 / 2000)
+ * = 0.0097 (the votes share training rows, so the spread is a little wider: 0.012 over 30
+ * seeds, this one gives 0.273); allow 4 standard deviations. Letting in-bag trees vote
+ * pushes it to 1. */
+static void test_oob_noise_labels(void) {
+    size_t n = 2000, d = 3, k = 4;
+    at_dataset *ds = make_ds(n, d, k);
+    at_rng r;
+    at_rng_init(&r, 71, 0);
+    for (size_t i = 0; i < n; i++) {
+        for (size_t j = 0; j < d; j++) ds->X[i * d + j] = at_rng_normal(&r);
+        ds->y[i] = (int32_t)at_rng_below(&r, k);
+    }
+    at_forest_params p;
+    at_forest_params_default(&p);
+    p.n_trees = 50;
+    at_model *m = fit(&p, ds, 2, 12);
+    double oob = at_forest_oob_accuracy(m), train = accuracy(m, ds);
+    double sd = sqrt(0.25 * 0.75 / (double)n);
+    CHECK_NEAR(oob, 0.25, 4 * sd);
+    CHECK(train > 0.95); /* in-bag: memorised */
+    size_t counted = 0;
+    CHECK(oob == oob_by_hand(m, ds, 12, &counted));
+    CHECK(counted == n);
+    at_model_free(m);
+    at_dataset_free(ds);
+}
+
+/* Three trees: about 0.632^3 = 25% of the rows are in every bootstrap and must not be
+ * counted; the estimate equals the vote recomputed from outside exactly. */
+static void test_oob_exact(void) {
+    at_dataset *ds = synthetic(600, 3, 1, 0.2, 45);
+    at_forest_params p;
+    at_forest_params_default(&p);
+    p.n_trees = 3;
+    at_model *m = fit(&p, ds, 2, 31);
+    size_t counted = 0;
+    double want = oob_by_hand(m, ds, 31, &counted);
+    CHECK(at_forest_oob_accuracy(m) == want);
+    /* 600 * (1 - 0.632^3) = 449 expected, binomial sd 10.6 */
+    CHECK(counted > 400 && counted < 500);
     at_model_free(m);
     at_dataset_free(ds);
 }
@@ -456,6 +569,8 @@ int main(void) {
     RUN(test_threads_identical);
     RUN(test_importances);
     RUN(test_oob);
+    RUN(test_oob_noise_labels);
+    RUN(test_oob_exact);
     RUN(test_progress_and_stop);
     RUN(test_bad_labels);
     RUN(test_save_load);

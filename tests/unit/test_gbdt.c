@@ -489,7 +489,10 @@ static void test_save_load(void) {
         CHECK(b->bins.offset[4] == a->bins.offset[4]);
         CHECK(memcmp(b->bins.edges, a->bins.edges, (size_t)a->bins.offset[4] * sizeof(double)) == 0);
         const at_history *h1 = m->ops->history(m->impl), *h2 = back->ops->history(back->impl);
-        CHECK(h1->n_rows == h2->n_rows && h2->n_rows > 0);
+        /* one history row per round run: all 40, or 3 (early_stopping_rounds) past the best */
+        CHECK(h1->n_rows == h2->n_rows);
+        CHECK(h1->n_rows == 40 || h1->n_rows == (size_t)at_gbdt_best_round(m) + 1 + 3);
+        CHECK(a->n_trees == (size_t)(at_gbdt_best_round(m) + 1) * 3); /* the best round kept */
         CHECK(memcmp(h1->values, h2->values, h1->n_rows * 5 * sizeof(double)) == 0);
         double *P1 = malloc(va->n * 3 * sizeof *P1), *P2 = malloc(va->n * 3 * sizeof *P2);
         CHECK_OK(at_model_predict_proba(m, va->X, va->n, P1, 2, &err), &err);

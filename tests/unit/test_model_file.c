@@ -452,16 +452,15 @@ static void test_bit_flips(void) {
     }
     fprintf(stderr, "  bit flips: %d of %d detected\n", detected, tries);
     CHECK(tries > 50);
-    CHECK(detected > 0);
+    /* measured 163 of 218: flips in padding or unused space cannot be seen; a reader that
+     * stopped checking would detect only the few HDF5 itself trips over */
+    CHECK(detected * 2 >= tries);
     free(c);
     free(b);
 }
 
 static void test_h5dump(void) {
-    if (system("command -v h5dump >/dev/null 2>&1") != 0) {
-        fprintf(stderr, "  h5dump not on PATH: skipped\n");
-        return;
-    }
+    if (system("command -v h5dump >/dev/null 2>&1") != 0) SKIP("h5dump not on PATH");
     at_error err = {0};
     char p[256], cmd[1024];
     path_of(p, sizeof p, "dump.h5");

@@ -267,10 +267,7 @@ static int good_png(const char *name) {
 }
 
 static void test_render(void) {
-    if (!at_gnuplot_available()) {
-        fprintf(stderr, "  gnuplot not on the PATH: rendering skipped\n");
-        return;
-    }
+    if (!at_gnuplot_available()) SKIP("gnuplot not on PATH");
     at_error err = {0};
     static const char *const figs[] = {"bars", "confusion", "rates", "proba", "loss", "pca2", "pca3"};
     for (size_t i = 0; i < sizeof figs / sizeof *figs; i++) {
@@ -292,7 +289,7 @@ static void test_render(void) {
 
 /* `gnuplot /abs/NAME.gp` and `gnuplot rel/NAME.gp` from another folder: PNG beside the script. */
 static void test_run_from_elsewhere(void) {
-    if (!at_gnuplot_available()) return;
+    if (!at_gnuplot_available()) SKIP("gnuplot not on PATH");
     at_error err = {0};
     char name[64], png[256], stray[256], cmd[512];
     snprintf(name, sizeof name, "elsewhere_%ld", (long)getpid());
