@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# Installs the Debian packages astrotrain needs to build and run, only when some are missing.
-# apt-get update first; as root directly, through sudo otherwise.
+# Installs the Debian packages astrotrain needs to build and run, only when some are missing;
+# `deps.sh test` adds what the tests use as independent peers (scikit-learn, numpy, h5py,
+# h5dump). apt-get update first; as root directly, through sudo otherwise.
 set -euo pipefail
 pkgs=(gcc make pkg-config libopenblas-dev liblapacke-dev libhdf5-dev libpng-dev
       libjpeg62-turbo-dev zlib1g-dev libinih-dev gnuplot-nox)
+if [ "${1:-}" = test ]; then
+    pkgs+=(python3 python3-numpy python3-h5py python3-sklearn hdf5-tools)
+fi
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

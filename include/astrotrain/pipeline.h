@@ -3,7 +3,7 @@
  *
  * at_run_experiment: load -> clean -> undersample -> split -> normalise -> fit ->
  * evaluate -> write <output_dir>/<name>/ {config.ini, metrics.json, model.h5,
- * predictions.csv, plots/, log.txt}. Every file is written under a temporary name
+ * predictions.csv, split.csv, plots/, log.txt}. Every file is written under a temporary name
  * and renamed when complete. */
 #ifndef ASTROTRAIN_PIPELINE_H
 #define ASTROTRAIN_PIPELINE_H

@@ -82,6 +82,11 @@ void at_predictions_rows(FILE *f, const at_dataset *ds, const double *P, const c
 /* predictions.csv-format file at path, written atomically. */
 at_status at_write_predictions_file(const char *path, const at_dataset *ds, const double *P,
                                     const char *const *class_names, size_t k, int with_true, at_error *err);
+/* split.csv at path, written atomically: "row,part", one line per row of the three parts
+ * (part = train, validation or test; row = the data row index of the input file, as in
+ * predictions.csv), sorted by row, so anyone can recompute the run's figures. */
+at_status at_write_split_file(const char *path, const at_dataset *train, const at_dataset *valid,
+                              const at_dataset *test, at_error *err);
 /* dir/name holding text, written atomically. */
 at_status at_write_text_file(const char *dir, const char *name, const char *text, at_error *err);
 

@@ -1,5 +1,6 @@
 /* predictions.c - the predictions.csv format, shared by runs and `predict`. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -52,6 +53,41 @@ at_status at_write_predictions_file(const char *path, const at_dataset *ds, cons
     FILE *f = at_afile_stream(af);
     at_predictions_header(f, class_names, k, with_true);
     at_predictions_rows(f, ds, P, class_names, k, with_true);
+    return at_afile_commit(af, err);
+}
+
+typedef struct split_entry {
+    int64_t row;
+    int part;
+} split_entry;
+
+static int split_entry_cmp(const void *a, const void *b) {
+    const split_entry *x = a, *y = b;
+    if (x->row != y->row) return x->row < y->row ? -1 : 1;
+    return (x->part > y->part) - (x->part < y->part);
+}
+
+at_status at_write_split_file(const char *path, const at_dataset *train, const at_dataset *valid,
+                              const at_dataset *test, at_error *err) {
+    static const char *const part_names[3] = {"train", "validation", "test"};
+    const at_dataset *parts[3] = {train, valid, test};
+    size_t n = 0;
+    for (int p = 0; p < 3; p++) n += parts[p] ? parts[p]->n : 0;
+    split_entry *e = at_malloc(n + 1, sizeof *e, err);
+    if (!e) return AT_ERR_MEMORY;
+    size_t m = 0;
+    for (int p = 0; p < 3; p++)
+        for (size_t i = 0; parts[p] && i < parts[p]->n; i++) e[m++] = (split_entry){parts[p]->row[i], p};
+    qsort(e, n, sizeof *e, split_entry_cmp);
+    at_afile *af = at_afile_open(path, err);
+    if (!af) {
+        free(e);
+        return err ? err->code : AT_ERR_IO;
+    }
+    FILE *f = at_afile_stream(af);
+    fputs("row,part\n", f);
+    for (size_t i = 0; i < n; i++) fprintf(f, "%lld,%s\n", (long long)e[i].row, part_names[e[i].part]);
+    free(e);
     return at_afile_commit(af, err);
 }
 

@@ -4,7 +4,7 @@
  * The class balancing and stratified split are the tabular ones, run on a one-column
  * table of image indices, so both kinds of experiment split the same way. The run
  * directory holds what every run writes (config.ini, metrics.json with the same keys,
- * predictions.csv, model.h5, plots/, log.txt) plus checkpoint.h5 (for --resume) and two
+ * predictions.csv, split.csv, model.h5, plots/, log.txt) plus checkpoint.h5 (for --resume) and two
  * image grids: sample images per class and misclassified test images, each with a
  * captions file. */
 #include <errno.h>
@@ -411,6 +411,8 @@ at_status at_run_image_experiment(const at_config *c, const at_run_options *opt,
     if (opt->resume_dir && (s = at_write_text_file(out->run_dir, "config.ini", r.config_text, err))) goto done;
     snprintf(path, sizeof path, "%s/predictions.csv", out->run_dir);
     if ((s = at_write_predictions_file(path, r.ds_test, r.P_test, (const char *const *)r.class_names, k, 1, err))) goto done;
+    snprintf(path, sizeof path, "%s/split.csv", out->run_dir);
+    if ((s = at_write_split_file(path, r.ds_train, r.ds_valid, r.ds_test, err))) goto done;
     if (c->plots.enabled) {
         at_run_figures f = {.class_names = (const char *const *)out->class_names, .k = k,
                             .counts_before = r.counts_before, .counts_after = r.counts_after, .test = &out->test,

@@ -1,5 +1,5 @@
 /* step.c - one model on prepared data: fit, evaluate, and write its run directory
- * (config.ini, metrics.json, model.h5, predictions.csv, plots/, log.txt). */
+ * (config.ini, metrics.json, model.h5, predictions.csv, split.csv, plots/, log.txt). */
 #include <errno.h>
 #include <omp.h>
 #include <stdio.h>
@@ -299,6 +299,8 @@ at_status at_run_step(const at_config *c, const at_prepared *d, at_model *model,
         s = at_write_predictions_file(path, d->test, out->P_test, (const char *const *)d->test->class_names, k, 1, err);
     else s = write_transformed(dir, d->test, at_pca_of(out->bundle->model), err);
     if (s) goto done;
+    snprintf(path, sizeof path, "%s/split.csv", dir);
+    if ((s = at_write_split_file(path, d->train, d->valid, d->test, err))) goto done;
     if (c->plots.enabled) {
         snprintf(path, sizeof path, "%s/plots", dir);
         at_run_figures f = {(const char *const *)d->class_names,
