@@ -12,18 +12,9 @@
 #include "astrotrain/config.h"
 #include "astrotrain/model_file.h"
 #include "astrotrain/rng.h"
+#include "cnn_util.h"
 #include "harness.h"
 
-static at_cnn *make_net(const char *text, size_t k, uint64_t seed) {
-    at_error err = {0};
-    at_cnn_spec *spec = NULL;
-    at_cnn *net = NULL;
-    CHECK_OK(at_cnn_spec_parse_text(text, "test", &spec, &err), &err);
-    if (!spec) return NULL;
-    CHECK_OK(at_cnn_new(spec, k, seed, &net, &err), &err);
-    at_cnn_spec_free(spec);
-    return net;
-}
 
 /* Central differences on every parameter (or a strided sample of big layers). */
 static void grad_check(const char *text, size_t h, size_t w, size_t c, size_t k, size_t n, int weighted) {

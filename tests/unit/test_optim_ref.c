@@ -1,0 +1,472 @@
+/* test_optim_ref.c - the two network stacks' optimisers, learning-rate schedules and the
+ * MLP's forward pass against textbook formulas written out here in double precision, so
+ * that a wrong number (a missing bias correction, decay through the gradient instead of
+ * decoupled, Nesterov computed as plain momentum, decay on biases) fails a test.
+ *
+ * The reference conventions are PyTorch's (torch.optim.SGD, Adam, AdamW):
+ *   SGD:      g' = g + wd*w;  v = mu*v + g';  w -= lr * (nesterov ? g' + mu*v : v)
+ *   Adam:     g' = g + wd*w;  m = b1*m + (1-b1)*g';  v = b2*v + (1-b2)*g'^2;
+ *             w -= lr * (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps)
+ *   AdamW:    w -= lr*wd*w (decoupled, with the step's lr); then Adam on the raw g
+ * Weight decay applies to weights only: never to biases or batch-norm gamma/beta. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "astrotrain/cnn.h"
+#include "astrotrain/dataset.h"
+#include "astrotrain/mlp.h"
+#include "astrotrain/rng.h"
+#include "harness.h"
+#include "models/cnn/cnn_internal.h"
+#include "models/mlp_internal.h"
+
+enum { REF_SGD, REF_ADAM, REF_ADAMW };
+
+typedef struct ref_opt {
+    int kind, nesterov;
+    double mu, wd, b1, b2, eps;
+} ref_opt;
+
+/* One textbook step of one parameter; t is the 1-based step count, decayed says whether
+ * the parameter is a weight (weight decay applies) or a bias / batch-norm parameter. */
+static void ref_step(const ref_opt *o, double *w, double *m, double *v, double g, int t, double lr, int decayed) {
+    double wd = decayed ? o->wd : 0.0;
+    if (o->kind == REF_SGD) {
+        double gd = g + wd * *w;
+        *m = o->mu * *m + gd;
+        if (o->nesterov)
+            *w = *w - lr * (gd + o->mu * *m);
+        else
+            *w = *w - lr * *m;
+        return;
+    }
+    double gd = g;
+    if (o->kind == REF_ADAM) gd = g + wd * *w; /* Adam: L2 through the gradient */
+    else *w = *w - lr * wd * *w;              /* AdamW: decoupled decay first */
+    *m = o->b1 * *m + (1.0 - o->b1) * gd;
+    *v = o->b2 * *v + (1.0 - o->b2) * gd * gd;
+    double mhat = *m / (1.0 - pow(o->b1, t));
+    double vhat = *v / (1.0 - pow(o->b2, t));
+    *w = *w - lr * mhat / (sqrt(vhat) + o->eps);
+}
+
+/* A known gradient for parameter i at step t (and shard s): signs and magnitudes vary,
+ * some entries tiny so that Adam's eps matters. */
+static double grad_of(size_t i, int t, int s) {
+    static const double scale[5] = {1.0, 1e-2, 1e-4, 1e-6, 1e-8};
+    double g = 0.4 * sin(1.7 * (double)i + 0.9 * t + 0.3 * s) + 0.1 * cos(0.37 * (double)i * (t + 1));
+    return g * scale[(i / 3) % 5];
+}
+
+static double param0(size_t i) { return 0.8 * sin(0.61 * (double)i + 0.2) + 0.05; }
+
+static double tol_of(double x) { return 3e-6 + 2e-5 * fabs(x); }
+
+/* ---- CNN optimiser ------------------------------------------------------------------------ */
+
+/* conv(bn) 1x1: W[0,2) gamma[2,4) beta[4,6); conv 1x1 (bias): W[6,10) b[10,12);
+ * dense 8->2: W[12,28) b[28,30). */
+static const char *const CNN_OPT_NET = "[net]\nwidth=2\nheight=2\nchannels=1\n"
+                                       "[conv]\nfilters=2\nsize=1\npad=0\nbatch_normalize=1\nactivation=linear\n"
+                                       "[conv]\nfilters=2\nsize=1\npad=0\nactivation=linear\n"
+                                       "[dense]\nunits=2\n[softmax]\n";
+
+static int cnn_is_weight(size_t i) { return i < 2 || (i >= 6 && i < 10) || (i >= 12 && i < 28); }
+
+static at_cnn *cnn_make(const char *text, size_t k) {
+    at_error err = {0};
+    at_cnn_spec *spec = NULL;
+    at_cnn *net = NULL;
+    CHECK_OK(at_cnn_spec_parse_text(text, "test", &spec, &err), &err);
+    if (!spec) return NULL;
+    CHECK_OK(at_cnn_new(spec, k, 1, &net, &err), &err);
+    at_cnn_spec_free(spec);
+    return net;
+}
+
+/* Runs `steps` updates of the CNN optimiser with known gradients and a varying learning
+ * rate, checking every parameter after every step against ref_step. */
+static void cnn_opt_case(const char *name, int optimizer, const ref_opt *ro, int steps) {
+    at_cnn *net = cnn_make(CNN_OPT_NET, 2);
+    if (!net) return;
+    CHECK(net->np == 30);
+    CHECK(net->L[0].w_off == 0 && net->L[0].w_n == 2 && net->L[0].g_off == 2 && net->L[0].b_off == 4);
+    CHECK(net->L[1].w_off == 6 && net->L[1].w_n == 4 && net->L[1].b_off == 10);
+    CHECK(net->L[2].w_off == 12 && net->L[2].w_n == 16 && net->L[2].b_off == 28);
+    if (net->np != 30) {
+        at_cnn_free(net);
+        return;
+    }
+    at_cnn_params *p = &net->spec->p;
+    p->optimizer = optimizer;
+    p->momentum = ro->mu;
+    p->nesterov = ro->nesterov;
+    p->weight_decay = ro->wd;
+    p->beta1 = ro->b1, p->beta2 = ro->b2, p->eps = ro->eps;
+    double w[30], m[30] = {0}, v[30] = {0};
+    for (size_t i = 0; i < 30; i++) w[i] = param0(i), net->params[i] = (float)w[i];
+    cnn_optim o;
+    at_error err = {0};
+    CHECK_OK(cnn_optim_init(net, &o, &err), &err);
+    int bad = 0;
+    for (int t = 1; t <= steps; t++) {
+        double lr = 0.05 * (1.0 + 0.5 * t); /* the step's lr changes: AdamW's decay must use it */
+        for (size_t i = 0; i < 30; i++) {
+            double g = grad_of(i, t, 0);
+            net->grads[i] = (float)g;
+            ref_step(ro, &w[i], &m[i], &v[i], (double)(float)g, t, lr, cnn_is_weight(i));
+        }
+        cnn_optim_step(net, &o, lr);
+        for (size_t i = 0; i < 30; i++)
+            if (!(fabs(net->params[i] - w[i]) <= tol_of(w[i]))) {
+                if (bad++ < 4)
+                    fprintf(stderr, "  cnn %s step %d param %zu: %.9g, expected %.9g\n", name, t, i,
+                            (double)net->params[i], w[i]);
+            }
+    }
+    CHECK(bad == 0);
+    cnn_optim_free(&o);
+    at_cnn_free(net);
+}
+
+static void test_cnn_sgd(void) {
+    ref_opt o = {.kind = REF_SGD, .mu = 0.0};
+    cnn_opt_case("sgd", AT_OPT_SGD, &o, 3);
+    o.wd = 0.1;
+    cnn_opt_case("sgd+wd", AT_OPT_SGD, &o, 3);
+}
+
+static void test_cnn_momentum(void) {
+    ref_opt o = {.kind = REF_SGD, .mu = 0.9, .wd = 0.05};
+    cnn_opt_case("momentum", AT_OPT_SGD, &o, 3);
+}
+
+static void test_cnn_nesterov(void) {
+    ref_opt o = {.kind = REF_SGD, .mu = 0.9, .nesterov = 1, .wd = 0.05};
+    cnn_opt_case("nesterov", AT_OPT_SGD, &o, 3);
+}
+
+static void test_cnn_adam(void) {
+    ref_opt o = {.kind = REF_ADAM, .b1 = 0.9, .b2 = 0.999, .eps = 1e-8};
+    cnn_opt_case("adam", AT_OPT_ADAM, &o, 3);
+    /* a large eps: its place (outside the bias-corrected square root) shows */
+    o.eps = 1e-3, o.b1 = 0.8, o.b2 = 0.99, o.wd = 0.1;
+    cnn_opt_case("adam eps+l2", AT_OPT_ADAM, &o, 3);
+}
+
+static void test_cnn_adamw(void) {
+    ref_opt o = {.kind = REF_ADAMW, .b1 = 0.9, .b2 = 0.999, .eps = 1e-8, .wd = 0.2};
+    cnn_opt_case("adamw", AT_OPT_ADAMW, &o, 3);
+    o.eps = 1e-3, o.b1 = 0.8, o.b2 = 0.99;
+    cnn_opt_case("adamw eps", AT_OPT_ADAMW, &o, 2);
+}
+
+/* The CNN's schedule, per optimisation step s (0-based) with S steps per epoch
+ * (documented: warm-up = "epochs of linear warm-up from 0 (fractions allowed)"):
+ *   warm-up (s/S < W):  lr * min(1, (s + 1) / (W * S))
+ *   step:               lr * gamma^floor((s/S) / step_size)
+ *   cosine:             lr * (1 + cos(pi * min(1, (s/S - W) / (epochs - W)))) / 2 */
+static void test_cnn_schedule(void) {
+    at_cnn_spec *spec = NULL;
+    at_error err = {0};
+    CHECK_OK(at_cnn_spec_parse_text(CNN_OPT_NET, "test", &spec, &err), &err);
+    if (!spec) return;
+    at_cnn_params p = *at_cnn_spec_params(spec);
+    at_cnn_spec_free(spec);
+    const size_t S = 10;
+    p.learning_rate = 0.02;
+    p.epochs = 10;
+    p.warmup = 1.5;
+    p.schedule = AT_LR_CONSTANT;
+    const int64_t steps[] = {0, 1, 7, 14, 15, 16, 40, 99};
+    for (size_t j = 0; j < sizeof steps / sizeof *steps; j++) {
+        int64_t s = steps[j];
+        double e = (double)s / S, want;
+        if (e < p.warmup) want = 0.02 * fmin(1.0, (double)(s + 1) / (p.warmup * S));
+        else want = 0.02;
+        CHECK_NEAR(cnn_learning_rate(&p, s, S), want, 1e-12);
+    }
+    CHECK_NEAR(cnn_learning_rate(&p, 0, S), 0.02 / 15, 1e-12);
+    CHECK_NEAR(cnn_learning_rate(&p, 7, S), 0.02 * 8 / 15, 1e-12);
+    p.schedule = AT_LR_COSINE;
+    for (size_t j = 0; j < sizeof steps / sizeof *steps; j++) {
+        int64_t s = steps[j];
+        double e = (double)s / S, want;
+        if (e < p.warmup) want = 0.02 * fmin(1.0, (double)(s + 1) / (p.warmup * S));
+        else want = 0.02 * 0.5 * (1.0 + cos(M_PI * fmin(1.0, (e - p.warmup) / (10 - p.warmup))));
+        CHECK_NEAR(cnn_learning_rate(&p, s, S), want, 1e-12);
+    }
+    CHECK_NEAR(cnn_learning_rate(&p, 100, S), 0.0, 1e-12); /* the end of the cosine */
+    p.warmup = 0;
+    p.schedule = AT_LR_STEP;
+    p.step_size = 3;
+    p.gamma = 0.5;
+    for (int64_t s = 0; s < 100; s += 7) {
+        double want = 0.02 * pow(0.5, floor(((double)s / S) / 3.0));
+        CHECK_NEAR(cnn_learning_rate(&p, s, S), want, 1e-12);
+    }
+}
+
+/* ---- MLP optimiser ------------------------------------------------------------------------ */
+
+#define MLP_NP 1100 /* more than one of the step's 512-parameter blocks */
+#define MLP_NW 700  /* weights first, then biases */
+#define MLP_SHARDS 3
+
+/* As cnn_opt_case for mlp_opt_step, with the gradient given as three shards to be summed. */
+static void mlp_opt_case(const char *name, const mlp_opt *lo, const ref_opt *ro, int steps) {
+    float *params = malloc(MLP_NP * sizeof *params), *m1 = calloc(MLP_NP, sizeof *m1);
+    float *m2 = calloc(MLP_NP, sizeof *m2), *gs[MLP_SHARDS];
+    double *w = malloc(MLP_NP * sizeof *w), *m = calloc(MLP_NP, sizeof *m), *v = calloc(MLP_NP, sizeof *v);
+    for (int s = 0; s < MLP_SHARDS; s++) gs[s] = malloc(MLP_NP * sizeof(float));
+    for (size_t i = 0; i < MLP_NP; i++) w[i] = param0(i), params[i] = (float)w[i];
+    int bad = 0;
+    for (int t = 1; t <= steps; t++) {
+        double lr = 0.01 * (1.0 + 0.5 * t);
+        for (size_t i = 0; i < MLP_NP; i++) {
+            double g = 0;
+            for (int s = 0; s < MLP_SHARDS; s++) {
+                gs[s][i] = (float)grad_of(i, t, s);
+                g += gs[s][i];
+            }
+            ref_step(ro, &w[i], &m[i], &v[i], g, t, lr, i < MLP_NW);
+        }
+        mlp_opt_step(lo, params, m1, m2, gs, MLP_SHARDS, MLP_NP, MLP_NW, t, lr);
+        for (size_t i = 0; i < MLP_NP; i++)
+            if (!(fabs(params[i] - w[i]) <= tol_of(w[i]))) {
+                if (bad++ < 4)
+                    fprintf(stderr, "  mlp %s step %d param %zu: %.9g, expected %.9g\n", name, t, i,
+                            (double)params[i], w[i]);
+            }
+    }
+    CHECK(bad == 0);
+    for (int s = 0; s < MLP_SHARDS; s++) free(gs[s]);
+    free(params), free(m1), free(m2), free(w), free(m), free(v);
+}
+
+static void test_mlp_sgd(void) {
+    mlp_opt lo = {.kind = AT_MLP_SGD, .mu = 0.0f};
+    ref_opt ro = {.kind = REF_SGD, .mu = 0.0};
+    mlp_opt_case("sgd", &lo, &ro, 3);
+    lo.wd = 0.1f, ro.wd = (double)0.1f;
+    mlp_opt_case("sgd+wd", &lo, &ro, 3);
+}
+
+static void test_mlp_momentum(void) {
+    mlp_opt lo = {.kind = AT_MLP_SGD, .mu = 0.9f, .wd = 0.05f};
+    ref_opt ro = {.kind = REF_SGD, .mu = (double)0.9f, .wd = (double)0.05f};
+    mlp_opt_case("momentum", &lo, &ro, 3);
+}
+
+static void test_mlp_nesterov(void) {
+    mlp_opt lo = {.kind = AT_MLP_SGD, .nesterov = 1, .mu = 0.9f, .wd = 0.05f};
+    ref_opt ro = {.kind = REF_SGD, .nesterov = 1, .mu = (double)0.9f, .wd = (double)0.05f};
+    mlp_opt_case("nesterov", &lo, &ro, 3);
+}
+
+/* The MLP's Adam has a fixed eps of 1e-8 and L2 decay through the gradient (it has no
+ * AdamW); the tiny gradients of grad_of make the eps visible on the biases. */
+static void test_mlp_adam(void) {
+    mlp_opt lo = {.kind = AT_MLP_ADAM, .b1 = 0.9f, .b2 = 0.999f};
+    ref_opt ro = {.kind = REF_ADAM, .b1 = (double)0.9f, .b2 = (double)0.999f, .eps = 1e-8};
+    mlp_opt_case("adam", &lo, &ro, 3);
+    lo.wd = 0.1f, lo.b1 = 0.8f, lo.b2 = 0.99f;
+    ro.wd = (double)0.1f, ro.b1 = (double)0.8f, ro.b2 = (double)0.99f;
+    mlp_opt_case("adam+l2", &lo, &ro, 3);
+}
+
+/* The MLP's schedule per epoch e (0-based), documented in mlp_internal.h and mlp.h:
+ *   warm-up (e < W):  lr * (e + 1) / (W + 1)
+ *   then with t = e - W, T = epochs - W:  step: lr * gamma^floor(t / step_size);
+ *   cosine: lr * (1 + cos(pi * t / T)) / 2 */
+static void test_mlp_schedule(void) {
+    at_mlp_params p;
+    at_mlp_params_default(&p);
+    p.learning_rate = 0.03;
+    p.epochs = 20;
+    p.warmup = 4;
+    for (int sch = AT_MLP_SCHEDULE_CONSTANT; sch <= AT_MLP_SCHEDULE_COSINE; sch++) {
+        p.schedule = sch;
+        p.step_size = 3;
+        p.gamma = 0.5;
+        for (int64_t e = 0; e < 20; e++) {
+            double want;
+            if (e < 4) {
+                want = 0.03 * (double)(e + 1) / 5.0;
+            } else {
+                double t = (double)(e - 4), T = 16.0;
+                if (sch == AT_MLP_SCHEDULE_CONSTANT) want = 0.03;
+                else if (sch == AT_MLP_SCHEDULE_STEP) want = 0.03 * pow(0.5, floor(t / 3.0));
+                else want = 0.03 * 0.5 * (1.0 + cos(M_PI * t / T));
+            }
+            CHECK_NEAR(mlp_epoch_lr(&p, e), want, 1e-12);
+        }
+    }
+    CHECK_NEAR(mlp_epoch_lr(&p, 0), 0.006, 1e-12); /* warm-up starts above zero */
+}
+
+/* ---- MLP forward pass --------------------------------------------------------------------- */
+
+static double act_ref(int act, double z) {
+    switch (act) {
+    case AT_MLP_RELU: return z > 0 ? z : 0;
+    case AT_MLP_LEAKY_RELU: return z > 0 ? z : 0.01 * z;
+    case AT_MLP_TANH: return tanh(z);
+    default: return 1.0 / (1.0 + exp(-z));
+    }
+}
+
+/* One dense layer by hand: out[r][j] = sum_i in[r][i] W[i][j] + b[j] (W fan_in x fan_out,
+ * row-major), then the activation, or a softmax for the output layer (act < 0). */
+static void dense_ref(const double *in, size_t rows, size_t fi, size_t fo, const float *W, const float *b, int act,
+                      double *out) {
+    for (size_t r = 0; r < rows; r++) {
+        for (size_t j = 0; j < fo; j++) {
+            double z = b[j];
+            for (size_t i = 0; i < fi; i++) z += in[r * fi + i] * (double)W[i * fo + j];
+            out[r * fo + j] = act >= 0 ? act_ref(act, z) : z;
+        }
+        if (act < 0) {
+            double mx = out[r * fo], sum = 0;
+            for (size_t j = 1; j < fo; j++) mx = fmax(mx, out[r * fo + j]);
+            for (size_t j = 0; j < fo; j++) sum += exp(out[r * fo + j] - mx);
+            for (size_t j = 0; j < fo; j++) out[r * fo + j] = exp(out[r * fo + j] - mx) / sum;
+        }
+    }
+}
+
+static void test_mlp_forward(void) {
+    enum { ROWS = 64 };
+    for (int act = AT_MLP_RELU; act <= AT_MLP_SIGMOID; act++) {
+        mlp_net net = {.n_layers = 3, .sizes = {3, 5, 4, 3}, .activation = act};
+        CHECK(mlp_net_layout(&net));
+        float *params = malloc(net.n_params * sizeof *params);
+        at_rng r;
+        at_rng_init(&r, 11, (uint64_t)act);
+        for (size_t i = 0; i < net.n_params; i++) params[i] = (float)(0.9 * at_rng_normal(&r));
+        mlp_work w;
+        at_error err = {0};
+        CHECK_OK(mlp_work_alloc(&w, &net, ROWS, 1, 0, &err), &err);
+        double x[ROWS * 3], h1[ROWS * 5], h2[ROWS * 4], P[ROWS * 3];
+        for (size_t i = 0; i < ROWS * 3; i++) x[i] = 2.0 * at_rng_normal(&r), w.act[0][i] = (float)x[i];
+        /* prediction: no dropout (rate 0, no generator) */
+        mlp_forward(&net, params, &w, ROWS, 0.0f, NULL);
+        dense_ref(x, ROWS, 3, 5, params + net.w_off[0], params + net.b_off[0], act, h1);
+        dense_ref(h1, ROWS, 5, 4, params + net.w_off[1], params + net.b_off[1], act, h2);
+        dense_ref(h2, ROWS, 4, 3, params + net.w_off[2], params + net.b_off[2], -1, P);
+        for (size_t i = 0; i < ROWS * 5; i++) CHECK_NEAR(w.act[1][i], h1[i], 1e-5 + 1e-5 * fabs(h1[i]));
+        for (size_t i = 0; i < ROWS * 4; i++) CHECK_NEAR(w.act[2][i], h2[i], 1e-5 + 1e-5 * fabs(h2[i]));
+        for (size_t i = 0; i < ROWS * 3; i++) CHECK_NEAR(w.act[3][i], P[i], 2e-6);
+        for (size_t r0 = 0; r0 < ROWS; r0++) CHECK_NEAR(w.act[3][r0 * 3] + w.act[3][r0 * 3 + 1] + w.act[3][r0 * 3 + 2], 1.0, 1e-6);
+
+        /* softmax cross-entropy: loss = sum sw * -log p_y; d(scale*loss)/dz = scale*sw*(p - onehot) */
+        double loss_ref = 0;
+        size_t correct_ref = 0;
+        for (size_t i = 0; i < ROWS; i++) {
+            w.y[i] = (int32_t)(i % 3);
+            w.sw[i] = 0.5f + 0.25f * (float)(i % 4);
+            loss_ref -= (double)w.sw[i] * log(P[i * 3 + (size_t)w.y[i]]);
+            size_t best = 0;
+            for (size_t j = 1; j < 3; j++)
+                if (P[i * 3 + j] > P[i * 3 + best]) best = j;
+            correct_ref += best == (size_t)w.y[i];
+        }
+        size_t correct = 0;
+        double loss = mlp_loss(&net, &w, ROWS, 0.25f, &correct);
+        CHECK_NEAR(loss, loss_ref, 1e-5 * fabs(loss_ref));
+        CHECK(correct == correct_ref);
+        for (size_t i = 0; i < ROWS; i++)
+            for (size_t j = 0; j < 3; j++) {
+                double want = 0.25 * w.sw[i] * (P[i * 3 + j] - (j == (size_t)w.y[i]));
+                CHECK_NEAR(w.delta[0][i * 3 + j], want, 1e-6);
+            }
+
+        /* training with inverted dropout: each hidden unit is 0 or its undropped value / (1 - rate),
+         * given the (dropped) layer below */
+        at_rng rd;
+        at_rng_init(&rd, 5, 0);
+        mlp_forward(&net, params, &w, ROWS, 0.25f, &rd);
+        double in1[ROWS * 5], ref2[ROWS * 4];
+        size_t zeros = 0;
+        for (size_t i = 0; i < ROWS * 5; i++) {
+            double a = w.act[1][i];
+            CHECK(a == 0.0 || fabs(a - h1[i] / 0.75) <= 1e-5 + 1e-5 * fabs(h1[i]));
+            CHECK(w.mask[1][i] == 0.0f || fabs(w.mask[1][i] - 1.0 / 0.75) < 1e-6);
+            zeros += w.mask[1][i] == 0.0f;
+            in1[i] = a;
+        }
+        CHECK(zeros > ROWS * 5 / 8 && zeros < ROWS * 5 * 3 / 8); /* about a quarter dropped */
+        dense_ref(in1, ROWS, 5, 4, params + net.w_off[1], params + net.b_off[1], act, ref2);
+        for (size_t i = 0; i < ROWS * 4; i++) {
+            double a = w.act[2][i];
+            CHECK(a == 0.0 || fabs(a - ref2[i] / 0.75) <= 1e-5 + 1e-5 * fabs(ref2[i]));
+        }
+        mlp_work_free(&w);
+        free(params);
+    }
+}
+
+/* A fitted MLP with dropout predicts with the plain forward pass (no dropout, no rescaling):
+ * predict_proba equals the hand forward pass over at_mlp_get_parameters. */
+static void test_mlp_predict_is_eval_forward(void) {
+    static const char *const feat[] = {"a", "b"};
+    static const char *const cls[] = {"x", "y", "z"};
+    enum { N = 90 };
+    at_dataset *ds = NULL;
+    at_error err = {0};
+    CHECK_OK(at_dataset_new(N, 2, 1, feat, cls, 3, &ds, &err), &err);
+    if (!ds) return;
+    at_rng r;
+    at_rng_init(&r, 2, 0);
+    for (size_t i = 0; i < N; i++) {
+        ds->X[2 * i] = at_rng_normal(&r), ds->X[2 * i + 1] = at_rng_normal(&r);
+        ds->y[i] = ds->X[2 * i] > 0.5 ? 2 : ds->X[2 * i + 1] > 0 ? 1 : 0;
+        ds->row[i] = (int64_t)i;
+    }
+    at_mlp_params p;
+    at_mlp_params_default(&p);
+    strcpy(p.hidden, "6, 5");
+    p.activation = AT_MLP_TANH;
+    p.dropout = 0.4;
+    p.epochs = 3;
+    p.batch_size = 16;
+    p.learning_rate = 0.05;
+    at_model *m = NULL;
+    CHECK_OK(at_mlp_new(&p, 2, 3, &m, &err), &err);
+    at_fit_input in = {.train = ds, .threads = 1, .seed = 3};
+    CHECK_OK(at_model_fit(m, &in, &err), &err);
+    size_t np = at_mlp_n_parameters(m);
+    CHECK(np == 2 * 6 + 6 * 5 + 5 * 3 + 6 + 5 + 3);
+    float *w = malloc(np * sizeof *w);
+    at_mlp_get_parameters(m, w);
+    double *P = malloc(N * 3 * sizeof *P), h1[N * 6], h2[N * 5], Q[N * 3];
+    CHECK_OK(at_model_predict_proba(m, ds->X, N, P, 1, &err), &err);
+    /* weights layer after layer, then the biases */
+    const float *W0 = w, *W1 = W0 + 12, *W2 = W1 + 30, *b0 = W2 + 15, *b1 = b0 + 6, *b2 = b1 + 5;
+    dense_ref(ds->X, N, 2, 6, W0, b0, AT_MLP_TANH, h1);
+    dense_ref(h1, N, 6, 5, W1, b1, AT_MLP_TANH, h2);
+    dense_ref(h2, N, 5, 3, W2, b2, -1, Q);
+    for (size_t i = 0; i < N * 3; i++) CHECK_NEAR(P[i], Q[i], 3e-6);
+    free(P), free(w);
+    at_model_free(m);
+    at_dataset_free(ds);
+}
+
+int main(void) {
+    RUN(test_cnn_sgd);
+    RUN(test_cnn_momentum);
+    RUN(test_cnn_nesterov);
+    RUN(test_cnn_adam);
+    RUN(test_cnn_adamw);
+    RUN(test_cnn_schedule);
+    RUN(test_mlp_sgd);
+    RUN(test_mlp_momentum);
+    RUN(test_mlp_nesterov);
+    RUN(test_mlp_adam);
+    RUN(test_mlp_schedule);
+    RUN(test_mlp_forward);
+    RUN(test_mlp_predict_is_eval_forward);
+    return harness_done();
+}
