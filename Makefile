@@ -1,12 +1,15 @@
 # astrotrain - build, test, bench, install.
 #   make              libastrotrain.a and the astrotrain binary (build/)
-#   make test         deps, build, unit + end-to-end tests ("N passed, N failed")
+#   make test         deps, build, unit + end-to-end tests ("N passed, N failed, N skipped")
 #   make test SANITIZE=1   the same under AddressSanitizer + UndefinedBehaviorSanitizer (build/asan/)
 #   make run          deps, build, then the random forest on the shipped SDSS17 catalogue
 #   make study        deps, build, then the reference study with its report
 #   make bench        astrotrain beside the peer libraries of ../shared/benchmarks
+#   make mutate       plants each bug of tests/mutants.ini in a copy of the tree; every one must be caught
+#                     (MUTANTS="id id" runs some)
 #   make install PREFIX=/usr/local
 #   make deps         the Debian packages the build and run need (apt-get, as root or via sudo)
+#   make test-deps    those and the tests' peers (python3-sklearn, numpy, h5py, h5dump)
 
 CC       ?= gcc
 PREFIX   ?= /usr/local
@@ -42,7 +45,7 @@ LIB      := $(BUILD)/libastrotrain.a
 BIN      := $(BUILD)/astrotrain
 DEPFILES := $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_BIN:=.d)
 
-.PHONY: all test unit e2e run study bench install deps clean docs tests
+.PHONY: all test unit e2e run study bench install deps test-deps clean docs tests mutate
 all: $(BIN) $(if $(filter 1,$(SANITIZE)),,astrotrain)
 
 # A link at the top so the README's commands read ./astrotrain.
@@ -72,8 +75,9 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/harness.h $(LIB)
 
 tests: $(TEST_BIN) $(BIN)
 
-# Tests need the shipped data and the libraries; deps is a no-op when all are there.
-test: deps
+# Tests need the shipped data, the libraries and the peers they check against (test-deps is
+# a no-op when all are there).
+test: test-deps
 	@$(MAKE) --no-print-directory tests
 	@BUILD=$(BUILD) SANITIZE=$(SANITIZE) bash tests/run.sh
 
@@ -95,11 +99,18 @@ study: deps
 bench: deps all
 	bash bench/run.sh
 
+# Mutation testing: the copy lives in build/mutate/tree, so the working tree is never touched.
+mutate: test-deps
+	@python3 tests/mutate.py
+
 docs: $(BIN)
 	$(BIN) config --doc > docs/config.md
 
 deps:
 	@bash scripts/deps.sh
+
+test-deps:
+	@bash scripts/deps.sh test
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/astrotrain \

@@ -91,6 +91,25 @@ static void test_errors(void) {
     CHECK_FAIL(at_config_load(p, NULL, 0, &c, &e), AT_ERR_CONFIG, &e, "'u' is listed twice");
 }
 
+/* Ranges are closed intervals checked exactly at their ends, and the split must sum to 1
+ * within rounding (1e-9), not roughly. */
+static void test_range_ends(void) {
+    at_error e;
+    at_config c;
+    const char *p = write_ini("r1.ini", "[model]\nn_trees = 100000\n");
+    CHECK_OK(at_config_load(p, NULL, 0, &c, &e), &e);
+    CHECK(c.model.forest.n_trees == 100000);
+    p = write_ini("r2.ini", "[model]\nn_trees = 100001\n");
+    CHECK_FAIL(at_config_load(p, NULL, 0, &c, &e), AT_ERR_CONFIG, &e,
+               "r2.ini:2: [model] n_trees = 100001 is out of range [1, 100000]");
+    p = write_ini("r3.ini", "[model]\nn_trees = 1\n");
+    CHECK_OK(at_config_load(p, NULL, 0, &c, &e), &e);
+    p = write_ini("r4.ini", "[split]\ntrain = 0.7\nvalidation = 0.15\ntest = 0.145\n");
+    CHECK_FAIL(at_config_load(p, NULL, 0, &c, &e), AT_ERR_CONFIG, &e, "must be 1");
+    p = write_ini("r5.ini", "[split]\ntrain = 0.7\nvalidation = 0.1\ntest = 0.2\n");
+    CHECK_OK(at_config_load(p, NULL, 0, &c, &e), &e); /* sums to 0.9999999999999999 */
+}
+
 static void test_model_sections(void) {
     at_error e;
     at_config c;
@@ -158,6 +177,7 @@ int main(void) {
     RUN(test_defaults);
     RUN(test_load_and_override);
     RUN(test_errors);
+    RUN(test_range_ends);
     RUN(test_model_sections);
     RUN(test_format_roundtrip);
     RUN(test_split_list);
