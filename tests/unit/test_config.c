@@ -4,10 +4,17 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "astrotrain/config.h"
+#include "astrotrain/config_load.h"
+#include "astrotrain/gbdt.h"
+#include "astrotrain/mlp.h"
 #include "harness.h"
 
 static char dir[64];
+
+/* A model section's params, as its family's struct. */
+#define RF(mc) ((const at_forest_params *)(const void *)(mc).params)
+#define GB(mc) ((const at_gbdt_params *)(const void *)(mc).params)
+#define NN(mc) ((const at_mlp_params *)(const void *)(mc).params)
 
 static const char *write_ini(const char *name, const char *text) {
     static char path[256];
@@ -22,8 +29,10 @@ static void test_defaults(void) {
     at_config c;
     at_config_defaults(&c);
     CHECK(c.run.seed == 42);
-    CHECK(strcmp(c.model.type, "random_forest") == 0);
-    CHECK(c.model.forest.n_trees == 100);
+    CHECK(strcmp(c.model.type, "random_forest") == 0 && !c.model.table); /* io: no family params yet */
+    at_error e;
+    CHECK_OK(at_config_load(NULL, NULL, 0, &c, &e), &e);
+    CHECK(c.model.table && RF(c.model)->n_trees == 100 && RF(c.model)->max_bins == 256);
     CHECK_NEAR(c.split.train, 0.7, 1e-12);
     CHECK(c.undersample.strategy == 1);
     CHECK(c.normalise.method == 1);
@@ -37,9 +46,9 @@ static void test_load_and_override(void) {
     const char *sets[] = {"model.max_depth=5", "split.train=0.8", "split.test = 0.05"};
     CHECK_OK(at_config_load(p, sets, 3, &c, &e), &e);
     CHECK(c.run.seed == 7);
-    CHECK(c.model.forest.n_trees == 12);
-    CHECK(c.model.forest.criterion == 1);
-    CHECK(c.model.forest.max_depth == 5);
+    CHECK(RF(c.model)->n_trees == 12);
+    CHECK(RF(c.model)->criterion == 1);
+    CHECK(RF(c.model)->max_depth == 5);
     CHECK_NEAR(c.split.train, 0.8, 1e-12);
     CHECK(strcmp(c.run.name, "a") == 0); /* default name = file stem */
 }
@@ -98,7 +107,7 @@ static void test_range_ends(void) {
     at_config c;
     const char *p = write_ini("r1.ini", "[model]\nn_trees = 100000\n");
     CHECK_OK(at_config_load(p, NULL, 0, &c, &e), &e);
-    CHECK(c.model.forest.n_trees == 100000);
+    CHECK(RF(c.model)->n_trees == 100000);
     p = write_ini("r2.ini", "[model]\nn_trees = 100001\n");
     CHECK_FAIL(at_config_load(p, NULL, 0, &c, &e), AT_ERR_CONFIG, &e,
                "r2.ini:2: [model] n_trees = 100001 is out of range [1, 100000]");
@@ -118,14 +127,14 @@ static void test_model_sections(void) {
                                         "[member.rf]\nmax_depth = 9\ntype = random_forest\n"
                                         "[member.nn]\ntype = mlp\nhidden = 8\nclass_weight = balanced\n");
     CHECK_OK(at_config_load(p, NULL, 0, &c, &e), &e);
-    CHECK(c.model.gbdt.max_depth == 4 && c.model.gbdt.n_rounds == 7);
-    CHECK(c.model.forest.max_depth == 0); /* untouched forest default */
+    CHECK(GB(c.model)->max_depth == 4 && GB(c.model)->n_rounds == 7);
+    CHECK(GB(c.model)->max_leaves == 0 && GB(c.model)->max_bin == 255); /* the family's defaults */
     CHECK(c.n_members == 2 && strcmp(c.members[0].name, "rf") == 0);
-    CHECK(c.members[0].model.forest.max_depth == 9 && c.members[0].model.gbdt.max_depth == 6);
-    CHECK(c.members[1].model.mlp.class_weight == 1 && c.members[1].model.forest.class_weight == 0);
+    CHECK(RF(c.members[0].model)->max_depth == 9 && RF(c.members[0].model)->n_trees == 100);
+    CHECK(NN(c.members[1].model)->class_weight == 1 && strcmp(NN(c.members[1].model)->hidden, "8") == 0);
     const char *sets[] = {"member.rf.n_trees=3"};
     CHECK_OK(at_config_load(p, sets, 1, &c, &e), &e);
-    CHECK(c.members[0].model.forest.n_trees == 3);
+    CHECK(RF(c.members[0].model)->n_trees == 3);
     char *text = at_config_format(&c);
     CHECK(text && strstr(text, "[member.rf]") && strstr(text, "[member.nn]"));
     free(text);
@@ -155,7 +164,7 @@ static void test_format_roundtrip(void) {
     CHECK(text2 && strcmp(text, text2) == 0);
     free(text);
     free(text2);
-    char *doc = at_config_doc();
+    char *doc = at_config_reference();
     CHECK(doc && strstr(doc, "| `n_trees` |") && strstr(doc, "## [split]"));
     free(doc);
 }

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "core/strbuf.h"
-#include "io/words.h"
+#include "core/words.h"
 #include "models/cnn/cnn_internal.h"
 
 typedef enum ktype { T_SIZE, T_INT, T_REAL, T_BOOL, T_CHOICE } ktype;
