@@ -61,7 +61,7 @@ typedef struct at_key_table {
     at_status (*check)(const void *params, at_error *err);
 } at_key_table;
 
-/* The key named name of section (NULL section: any), or NULL. */
+/* The key named name of section (NULL section: any section; NULL name: any key), or NULL. */
 const at_key *at_key_find(const at_key *keys, size_t n, const char *section, const char *name);
 
 /* Parses text (trimmed) into base's field. Errors are AT_ERR_CONFIG "[section] name: 'x' is not

@@ -17,7 +17,8 @@
 
 const at_key *at_key_find(const at_key *keys, size_t n, const char *section, const char *name) {
     for (size_t i = 0; i < n; i++)
-        if ((!section || strcmp(keys[i].section, section) == 0) && strcmp(keys[i].name, name) == 0) return &keys[i];
+        if ((!section || strcmp(keys[i].section, section) == 0) && (!name || strcmp(keys[i].name, name) == 0))
+            return &keys[i];
     return NULL;
 }
 
@@ -30,8 +31,11 @@ static int parse_bool(const char *v, int *out) {
     return 0;
 }
 
+/* The closed range [min, max] of a number key. */
+static int out_of_range(const at_key *k, double x) { return x < k->min || x > k->max; }
+
 static at_status set_int(const at_key *k, void *dst, long long x, at_error *err) {
-    if ((double)x < k->min || (double)x > k->max)
+    if (out_of_range(k, (double)x))
         return at_fail(err, AT_ERR_CONFIG, "[%s] %s = %lld is out of range [%.0f, %.0f]", k->section, k->name, x,
                        k->min, k->max);
     if (k->type == AT_KEY_SIZE) {
@@ -78,7 +82,7 @@ at_status at_key_set(const at_key *k, void *base, const char *text, at_error *er
         double x = strtod(v, &end);
         if (!v[0] || *end || !isfinite(x))
             return at_fail(err, AT_ERR_CONFIG, "[%s] %s: '%s' is not a finite number", k->section, k->name, v);
-        if (x < k->min || x > k->max)
+        if (out_of_range(k, x))
             return at_fail(err, AT_ERR_CONFIG, "[%s] %s = %g is out of range [%g, %g]", k->section, k->name, x,
                            k->min, k->max);
         memcpy(dst, &x, sizeof x);
@@ -178,7 +182,7 @@ at_status at_keys_check(const at_key *keys, size_t n, const char *section, const
         case AT_KEY_INT:
         case AT_KEY_SIZE: {
             long long x = get_int(k, src);
-            if ((double)x < k->min || (double)x > k->max)
+            if (out_of_range(k, (double)x))
                 return at_fail(err, AT_ERR_CONFIG, "[%s] %s = %lld is out of range [%.0f, %.0f]", k->section,
                                k->name, x, k->min, k->max);
             break;
@@ -186,7 +190,7 @@ at_status at_keys_check(const at_key *keys, size_t n, const char *section, const
         case AT_KEY_REAL: {
             double x;
             memcpy(&x, src, sizeof x);
-            if (!isfinite(x) || x < k->min || x > k->max)
+            if (!isfinite(x) || out_of_range(k, x))
                 return at_fail(err, AT_ERR_CONFIG, "[%s] %s = %g is out of range [%g, %g]", k->section, k->name, x,
                                k->min, k->max);
             break;

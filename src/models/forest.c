@@ -63,8 +63,8 @@ void at_forest_clear(at_forest *f) {
 }
 
 static at_status check_params(const at_forest_params *p, size_t d, size_t *mtry, at_error *err) {
-    if (p->n_trees < 1 || p->n_trees > 1000000)
-        return at_fail(err, AT_ERR_CONFIG, "random forest: n_trees must be 1..1000000, not %lld",
+    if (p->n_trees < 1 || p->n_trees > 100000) /* the bounds of forest_params.c */
+        return at_fail(err, AT_ERR_CONFIG, "random forest: n_trees must be 1..100000, not %lld",
                        (long long)p->n_trees);
     if (p->criterion != AT_CRITERION_GINI && p->criterion != AT_CRITERION_ENTROPY)
         return at_fail(err, AT_ERR_CONFIG, "random forest: unknown criterion %d", p->criterion);
