@@ -13,20 +13,14 @@
 #include <stdint.h>
 
 #include "images.h"
+#include "keys.h"
 #include "model.h"
 #include "model_file.h"
 #include "progress.h"
 #include "status.h"
 
-/* One raw `key = value` of a [net] or layer section, as the configuration collected it
- * (src/io/config.c); key "" marks the section header itself. */
-typedef struct at_net_record {
-    char section[16];
-    char key[32];
-    char value[64];
-    uint32_t line;  /* 0 = --set */
-    uint32_t index; /* which section, in file order (0, 1, ...) */
-} at_net_record;
+/* at_net_record (keys.h): one raw `key = value` of a [net] or layer section, as the
+ * configuration collected it. */
 
 typedef enum at_optimizer { AT_OPT_SGD = 0, AT_OPT_ADAM = 1, AT_OPT_ADAMW = 2 } at_optimizer;
 typedef enum at_lr_schedule { AT_LR_CONSTANT = 0, AT_LR_STEP = 1, AT_LR_COSINE = 2 } at_lr_schedule;

@@ -1,38 +1,48 @@
-/* config.h - the typed experiment configuration and its one table of keys.
+/* config.h - the typed experiment configuration (io layer: it knows no model family).
  *
  * An INI file is read with libinih (src/io/ini.c adds file:line context and notices
- * section headers); every key is checked against the table in src/io/config.c: type,
- * range, allowed values, and "did you mean" for misspellings. Every default lives in
- * that table, which also generates docs/config.md. */
+ * section headers). The configuration's own sections ([run], [data], ...) are checked
+ * against the key table in src/io/config.c: type, range, allowed values, and "did you
+ * mean" for misspellings. A model section ([model], [member.NAME]) keeps its type and its
+ * other "key = value" lines raw with file:line; the family's own key table resolves them
+ * into the family's params (at_config_load, config_load.h). [net] and layer sections are
+ * kept raw for the CNN's parser likewise. */
 #ifndef ASTROTRAIN_CONFIG_H
 #define ASTROTRAIN_CONFIG_H
 
+#include <stdalign.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cnn.h"
-#include "ensemble.h"
-#include "forest.h"
-#include "gbdt.h"
-#include "gmm.h"
-#include "mlp.h"
-#include "pca.h"
+#include "keys.h"
 #include "status.h"
 
 #define AT_PATH_MAX 1024
 #define AT_LIST_MAX 2048
 #define AT_MAX_MEMBERS 8
 
-/* One [model] (or [member.NAME]) section: the family and every family's parameters. */
+#define AT_MAX_LAYERS 4 /* config files read in order by one load */
+
+/* One [model] (or [member.NAME]) section: the family and that family's params struct
+ * (at_forest_params, ...), held opaquely; table is the family's key table once resolved
+ * (NULL before), so the io layer can print and set the keys without knowing the family. */
 typedef struct at_model_config {
     char type[64];
-    at_forest_params forest;
-    at_mlp_params mlp;
-    at_gbdt_params gbdt;
-    at_pca_params pca;
-    at_gmm_params gmm;
-    at_ensemble_params ensemble;
+    const at_key_table *table;
+    alignas(max_align_t) unsigned char params[AT_PARAMS_MAX];
 } at_model_config;
+
+/* One raw "key = value" line of a model section, as read (value in model_lines.text). */
+typedef struct at_model_line {
+    int32_t member; /* -1 = [model], else the [member.NAME] index */
+    uint32_t file;  /* index in model_lines.files */
+    uint32_t line;  /* 0 = --set */
+    uint32_t value; /* offset of the value text */
+    char key[64];
+} at_model_line;
+
+#define AT_MODEL_LINES_MAX 256
+#define AT_MODEL_TEXT_MAX 16384
 
 /* Room for the [net] and layer records of an image experiment (a 50-layer net uses ~300). */
 #define AT_NET_RECORDS_MAX 512
@@ -96,22 +106,44 @@ typedef struct at_config {
         at_net_record rec[AT_NET_RECORDS_MAX];
         size_t n, n_sections;
     } net;
+    /* The model sections' lines, raw and in order (a later one of the same key and section
+     * replaces an earlier), for the family's table. */
+    struct {
+        at_model_line line[AT_MODEL_LINES_MAX];
+        size_t n;
+        char text[AT_MODEL_TEXT_MAX];
+        size_t used;
+        char files[AT_MAX_LAYERS][AT_PATH_MAX];
+        size_t n_files;
+    } model_lines;
 } at_config;
 
-/* Defaults for every key. */
+/* Defaults of the configuration's own keys; [model] type = random_forest, its params not
+ * yet resolved (table NULL). */
 void at_config_defaults(at_config *c);
 
-/* Reads path (may be NULL for defaults only), then applies overrides "section.key=value"
- * in order. Errors are AT_ERR_CONFIG with "file:line: ..." or "--set ...: ...". */
-at_status at_config_load(const char *path, const char *const *overrides, size_t n_overrides,
-                         at_config *c, at_error *err);
+/* Reads the files in order (a study's shared data file, then a step's file: a later file may
+ * set a key again, a repeat within one file is an error), then applies overrides
+ * "section.key=value". Sections for which raw_section() is true (the network's) are kept
+ * raw in c->net, model sections' lines in c->model_lines; nothing across sections is checked
+ * yet. Errors are AT_ERR_CONFIG with "file:line: ..." or "--set ...: ...". Most callers want
+ * at_config_load (config_load.h), which reads, resolves and checks. */
+at_status at_config_read(const char *const *paths, size_t n_paths, const char *const *overrides, size_t n_overrides,
+                         int (*raw_section)(const char *section), at_config *c, at_error *err);
 
-/* The same over several files read in order (a study's shared data file, then a step's
- * file): a later file may set a key again; a repeat within one file is an error. */
-at_status at_config_load_layers(const char *const *paths, size_t n_paths, const char *const *overrides,
-                                size_t n_overrides, at_config *c, at_error *err);
+/* The checks across the configuration's own keys (split fractions, feature list, ...);
+ * transform: the model gives coordinates, so the split needs no test part. */
+at_status at_config_check(at_config *c, int transform, at_error *err);
 
-/* Sets one key from text, as --set does ("model.n_trees", "300"). */
+/* Where model line i was set, as an error prefix ("file:12: " or "--set model.k=v: "). */
+void at_config_line_where(const at_config *c, size_t i, char *out, size_t cap);
+/* The value text of model line i. */
+const char *at_config_line_value(const at_config *c, size_t i);
+/* The section that has a key of this name ("run", ...), or NULL. */
+const char *at_config_section_of(const char *key);
+
+/* Sets one key from text, as --set does ("model.n_trees", "300"); a model key needs the
+ * section resolved (its table). */
 at_status at_config_set(at_config *c, const char *section, const char *key, const char *value,
                         at_error *err);
 
@@ -119,13 +151,17 @@ at_status at_config_set(at_config *c, const char *section, const char *key, cons
  * keys of its family only. Caller frees. */
 char *at_config_format(const at_config *c);
 
-/* Markdown reference of every key (docs/config.md). Caller frees. */
-char *at_config_doc(void);
+/* Markdown reference of the configuration's keys, with model_rows (every family's rows,
+ * at_model_params_doc) in the [model] table and tail (the network's reference) at the end.
+ * Caller frees. */
+char *at_config_doc(const char *model_rows, const char *tail);
 
 /* Splits a comma-separated list into trimmed items (caller frees with at_strs_free). */
 at_status at_split_list(const char *text, char ***items, size_t *n, at_error *err);
 
 /* The number of threads to use: c->run.threads, or the number of cores when 0. */
 int at_config_threads(const at_config *c);
+/* threads when > 0, else the number of cores. */
+int at_threads_or_cores(int64_t threads);
 
 #endif

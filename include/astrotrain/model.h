@@ -15,8 +15,6 @@
 #include "progress.h"
 #include "status.h"
 
-struct at_model_config; /* config.h */
-
 /* What fit() gets: the training part (already cleaned, balanced and scaled), the
  * validation part for early stopping (may be NULL), threads and the seed. */
 typedef struct at_fit_input {
@@ -51,8 +49,9 @@ typedef struct at_model_ops {
     void (*describe)(const void *impl, at_json *j); /* family figures into metrics.json "model_info" */
     /* Bytes that fitting n_train rows of d features (k classes, threads threads) needs at its
      * peak, the fitted model included; a fair upper estimate, checked against [run]
-     * memory_limit_mb before the data are loaded. NULL: the family needs little beyond the data. */
-    size_t (*memory_estimate)(const struct at_model_config *mc, size_t n_train, size_t d, size_t k, int threads);
+     * memory_limit_mb before the data are loaded. params: the family's own params struct.
+     * NULL: the family needs little beyond the data. */
+    size_t (*memory_estimate)(const void *params, size_t n_train, size_t d, size_t k, int threads);
 } at_model_ops;
 
 typedef struct at_model {
@@ -62,8 +61,9 @@ typedef struct at_model {
     size_t n_classes;
 } at_model;
 
-/* A new, unfitted model of the family named by mc->type. */
-at_status at_model_create(const struct at_model_config *mc, size_t n_features, size_t n_classes,
+/* A new, unfitted model of the family named type, from that family's params struct
+ * (at_forest_params, ...; see params.h), checked against the family's key table. */
+at_status at_model_create(const char *type, const void *params, size_t n_features, size_t n_classes,
                           at_model **out, at_error *err);
 at_status at_model_fit(at_model *m, const at_fit_input *in, at_error *err);
 at_status at_model_predict_proba(const at_model *m, const double *X, size_t n, double *P,

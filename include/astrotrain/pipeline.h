@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "config_load.h"
 #include "csv.h"
 #include "metrics.h"
 #include "model.h"

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "astrotrain/config.h"
+#include "astrotrain/config_load.h"
 #include "cli/cli.h"
 
 int cmd_config(int argc, char **argv) {
@@ -33,7 +34,7 @@ int cmd_config(int argc, char **argv) {
     }
     if (doc) {
         free(sets);
-        char *text = at_config_doc();
+        char *text = at_config_reference();
         if (!text) return 7;
         fputs(text, stdout);
         free(text);

@@ -44,9 +44,7 @@ int cmd_experiment(int argc, char **argv, volatile int *stop) {
         cli_common_free(&o);
         return cli_usage("experiment needs a study file (experiments/sdss17/study.ini)");
     }
-    at_config tmp;
-    tmp.run.threads = o.threads < 0 ? 0 : o.threads;
-    int nthreads = at_config_threads(&tmp);
+    int nthreads = at_threads_or_cores(o.threads < 0 ? 0 : o.threads);
     cli_set_threads(nthreads);
     cli_ui ui;
     cli_ui_init(&ui, o.quiet);

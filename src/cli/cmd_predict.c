@@ -69,9 +69,7 @@ static int predict_or_transform(int argc, char **argv, volatile int *stop, int t
     at_error err = {0};
     at_bundle *b = NULL;
     if (at_bundle_load(model, &b, &err)) return cli_fail(&err);
-    at_config tmp;
-    tmp.run.threads = threads;
-    int nthreads = at_config_threads(&tmp);
+    int nthreads = at_threads_or_cores(threads);
     cli_set_threads(nthreads);
     cli_ui ui;
     cli_ui_init(&ui, quiet);

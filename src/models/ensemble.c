@@ -29,12 +29,6 @@ typedef struct ensemble {
     at_ensemble_result result;
 } ensemble;
 
-void at_ensemble_params_default(at_ensemble_params *p) {
-    memset(p, 0, sizeof *p);
-    p->n_trials = 1000;
-    p->objective = AT_ENSEMBLE_ACCURACY;
-}
-
 static void ensemble_free(void *impl) {
     ensemble *e = impl;
     if (!e) return;

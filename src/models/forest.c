@@ -14,22 +14,7 @@
 #include <omp.h>
 #endif
 
-#include "astrotrain/config.h"
 #include "models/forest_impl.h"
-
-void at_forest_params_default(at_forest_params *p) {
-    memset(p, 0, sizeof *p);
-    p->n_trees = 100;
-    p->criterion = AT_CRITERION_GINI;
-    strcpy(p->max_features, "sqrt");
-    p->max_depth = 0;
-    p->min_samples_split = 2;
-    p->min_samples_leaf = 1;
-    p->class_weight = AT_CLASS_WEIGHT_NONE;
-    p->bootstrap = 1;
-    p->max_bins = 256;
-    p->oob_score = 1;
-}
 
 int at_forest_max_features(const char *spec, size_t d, size_t *out) {
     *out = 0;
@@ -78,8 +63,8 @@ void at_forest_clear(at_forest *f) {
 }
 
 static at_status check_params(const at_forest_params *p, size_t d, size_t *mtry, at_error *err) {
-    if (p->n_trees < 1 || p->n_trees > 1000000)
-        return at_fail(err, AT_ERR_CONFIG, "random forest: n_trees must be 1..1000000, not %lld",
+    if (p->n_trees < 1 || p->n_trees > 100000) /* the bounds of forest_params.c */
+        return at_fail(err, AT_ERR_CONFIG, "random forest: n_trees must be 1..100000, not %lld",
                        (long long)p->n_trees);
     if (p->criterion != AT_CRITERION_GINI && p->criterion != AT_CRITERION_ENTROPY)
         return at_fail(err, AT_ERR_CONFIG, "random forest: unknown criterion %d", p->criterion);
@@ -339,9 +324,8 @@ fail:
  * bound, as classes are mostly separable), so a quarter of the bound is taken: it still
  * covers heavy label noise. Nodes are kept per tree while growing and packed at the end,
  * hence twice. */
-static size_t forest_memory_estimate(const struct at_model_config *mc, size_t n, size_t d, size_t k,
-                                     int threads) {
-    const at_forest_params *p = &mc->forest;
+static size_t forest_memory_estimate(const void *params, size_t n, size_t d, size_t k, int threads) {
+    const at_forest_params *p = params;
     double rows = p->bootstrap ? 0.632 * (double)n : (double)n;
     double leaves = rows / (double)(p->min_samples_leaf > 0 ? p->min_samples_leaf : 1);
     if (p->max_depth > 0 && p->max_depth < 60 && leaves > ldexp(1.0, (int)p->max_depth))

@@ -5,29 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "astrotrain/config.h"
 #include "astrotrain/rng.h"
 #include "models/gbdt_internal.h"
 
 #define HIST_COLS 5
 static const char *const hist_names[HIST_COLS] = {"round", "train_logloss", "train_accuracy",
                                                   "valid_logloss", "valid_accuracy"};
-
-void at_gbdt_params_default(at_gbdt_params *p) {
-    memset(p, 0, sizeof *p);
-    p->n_rounds = 300;
-    p->learning_rate = 0.1;
-    p->max_depth = 6;
-    p->max_leaves = 0;
-    p->grow_policy = AT_GROW_DEPTHWISE;
-    p->lambda = 1;
-    p->gamma = 0;
-    p->min_child_weight = 1;
-    p->max_bin = 255;
-    p->subsample = 1;
-    p->colsample = 1;
-    p->early_stopping_rounds = 0;
-}
 
 at_status at_gbdt_params_check(const at_gbdt_params *p, at_error *err) {
     if (p->n_rounds < 1 || p->n_rounds > 1000000)
@@ -478,8 +461,8 @@ static void gbdt_free(void *impl) {
 
 /* Peak memory of a fit, generously: binned data, per-row scores/gradients/hessians, the
  * histograms of one level (or of every open leaf), and the trees themselves. */
-static size_t gbdt_memory_estimate(const struct at_model_config *mc, size_t n, size_t d, size_t k, int threads) {
-    const at_gbdt_params *p = &mc->gbdt;
+static size_t gbdt_memory_estimate(const void *params, size_t n, size_t d, size_t k, int threads) {
+    const at_gbdt_params *p = params;
     double trees_per_round = k == 2 ? 1.0 : (double)k;
     double leaves = p->max_leaves > 0 ? (double)p->max_leaves : ldexp(1.0, (int)(p->max_depth < 30 ? p->max_depth : 30));
     if (leaves > (double)n) leaves = (double)n;

@@ -26,17 +26,6 @@
 
 static const char *const cov_names[] = {"full", "diag", "spherical"};
 
-void at_gmm_params_default(at_gmm_params *p) {
-    memset(p, 0, sizeof *p);
-    strcpy(p->components, "3");
-    p->covariance_type = AT_COV_FULL;
-    p->max_iter = 100;
-    p->tol = 1e-3;
-    p->reg_covar = 1e-6;
-    p->n_init = 1;
-    p->kmeans_iter = 100;
-}
-
 /* "3" or "2..8" (spaces allowed around the numbers). */
 int at_gmm_components(const char *spec, size_t *k_min, size_t *k_max) {
     if (!spec) return 0;

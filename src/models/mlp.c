@@ -18,7 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "astrotrain/config.h"
 #include "astrotrain/forest.h" /* at_class_weight */
 #include "models/mlp_internal.h"
 
@@ -43,29 +42,6 @@ static const char *const activation_names[] = {"relu", "leaky_relu", "tanh", "si
 
 const char *at_mlp_activation_name(int activation) {
     return activation >= 0 && activation < 4 ? activation_names[activation] : "?";
-}
-
-void at_mlp_params_default(at_mlp_params *p) {
-    memset(p, 0, sizeof *p);
-    strcpy(p->hidden, "64,64");
-    p->activation = AT_MLP_RELU;
-    p->optimizer = AT_MLP_ADAM;
-    p->learning_rate = 1e-3;
-    p->batch_size = 256;
-    p->epochs = 50;
-    p->momentum = 0.9;
-    p->nesterov = 0;
-    p->beta1 = 0.9;
-    p->beta2 = 0.999;
-    p->weight_decay = 0.0;
-    p->dropout = 0.0;
-    p->init = AT_MLP_INIT_AUTO;
-    p->schedule = AT_MLP_SCHEDULE_CONSTANT;
-    p->step_size = 10;
-    p->gamma = 0.1;
-    p->warmup = 0;
-    p->patience = 0;
-    p->class_weight = AT_CLASS_WEIGHT_NONE;
 }
 
 at_status at_mlp_parse_hidden(const char *text, size_t sizes[AT_MLP_MAX_HIDDEN], size_t *n,
@@ -604,10 +580,11 @@ void at_mlp_get_parameters(const at_model *m, float *out) {
 
 /* Peak memory of a fit: the float copy of the data, per-thread parameter replicas with Adam
  * moments, two gradient buffers per shard, and the activations of one batch per shard. */
-static size_t mlp_memory_estimate(const struct at_model_config *mc, size_t n, size_t d, size_t k, int threads) {
+static size_t mlp_memory_estimate(const void *mp, size_t n, size_t d, size_t k, int threads) {
+    const at_mlp_params *p = mp;
     size_t sizes[AT_MLP_MAX_HIDDEN], nh = 0;
     at_error e;
-    if (at_mlp_parse_hidden(mc->mlp.hidden, sizes, &nh, &e)) return 0;
+    if (at_mlp_parse_hidden(p->hidden, sizes, &nh, &e)) return 0;
     double params = 0, widest = (double)(d > k ? d : k), prev = (double)d;
     for (size_t l = 0; l < nh; l++) {
         params += prev * (double)sizes[l] + (double)sizes[l];
@@ -617,7 +594,7 @@ static size_t mlp_memory_estimate(const struct at_model_config *mc, size_t n, si
     params += prev * (double)k + (double)k;
     double shards = threads > 0 ? (double)threads : 1.0;
     double replicas = shards * params * 4.0 * 3.0 + 2.0 * shards * params * 4.0 + params * 4.0;
-    double batch = shards * (double)mc->mlp.batch_size * widest * 4.0 * ((double)nh + 6.0);
+    double batch = shards * (double)p->batch_size * widest * 4.0 * ((double)nh + 6.0);
     double data = (double)n * ((double)d * 4.0 + 16.0);
     double total = replicas + batch + data;
     return total >= (double)SIZE_MAX ? SIZE_MAX : (size_t)total;

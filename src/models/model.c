@@ -6,19 +6,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "astrotrain/config.h"
+#include "astrotrain/params.h"
 #include "models/registry.h"
 
-at_status at_model_create(const at_model_config *mc, size_t n_features, size_t n_classes,
+at_status at_model_create(const char *type, const void *params, size_t n_features, size_t n_classes,
                           at_model **out, at_error *err) {
     *out = NULL;
-    const at_model_family *f = at_model_family_find(mc->type);
-    if (!f) return at_fail(err, AT_ERR_CONFIG, "unknown model type '%s'", mc->type);
+    const at_model_family *f = at_model_family_find(type);
+    if (!f) return at_fail(err, AT_ERR_CONFIG, "unknown model type '%s'", type);
     if (n_features == 0) return at_fail(err, AT_ERR_CONFIG, "a model needs at least one feature");
     if (n_classes < 2 && !f->unsupervised)
         return at_fail(err, AT_ERR_DATA, "a classifier needs at least two classes, the data have %zu",
                        n_classes);
-    return f->create(mc, n_features, n_classes, out, err);
+    at_status s = at_model_params_check(type, params, err);
+    if (s) return at_error_prefix(err, "%s: ", type);
+    return f->create(params, n_features, n_classes, out, err);
 }
 
 at_status at_model_fit(at_model *m, const at_fit_input *in, at_error *err) {

@@ -11,12 +11,6 @@
 
 #define PCA_BLOCK 4096 /* rows centred at a time: bounds the copy, keeps dsyrk efficient */
 
-void at_pca_params_default(at_pca_params *p) {
-    p->n_components = 3;
-    p->variance_to_keep = 0;
-    p->whiten = 0;
-}
-
 void at_pca_free(at_pca *pca) {
     if (!pca) return;
     free(pca->mean);

@@ -15,9 +15,10 @@ at_status at_build_ensemble(const at_config *c, const at_prepared *d, const char
     if (d->pca)
         return at_fail(err, AT_ERR_CONFIG,
                        "%s: an ensemble run cannot have a [pca] stage (give it to the members that need it)", c->source);
+    const at_ensemble_params *ep = (const at_ensemble_params *)(const void *)c->model.params;
     char **items = NULL;
     size_t n_items = 0;
-    at_status s = at_split_list(c->model.ensemble.members, &items, &n_items, err);
+    at_status s = at_split_list(ep->members, &items, &n_items, err);
     if (s) return at_error_prefix(err, "%s: [model] members: ", c->source);
     size_t cap = c->n_members + n_items;
     at_bundle **bundles = at_calloc(cap ? cap : 1, sizeof *bundles, err);
@@ -80,7 +81,7 @@ at_status at_build_ensemble(const at_config *c, const at_prepared *d, const char
         }
     }
     if (!s)
-        s = at_ensemble_new(&c->model.ensemble, bundles, names, n, d->scaler, (const char *const *)d->features,
+        s = at_ensemble_new(ep, bundles, names, n, d->scaler, (const char *const *)d->features,
                             d->n_features, (const char *const *)d->class_names, d->k, out, err);
     else
         for (size_t i = 0; i < n; i++) at_bundle_free(bundles[i]);

@@ -97,7 +97,7 @@ at_status at_memory_check_fit(const at_memory_plan *plan, const at_model_config 
                               size_t d, size_t k, int threads, at_error *err) {
     if (plan->limit <= 0) return AT_OK;
     const at_model_ops *ops = at_model_ops_find(mc->type);
-    double model = ops && ops->memory_estimate ? (double)ops->memory_estimate(mc, n_train, d, k, threads) : 0;
+    double model = ops && ops->memory_estimate ? (double)ops->memory_estimate(mc->params, n_train, d, k, threads) : 0;
     double need = TABLE_COPIES * (double)n_rows * row_bytes(d) + model;
     if (need <= plan->limit) return AT_OK;
     char what[256];

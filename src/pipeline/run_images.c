@@ -148,7 +148,7 @@ static at_status prepare(const at_config *c, img_run *r, at_run_summary *out, co
     if ((s = subset_of(r->all, r->ds_train, &r->train, err)) || (s = subset_of(r->all, r->ds_valid, &r->valid, err)) ||
         (s = subset_of(r->all, r->ds_test, &r->test, err)))
         return s;
-    if (c->model.forest.class_weight == AT_CLASS_WEIGHT_BALANCED) {
+    if (((const at_cnn_model_params *)(const void *)c->model.params)->class_weight == AT_CLASS_WEIGHT_BALANCED) {
         size_t *cnt = at_calloc(r->k, sizeof *cnt, err);
         r->class_weight = at_malloc(r->k, sizeof(float), err);
         if (!cnt || !r->class_weight) {

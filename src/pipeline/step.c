@@ -244,7 +244,7 @@ at_status at_run_step(const at_config *c, const at_prepared *d, at_model *model,
     at_json_init(&json);
     char *config_text = NULL;
     size_t k = d->k;
-    if (!m && (s = at_model_create(&c->model, d->train->d, k, &m, err))) goto done;
+    if (!m && (s = at_model_create(c->model.type, c->model.params, d->train->d, k, &m, err))) goto done;
     snprintf(out->type, sizeof out->type, "%s", m->ops->type);
     at_fit_input in = {d->train, d->valid->n ? d->valid : NULL, opt->threads, (uint64_t)c->run.seed, p};
     at_progress_log(p, "fitting %s on %zu rows x %zu features, %d thread(s)", m->ops->type, d->train->n, d->train->d,

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "astrotrain/cnn.h"
-#include "astrotrain/config.h"
+#include "astrotrain/config_load.h"
 #include "fuzz_util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

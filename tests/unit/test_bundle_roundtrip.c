@@ -97,11 +97,10 @@ static at_bundle *make_bundle(at_scaler_kind kind, int with_pca, int use_sentine
         for (size_t i = 0; i < N_ROWS; i++) mds->row[i] = (int64_t)i;
         model_d = 2;
     }
-    at_config c;
-    at_config_defaults(&c);
-    snprintf(c.model.type, sizeof c.model.type, "random_forest");
-    c.model.forest.n_trees = 7;
-    CHECK_OK(at_model_create(&c.model, model_d, K, &b->model, &err), &err);
+    at_forest_params fp;
+    at_forest_params_default(&fp);
+    fp.n_trees = 7;
+    CHECK_OK(at_model_create("random_forest", &fp, model_d, K, &b->model, &err), &err);
     at_fit_input in = {mds ? mds : ds, NULL, 1, 99, NULL};
     if (b->model) CHECK_OK(at_model_fit(b->model, &in, &err), &err);
     at_dataset_free(ds);

@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "astrotrain/cnn.h"
-#include "astrotrain/config.h"
+#include "astrotrain/config_load.h"
 #include "astrotrain/model_file.h"
 #include "astrotrain/rng.h"
 #include "cnn_util.h"
@@ -279,7 +279,7 @@ static void test_ini_errors(void) {
     CHECK_FAIL(at_config_load(path, bad, 1, c, &err), AT_ERR_CONFIG, &err, "did you mean 'epochs'");
     const char *bad2[] = {"conv.filters=3"};
     CHECK_FAIL(at_config_load(path, bad2, 1, c, &err), AT_ERR_CONFIG, &err, "layer keys cannot be set with --set");
-    char *doc = at_config_doc();
+    char *doc = at_config_reference();
     CHECK(doc && strstr(doc, "### [conv]") && strstr(doc, "| `batch_normalize` |"));
     free(doc);
     unlink(path);

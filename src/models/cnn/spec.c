@@ -11,24 +11,19 @@
 #include <string.h>
 
 #include "core/strbuf.h"
-#include "io/words.h"
+#include "core/words.h"
 #include "models/cnn/cnn_internal.h"
 
-typedef enum ktype { T_SIZE, T_INT, T_REAL, T_BOOL, T_CHOICE } ktype;
+/* The tables use the generic key type (astrotrain/keys.h) and its one parser. */
+#define T_SIZE AT_KEY_SIZE
+#define T_INT AT_KEY_INT
+#define T_REAL AT_KEY_REAL
+#define T_BOOL AT_KEY_BOOL
+#define T_CHOICE AT_KEY_CHOICE
+typedef at_key net_key;
 
-typedef struct net_key {
-    const char *section;
-    const char *name;
-    ktype type;
-    size_t offset; /* in at_cnn_params ([net]) or cnn_layer_spec (layers) */
-    const char *def; /* NULL = required */
-    double min, max;
-    const char *choices;
-    const char *doc;
-} net_key;
-
-#define P_(f) offsetof(at_cnn_params, f)
-#define S_(f) offsetof(cnn_layer_spec, f)
+#define P_(f) AT_KEY_FIELD(at_cnn_params, f)
+#define S_(f) AT_KEY_FIELD(cnn_layer_spec, f)
 #define ACTS "linear|relu|leaky"
 
 static const net_key keys[] = {
@@ -104,105 +99,25 @@ int at_cnn_is_net_section(const char *s) {
 }
 
 static const net_key *find_key(const char *section, const char *name) {
-    for (size_t i = 0; i < N_KEYS; i++)
-        if (strcmp(keys[i].section, section) == 0 && strcmp(keys[i].name, name) == 0) return &keys[i];
-    return NULL;
+    return at_key_find(keys, N_KEYS, section, name);
 }
 
 static at_status unknown_key(const char *where, const char *section, const char *key, at_error *err) {
-    const char *best = NULL;
-    size_t bd = 99, limit = strlen(key) / 3 + 1;
-    if (limit < 2) limit = 2;
-    int any = 0;
-    for (size_t i = 0; i < N_KEYS; i++) {
-        if (strcmp(keys[i].section, section) != 0) continue;
-        any = 1;
-        size_t d = at_edit_distance(key, keys[i].name);
-        if (d < bd) bd = d, best = keys[i].name;
-    }
-    if (!any) return at_fail(err, AT_ERR_CONFIG, "%s[%s] takes no keys (got '%s')", where, section, key);
-    if (best && bd <= limit)
+    if (!at_key_find(keys, N_KEYS, section, NULL))
+        return at_fail(err, AT_ERR_CONFIG, "%s[%s] takes no keys (got '%s')", where, section, key);
+    const char *best = at_keys_nearest(keys, N_KEYS, section, key);
+    if (best)
         return at_fail(err, AT_ERR_CONFIG, "%sunknown key '%s' in [%s] (did you mean '%s'?)", where, key, section,
                        best);
     return at_fail(err, AT_ERR_CONFIG, "%sunknown key '%s' in [%s]", where, key, section);
 }
 
 static at_status set_key(void *base, const net_key *k, const char *v, const char *where, at_error *err) {
-    void *dst = (char *)base + k->offset;
-    char *end;
-    switch (k->type) {
-    case T_SIZE:
-    case T_INT: {
-        errno = 0;
-        long long x = strtoll(v, &end, 10);
-        if (!v[0] || *end || errno)
-            return at_fail(err, AT_ERR_CONFIG, "%s[%s] %s: '%s' is not an integer", where, k->section, k->name, v);
-        if ((double)x < k->min || (double)x > k->max)
-            return at_fail(err, AT_ERR_CONFIG, "%s[%s] %s = %lld is out of range [%.0f, %.0f]", where, k->section,
-                           k->name, x, k->min, k->max);
-        if (k->type == T_SIZE) *(size_t *)dst = (size_t)x;
-        else *(int *)dst = (int)x;
-        return AT_OK;
-    }
-    case T_REAL: {
-        double x = strtod(v, &end);
-        if (!v[0] || *end || !isfinite(x))
-            return at_fail(err, AT_ERR_CONFIG, "%s[%s] %s: '%s' is not a finite number", where, k->section, k->name,
-                           v);
-        if (x < k->min || x > k->max)
-            return at_fail(err, AT_ERR_CONFIG, "%s[%s] %s = %g is out of range [%g, %g]", where, k->section, k->name,
-                           x, k->min, k->max);
-        *(double *)dst = x;
-        return AT_OK;
-    }
-    case T_BOOL:
-        if (!strcasecmp(v, "true") || !strcasecmp(v, "yes") || !strcasecmp(v, "on") || !strcmp(v, "1"))
-            *(int *)dst = 1;
-        else if (!strcasecmp(v, "false") || !strcasecmp(v, "no") || !strcasecmp(v, "off") || !strcmp(v, "0"))
-            *(int *)dst = 0;
-        else
-            return at_fail(err, AT_ERR_CONFIG, "%s[%s] %s: '%s' is not a boolean (true/false)", where, k->section,
-                           k->name, v);
-        return AT_OK;
-    case T_CHOICE: {
-        int idx = at_choice_index(k->choices, v);
-        if (idx < 0) {
-            char list[128];
-            snprintf(list, sizeof list, "%s", k->choices);
-            for (char *p = list; *p; p++)
-                if (*p == '|') *p = '/';
-            return at_fail(err, AT_ERR_CONFIG, "%s[%s] %s: '%s' is not one of %s", where, k->section, k->name, v,
-                           list);
-        }
-        *(int *)dst = idx;
-        return AT_OK;
-    }
-    }
-    return at_fail(err, AT_ERR_INTERNAL, "bad key type");
+    at_status st = at_key_set(k, base, v, err);
+    return st ? at_error_prefix(err, "%s", where) : AT_OK;
 }
 
-static void format_key(const void *base, const net_key *k, char *out, size_t cap) {
-    const void *src = (const char *)base + k->offset;
-    switch (k->type) {
-    case T_SIZE: snprintf(out, cap, "%zu", *(const size_t *)src); break;
-    case T_INT: snprintf(out, cap, "%d", *(const int *)src); break;
-    case T_REAL: {
-        double x = *(const double *)src;
-        snprintf(out, cap, "%.17g", x);
-        for (int p = 1; p < 17; p++) {
-            char t[64];
-            snprintf(t, sizeof t, "%.*g", p, x);
-            if (strtod(t, NULL) == x) {
-                snprintf(out, cap, "%s", t);
-                break;
-            }
-        }
-        break;
-    }
-    case T_BOOL: snprintf(out, cap, "%s", *(const int *)src ? "true" : "false"); break;
-    case T_CHOICE: at_choice_name(k->choices, *(const int *)src, out, cap); break;
-    }
-}
+static void format_key(const void *base, const net_key *k, char *out, size_t cap) { at_key_format(k, base, out, cap); }
 
 /* Defaults of one section into base. */
 static void section_defaults(const char *section, void *base) {
@@ -521,29 +436,11 @@ char *at_cnn_doc(void) {
     for (size_t s = 0; s <= N_LAYER_NAMES; s++) {
         at_strbuf_printf(&b, "\n### [%s]\n\n", secs[s]);
         if (s) at_strbuf_printf(&b, "%s\n\n", layer_docs[s - 1]);
-        int any = 0;
-        for (size_t i = 0; i < N_KEYS; i++) {
-            const net_key *k = &keys[i];
-            if (strcmp(k->section, secs[s]) != 0) continue;
-            if (!any) at_strbuf_printf(&b, "| key | type | default | allowed | description |\n|---|---|---|---|---|\n");
-            any = 1;
-            const char *type = k->type == T_REAL ? "real" : k->type == T_BOOL ? "boolean"
-                               : k->type == T_CHOICE ? "choice" : "integer";
-            char allowed[128] = "";
-            if (k->type == T_CHOICE) {
-                snprintf(allowed, sizeof allowed, "%s", k->choices);
-                for (char *p = allowed; *p; p++)
-                    if (*p == '|') *p = ',';
-            } else if (k->type == T_BOOL) {
-                snprintf(allowed, sizeof allowed, "true, false");
-            } else if (k->type == T_REAL) {
-                snprintf(allowed, sizeof allowed, "%g .. %g", k->min, k->max);
-            } else {
-                snprintf(allowed, sizeof allowed, "%.0f .. %.0f", k->min, k->max);
-            }
-            at_strbuf_printf(&b, "| `%s` | %s | %s%s%s | %s | %s |\n", k->name, type, k->def ? "`" : "",
-                   k->def ? k->def : "required", k->def ? "`" : "", allowed, k->doc);
-        }
+        char *rows = at_keys_doc_rows(keys, N_KEYS, secs[s], NULL);
+        int any = rows && rows[0];
+        if (any) at_strbuf_printf(&b, "| key | type | default | allowed | description |\n|---|---|---|---|---|\n%s", rows);
+        if (!rows) b.failed = 1;
+        free(rows);
         if (!any) at_strbuf_printf(&b, "No keys.\n");
     }
     return at_strbuf_take(&b);

@@ -1,5 +1,5 @@
 /* words.c - edit distance, nearest word and choice lists for the key tables. */
-#include "io/words.h"
+#include "core/words.h"
 
 #include <ctype.h>
 #include <string.h>

@@ -1,7 +1,7 @@
 /* words.h - (private) the small text helpers of every key table (the configuration's and
  * the network parser's): "did you mean", and "a|b|c" choice lists. */
-#ifndef ASTROTRAIN_IO_WORDS_H
-#define ASTROTRAIN_IO_WORDS_H
+#ifndef ASTROTRAIN_CORE_WORDS_H
+#define ASTROTRAIN_CORE_WORDS_H
 
 #include <stddef.h>
 
