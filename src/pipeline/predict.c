@@ -9,7 +9,7 @@
 #include "astrotrain/csv.h"
 #include "astrotrain/metrics.h"
 #include "astrotrain/pipeline.h"
-#include "pipeline/internal.h"
+#include "pipeline/predictions.h"
 
 typedef enum { MODE_PREDICT, MODE_TRANSFORM } stream_mode;
 
