@@ -66,7 +66,7 @@ int main(int argc, char **argv) {
     for (int r = 0; r < reps; r++) {
         at_model *m = NULL;
         at_error e;
-        at_fit_input in = {tr, NULL, threads, seed, NULL};
+        at_fit_input in = {.train = tr, .valid = NULL, .threads = threads, .seed = seed, .progress = NULL};
         if (at_forest_new(&fp, tr->d, 3, &m, &e)) return fprintf(stderr, "%s\n", e.msg), 1;
         double t0 = now();
         clock_t c0 = clock(); /* CPU time of all threads: steadier than wall time on a busy machine */

@@ -10,19 +10,32 @@
 #include <stdint.h>
 
 #include "dataset.h"
+#include "images.h"
 #include "json.h"
 #include "model_file.h"
 #include "progress.h"
 #include "status.h"
 
 /* What fit() gets: the training part (already cleaned, balanced and scaled), the
- * validation part for early stopping (may be NULL), threads and the seed. */
+ * validation part for early stopping (may be NULL), threads and the seed.
+ *
+ * The data are a table or an image set, never both: a table family (AT_CAP_TABLES) reads
+ * train/valid; an image family (AT_CAP_IMAGES) reads train_images/valid_images (labels in
+ * their y) and finds train/valid NULL. The split, undersampling and class weights are the
+ * pipeline's, the same for both kinds. Fields after `progress` are optional (zero = none),
+ * so {train, valid, threads, seed, progress} initialisers keep working. */
 typedef struct at_fit_input {
     const at_dataset *train;
     const at_dataset *valid; /* NULL when the split has no validation part */
     int threads;
     uint64_t seed;
     const at_progress *progress; /* may be NULL */
+    const at_images *train_images; /* an image set instead of a table */
+    const at_images *valid_images; /* NULL or empty when there is no validation part */
+    const double *class_weight;    /* n_classes loss weights, or NULL (families with their own
+                                    * class_weight parameter, the tree families, use theirs) */
+    const char *checkpoint;        /* AT_CAP_CHECKPOINT families: written during fit; NULL = none */
+    int resume;                    /* continue from checkpoint */
 } at_fit_input;
 
 /* A per-round or per-epoch table (learning curves): n_rows rows of n_cols values.
@@ -52,6 +65,9 @@ typedef struct at_model_ops {
      * memory_limit_mb before the data are loaded. params: the family's own params struct.
      * NULL: the family needs little beyond the data. */
     size_t (*memory_estimate)(const void *params, size_t n_train, size_t d, size_t k, int threads);
+    /* Image families (AT_CAP_IMAGES): P (im->n * n_classes) for decoded images of the
+     * model's input size. Must not modify impl. NULL for table families. */
+    at_status (*predict_images)(const void *impl, const at_images *im, double *P, int threads, at_error *err);
 } at_model_ops;
 
 typedef struct at_model {
@@ -68,6 +84,8 @@ at_status at_model_create(const char *type, const void *params, size_t n_feature
 at_status at_model_fit(at_model *m, const at_fit_input *in, at_error *err);
 at_status at_model_predict_proba(const at_model *m, const double *X, size_t n, double *P,
                                  int threads, at_error *err);
+/* Image models: P (im->n * n_classes); AT_ERR_USAGE for a family without AT_CAP_IMAGES. */
+at_status at_model_predict_images(const at_model *m, const at_images *im, double *P, int threads, at_error *err);
 /* Writes meta/model_type, meta/n_features, meta/n_classes and the family's arrays. */
 at_status at_model_save(const at_model *m, at_store *st, at_error *err);
 /* Reads the type from the store and dispatches to the family. */
@@ -75,13 +93,32 @@ at_status at_model_load(at_store *st, at_model **out, at_error *err);
 void at_model_free(at_model *m);
 
 /* A bare model (no preprocessing) as a whole file, written atomically, and read back;
- * whole runs save an at_bundle instead (pipeline.h). */
+ * whole runs save an at_bundle instead (bundle.h). */
 at_status at_model_save_file(const at_model *m, const char *path, at_error *err);
 at_status at_model_load_file(const char *path, at_model **out, at_error *err);
 
-/* The registry: a family's ops by type name (NULL if unknown), and the list of names. */
+/* The registry: a family's ops by type name (NULL if unknown), and the list of names
+ * (each family once, in the registry's order). */
 const at_model_ops *at_model_ops_find(const char *type);
 size_t at_model_types(const char *const **names);
+
+/* What a family can do, so callers ask instead of comparing type names. */
+typedef enum at_model_cap {
+    AT_CAP_TABLES = 1u << 0,             /* fits and predicts rows of a table */
+    AT_CAP_IMAGES = 1u << 1,             /* fits and predicts image sets (predict_images) */
+    AT_CAP_UNSUPERVISED = 1u << 2,       /* fits without labels (gmm, pca) */
+    AT_CAP_TRANSFORM = 1u << 3,          /* gives coordinates, not class probabilities (pca) */
+    AT_CAP_BUILT_FROM_MEMBERS = 1u << 4, /* assembled from trained models, not from [model] (ensemble) */
+    AT_CAP_BUILT_FROM_NET = 1u << 5,     /* built from [net] and layer sections, not from [model] (cnn) */
+    AT_CAP_HISTORY = 1u << 6,            /* has a per-epoch/round learning history */
+    AT_CAP_CHECKPOINT = 1u << 7          /* checkpoints while fitting and can resume (--resume) */
+} at_model_cap;
+
+/* The capability flags (at_model_cap bits) of a family by type name (0 if unknown), and
+ * whether a family / a model has every flag of caps. */
+unsigned at_model_type_caps(const char *type);
+int at_model_type_has(const char *type, unsigned caps);
+int at_model_has(const at_model *m, unsigned caps);
 /* Whether the family is a transform (pca): coordinates, no class probabilities to evaluate. */
 int at_model_type_is_transform(const char *type);
 

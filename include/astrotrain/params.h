@@ -30,6 +30,10 @@ typedef struct at_param_line {
 /* The family's key table, or NULL when type names no family. */
 const at_key_table *at_model_params_table(const char *type);
 
+/* Whether the family has a class_weight key and it is set to balanced in params (the pipeline
+ * then computes inverse-frequency weights for the families that take them in at_fit_input). */
+int at_model_params_balanced(const char *type, const void *params);
+
 /* AT_ERR_CONFIG "unknown model type 'x' (did you mean 'y'?)" or "(types are: ...)". */
 at_status at_model_type_check(const char *type, at_error *err);
 

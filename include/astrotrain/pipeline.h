@@ -4,13 +4,18 @@
  * at_run_experiment: load -> clean -> undersample -> split -> normalise -> fit ->
  * evaluate -> write <output_dir>/<name>/ {config.ini, metrics.json, model.h5,
  * predictions.csv, split.csv, plots/, log.txt}. Every file is written under a temporary name
- * and renamed when complete. */
+ * and renamed when complete. The data are a table, or an image set for families with
+ * AT_CAP_IMAGES (Galaxy10 HDF5 or class folders; plus checkpoint.h5 every epoch, and sample
+ * and misclassified image grids); an interrupted run of a family with AT_CAP_CHECKPOINT is
+ * continued with opt->resume_dir (AT_ERR_INTERRUPTED names --resume). The bundle (bundle.h)
+ * is the model file's object. */
 #ifndef ASTROTRAIN_PIPELINE_H
 #define ASTROTRAIN_PIPELINE_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bundle.h"
 #include "config.h"
 #include "config_load.h"
 #include "csv.h"
@@ -21,43 +26,13 @@
 #include "progress.h"
 #include "status.h"
 
-/* Everything a model file holds: the model and the preprocessing fitted with it.
- * Raw rows of the d input features go: cleaning -> scaler -> optional PCA stage -> model
- * (which then sees pca->k features). */
-typedef struct at_bundle {
-    at_model *model;
-    size_t d, k;
-    char **feature_names; /* d input columns */
-    char **class_names;   /* k */
-    char *label;          /* label column of the training data */
-    int use_sentinel;
-    double sentinel;
-    int missing;          /* at_missing_policy */
-    at_scaler *scaler;    /* may be NULL (no scaling) */
-    at_pca *pca;          /* PCA stage in front of the model, or NULL */
-    char *config_text;    /* effective configuration (INI) */
-    char *metrics_json;   /* metrics of the training run */
-} at_bundle;
-
-at_status at_bundle_save(const at_bundle *b, const char *path, at_error *err);
-at_status at_bundle_load(const char *path, at_bundle **out, at_error *err);
-/* The same inside an open store, under its current prefix (ensembles nest bundles). */
-at_status at_bundle_write(const at_bundle *b, at_store *st, at_error *err);
-at_status at_bundle_read(at_store *st, at_bundle **out, at_error *err);
-void at_bundle_free(at_bundle *b);
-
-/* Scales X (n rows of the d input features) in place, then applies the PCA stage when
- * there is one: *Xm is X itself, or a new array (caller frees) of n * pca->k values. */
-at_status at_bundle_prepare(const at_bundle *b, double *X, size_t n, double **Xm, at_error *err);
-/* Class probabilities (n * k) for raw rows of the input features. X is scaled in place. */
-at_status at_bundle_predict(const at_bundle *b, double *X, size_t n, double *P, int threads, at_error *err);
-
 typedef struct at_run_summary {
     char run_dir[AT_PATH_MAX + 160];
     char model_type[64];
     size_t k;
     char **class_names;
     int classifier; /* 0 for transforms (pca): no metrics */
+    int images;     /* the data were an image set (rows_* count images) */
     int has_valid;
     at_metrics valid, test;
     double fit_seconds, predict_seconds;
@@ -69,19 +44,12 @@ typedef struct at_run_summary {
 typedef struct at_run_options {
     int force;   /* overwrite an existing run directory */
     int threads; /* resolved thread count (>= 1) */
-    const char *resume_dir; /* image runs: continue the run in this directory from its checkpoint */
+    const char *resume_dir; /* continue the run in this directory from its checkpoint (AT_CAP_CHECKPOINT families) */
 } at_run_options;
 
 at_status at_run_experiment(const at_config *c, const at_run_options *opt, const at_progress *prog,
                             at_run_summary *out, at_error *err);
 void at_run_summary_free(at_run_summary *s);
-
-/* An image experiment ([model] type = cnn; src/pipeline/run_images.c): load images (Galaxy10
- * HDF5 or class folders) -> undersample -> split -> train the network of [net] with a
- * checkpoint.h5 every epoch -> evaluate -> the same run directory as tabular runs, plus
- * sample and misclassified image grids. Interrupted: AT_ERR_INTERRUPTED naming --resume. */
-at_status at_run_image_experiment(const at_config *c, const at_run_options *opt, const at_progress *prog,
-                                  at_run_summary *out, at_error *err);
 
 typedef struct at_predict_options {
     size_t chunk_rows; /* rows per chunk (memory stays flat); 0 = 65536 */
@@ -109,7 +77,7 @@ at_status at_transform_csv(const at_bundle *b, const char *input, const char *ou
                            const at_predict_options *opt, const at_progress *prog,
                            at_predict_report *rep, at_error *err);
 
-/* A CNN bundle on images: one Galaxy10-layout HDF5 file, one folder of class subfolders
+/* An image model's bundle (AT_CAP_IMAGES) on images: one Galaxy10-layout HDF5 file, one folder of class subfolders
  * (labelled when the subfolders are the model's classes), or PNG/JPEG files. Writes
  * row,[true,]predicted,p_<class>... with row = image index (files: in the order given). */
 at_status at_predict_images(const at_bundle *b, const char *const *inputs, size_t n_inputs, const char *output,

@@ -2,7 +2,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "astrotrain/cnn.h"
 #include "astrotrain/pipeline.h"
 #include "cli/cli.h"
 
@@ -76,7 +75,7 @@ static int predict_or_transform(int argc, char **argv, volatile int *stop, int t
     at_progress prog = cli_ui_progress(&ui, stop);
     at_predict_options opt = {(size_t)chunk, nthreads, comments, 0};
     at_predict_report rep;
-    int images = at_cnn_model_net(b->model) != NULL;
+    int images = at_model_has(b->model, AT_CAP_IMAGES);
     if (!images && n_inputs > 1) {
         cli_ui_finish(&ui);
         at_bundle_free(b);
@@ -85,7 +84,7 @@ static int predict_or_transform(int argc, char **argv, volatile int *stop, int t
     if (images && transform) {
         cli_ui_finish(&ui);
         at_bundle_free(b);
-        return cli_usage("transform: a cnn model classifies images; use predict");
+        return cli_usage("transform: an image model (cnn) classifies images; use predict");
     }
     at_status s = images      ? at_predict_images(b, inputs, n_inputs, output, &opt, &prog, &rep, &err)
                   : transform ? at_transform_csv(b, input, output, &opt, &prog, &rep, &err)

@@ -17,7 +17,7 @@ static void help(void) {
          "\n"
          "options:\n"
          "  --config FILE        the experiment (see docs/config.md for every key)\n"
-         "  --resume RUN_DIR     continue an interrupted image (cnn) run from its checkpoint;\n"
+         "  --resume RUN_DIR     continue an interrupted run that keeps a checkpoint (cnn);\n"
          "                       the configuration is RUN_DIR/config.ini unless --config is given\n"
          "  --set SECTION.KEY=V  override one key (repeatable), e.g. --set model.n_trees=300\n"
          "  --threads N          threads (0 = all cores); overrides [run] threads\n"
@@ -86,10 +86,9 @@ int cmd_train(int argc, char **argv, volatile int *stop) {
         return cli_fail(&err);
     }
     if (o.threads >= 0) c->run.threads = o.threads;
-    int images = strcmp(c->model.type, "cnn") == 0;
-    if (resume && !images) {
+    if (resume && !at_model_type_has(c->model.type, AT_CAP_CHECKPOINT)) {
         free(c);
-        return cli_usage("--resume continues image (cnn) runs only");
+        return cli_usage("--resume continues runs that keep a checkpoint (cnn) only");
     }
     at_run_options opt = {o.force, at_config_threads(c), resume};
     cli_set_threads(opt.threads);
@@ -97,7 +96,7 @@ int cmd_train(int argc, char **argv, volatile int *stop) {
     cli_ui_init(&ui, o.quiet);
     at_progress prog = cli_ui_progress(&ui, stop);
     at_run_summary sum;
-    s = images ? at_run_image_experiment(c, &opt, &prog, &sum, &err) : at_run_experiment(c, &opt, &prog, &sum, &err);
+    s = at_run_experiment(c, &opt, &prog, &sum, &err);
     cli_ui_finish(&ui);
     free(c);
     if (s) {
@@ -105,7 +104,7 @@ int cmd_train(int argc, char **argv, volatile int *stop) {
         return cli_fail(&err);
     }
     printf("run %s: model %s, %zu %s read, %zu dropped, %zu after undersampling (%zu/%zu/%zu)\n", sum.run_dir,
-           sum.model_type, sum.rows_read, images ? "images" : "rows", sum.rows_dropped, sum.rows_after_undersampling, sum.n_train, sum.n_valid,
+           sum.model_type, sum.rows_read, sum.images ? "images" : "rows", sum.rows_dropped, sum.rows_after_undersampling, sum.n_train, sum.n_valid,
            sum.n_test);
     printf("fit %.3f s, predict (test) %.3f s\n", sum.fit_seconds, sum.predict_seconds);
     if (sum.classifier) {

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "astrotrain/metrics.h"
-#include "astrotrain/pipeline.h"
+#include "astrotrain/bundle.h"
 #include "astrotrain/rng.h"
 
 typedef struct ensemble {
@@ -19,7 +19,6 @@ typedef struct ensemble {
     char **input_features; /* d */
     int input_kind;        /* at_scaler_kind of the rows the ensemble receives */
     double *input_shift, *input_scale; /* d, when input_kind != NONE */
-    size_t **perm;         /* m arrays: member feature j = input column perm[i][j] */
     double *weights;       /* m */
     double *member_scores; /* m */
     double blend_score;
@@ -34,10 +33,8 @@ static void ensemble_free(void *impl) {
     if (!e) return;
     for (size_t i = 0; i < e->m; i++) {
         if (e->members) at_bundle_free(e->members[i]);
-        if (e->perm) free(e->perm[i]);
     }
     free(e->members);
-    free(e->perm);
     if (e->names) at_strs_free(e->names, e->m);
     if (e->input_features) at_strs_free(e->input_features, e->d);
     free(e->input_shift);
@@ -49,22 +46,18 @@ static void ensemble_free(void *impl) {
     free(e);
 }
 
-/* Where each member's features sit among the ensemble's input columns. */
-static at_status map_features(ensemble *e, at_error *err) {
-    e->perm = at_calloc(e->m, sizeof *e->perm, err);
-    if (!e->perm) return AT_ERR_MEMORY;
+/* Every member draws its features from the ensemble's input columns (checked when the
+ * ensemble is built, so a missing column is a build error, not a predict error). */
+static at_status check_features(const ensemble *e, at_error *err) {
     for (size_t i = 0; i < e->m; i++) {
         const at_bundle *b = e->members[i];
         if (b->k != e->k) return at_fail(err, AT_ERR_MODEL, "ensemble member '%s' has %zu classes, not %zu", e->names[i], b->k, e->k);
-        e->perm[i] = at_malloc(b->d, sizeof(size_t), err);
-        if (!e->perm[i]) return AT_ERR_MEMORY;
         for (size_t j = 0; j < b->d; j++) {
             size_t f = 0;
             while (f < e->d && strcmp(e->input_features[f], b->feature_names[j]) != 0) f++;
             if (f == e->d)
                 return at_fail(err, AT_ERR_DATA, "ensemble member '%s' needs column '%s', which the data do not have",
                                e->names[i], b->feature_names[j]);
-            e->perm[i][j] = f;
         }
     }
     return AT_OK;
@@ -131,7 +124,7 @@ at_status at_ensemble_new(const at_ensemble_params *p, at_bundle **members, cons
             memcpy(e->input_scale, input_scaler->scale, d * sizeof(double));
         }
     }
-    if (!s) s = map_features(e, err);
+    if (!s) s = check_features(e, err);
     if (s) {
         ensemble_free(e);
         return s;
@@ -158,18 +151,11 @@ static at_status member_probs(const ensemble *e, const double *X, size_t n, doub
         for (size_t i = 0; i < n; i++)
             for (size_t f = 0; f < e->d; f++) raw[i * e->d + f] = raw[i * e->d + f] * e->input_scale[f] + e->input_shift[f];
     at_status s = AT_OK;
+    /* Each member maps the input columns by name and applies its own preprocessing. */
     for (size_t j = 0; j < e->m && !s; j++) {
-        const at_bundle *b = e->members[j];
-        double *Xj = at_malloc(n * b->d + 1, sizeof *Xj, err);
-        if (!Xj) {
-            s = AT_ERR_MEMORY;
-            break;
-        }
-        for (size_t i = 0; i < n; i++)
-            for (size_t f = 0; f < b->d; f++) Xj[i * b->d + f] = raw[i * e->d + e->perm[j][f]];
-        s = at_bundle_predict(b, Xj, n, P[j], threads, err);
+        s = at_bundle_predict_rows(e->members[j], (const char *const *)e->input_features, e->d, raw, n, P[j], threads,
+                                   err);
         if (s) at_error_prefix(err, "ensemble member '%s': ", e->names[j]);
-        free(Xj);
     }
     free(raw);
     return s;
@@ -356,7 +342,7 @@ static at_status ensemble_load(void *impl, at_store *st, at_error *err) {
         at_error e2;
         at_store_set_prefix(st, "", &e2);
     }
-    if (!s) s = map_features(e, err);
+    if (!s) s = check_features(e, err);
     if (!s) e->fitted = 1;
     return s;
 }

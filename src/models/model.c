@@ -15,7 +15,7 @@ at_status at_model_create(const char *type, const void *params, size_t n_feature
     const at_model_family *f = at_model_family_find(type);
     if (!f) return at_fail(err, AT_ERR_CONFIG, "unknown model type '%s'", type);
     if (n_features == 0) return at_fail(err, AT_ERR_CONFIG, "a model needs at least one feature");
-    if (n_classes < 2 && !f->unsupervised)
+    if (n_classes < 2 && !(f->caps & AT_CAP_UNSUPERVISED))
         return at_fail(err, AT_ERR_DATA, "a classifier needs at least two classes, the data have %zu",
                        n_classes);
     at_status s = at_model_params_check(type, params, err);
@@ -24,6 +24,17 @@ at_status at_model_create(const char *type, const void *params, size_t n_feature
 }
 
 at_status at_model_fit(at_model *m, const at_fit_input *in, at_error *err) {
+    const at_model_family *f = at_model_family_find(m->ops->type);
+    unsigned caps = f ? f->caps : AT_CAP_TABLES;
+    if (in->train_images) {
+        if (!(caps & AT_CAP_IMAGES))
+            return at_fail(err, AT_ERR_CONFIG, "a %s model trains on tables, not on images", m->ops->type);
+        if (in->train_images->n == 0) return at_fail(err, AT_ERR_DATA, "fit: the training part is empty");
+        return m->ops->fit(m->impl, in, err);
+    }
+    if (!(caps & AT_CAP_TABLES))
+        return at_fail(err, AT_ERR_CONFIG, "a %s model trains on images: give [data] path an image folder or HDF5 file",
+                       m->ops->type);
     if (!in->train || in->train->d != m->n_features)
         return at_fail(err, AT_ERR_INTERNAL, "fit: training data do not match the model's features");
     if (in->train->n == 0) return at_fail(err, AT_ERR_DATA, "fit: the training part is empty");
@@ -34,6 +45,13 @@ at_status at_model_predict_proba(const at_model *m, const double *X, size_t n, d
                                  int threads, at_error *err) {
     if (n == 0) return AT_OK;
     return m->ops->predict_proba(m->impl, X, n, P, threads, err);
+}
+
+at_status at_model_predict_images(const at_model *m, const at_images *im, double *P, int threads, at_error *err) {
+    if (!at_model_has(m, AT_CAP_IMAGES) || !m->ops->predict_images)
+        return at_fail(err, AT_ERR_USAGE, "a %s model does not classify images", m->ops->type);
+    if (im->n == 0) return AT_OK;
+    return m->ops->predict_images(m->impl, im, P, threads, err);
 }
 
 at_status at_model_save(const at_model *m, at_store *st, at_error *err) {
@@ -103,10 +121,16 @@ void at_model_free(at_model *m) {
     free(m);
 }
 
-int at_model_type_is_transform(const char *type) {
+unsigned at_model_type_caps(const char *type) {
     const at_model_family *f = at_model_family_find(type);
-    return f && f->transform;
+    return f ? f->caps : 0;
 }
+
+int at_model_type_has(const char *type, unsigned caps) { return (at_model_type_caps(type) & caps) == caps; }
+
+int at_model_has(const at_model *m, unsigned caps) { return m && m->ops && at_model_type_has(m->ops->type, caps); }
+
+int at_model_type_is_transform(const char *type) { return at_model_type_has(type, AT_CAP_TRANSFORM); }
 
 const at_model_ops *at_model_ops_find(const char *type) {
     const at_model_family *f = at_model_family_find(type);

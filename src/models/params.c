@@ -22,6 +22,15 @@ const at_key_table *at_model_params_table(const char *type) {
     return f ? f->params : NULL;
 }
 
+int at_model_params_balanced(const char *type, const void *params) {
+    const at_key_table *t = at_model_params_table(type);
+    const at_key *k = t ? at_key_find(t->keys, t->n_keys, "model", "class_weight") : NULL;
+    if (!k || k->size != sizeof(int)) return 0;
+    int v;
+    memcpy(&v, (const unsigned char *)params + k->offset, sizeof v);
+    return v == AT_CLASS_WEIGHT_BALANCED;
+}
+
 at_status at_model_type_check(const char *type, at_error *err) {
     if (at_model_family_find(type)) return AT_OK;
     const char *const *types;

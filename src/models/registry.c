@@ -25,12 +25,12 @@ static at_status forest_empty(size_t d, size_t k, at_model **out, at_error *err)
     return at_forest_new(&p, d, k, out, err);
 }
 
-/* A network is built from [net] and its layer sections by the image runner
- * (src/pipeline/run_images.c), not from [model] alone. */
+/* A network is built from [net] and its layer sections by the pipeline (AT_CAP_BUILT_FROM_NET),
+ * not from [model] alone. */
 static at_status cnn_create(const void *params, size_t d, size_t k, at_model **out, at_error *err) {
     (void)params, (void)d, (void)k;
     *out = NULL;
-    return at_fail(err, AT_ERR_CONFIG, "a cnn is trained on images by the image runner ([net] and layer sections)");
+    return at_fail(err, AT_ERR_CONFIG, "a cnn is built from its [net] and layer sections");
 }
 static at_status cnn_empty(size_t d, size_t k, at_model **out, at_error *err) {
     at_status s = at_cnn_model_wrap(NULL, out, err); /* the network comes with ops->load */
@@ -77,15 +77,29 @@ static at_status ensemble_create(const void *params, size_t d, size_t k, at_mode
     return at_fail(err, AT_ERR_INTERNAL, "an ensemble is built from its members by the pipeline");
 }
 
-static const at_model_family families[] = {
-    {"random_forest", &at_forest_ops, &at_forest_param_table, forest_create, forest_empty, 0, 0},
-    {"mlp", &at_mlp_ops, &at_mlp_param_table, mlp_create, mlp_empty, 0, 0},
-    {"gradient_boosting", &at_gbdt_ops, &at_gbdt_param_table, gbdt_create, gbdt_empty, 0, 0},
-    {"pca", &at_pca_ops, &at_pca_param_table, pca_create, pca_empty, 1, 1},
-    {"gmm", &at_gmm_ops, &at_gmm_param_table, gmm_create, gmm_empty, 1, 0},
-    {"ensemble", &at_ensemble_ops, &at_ensemble_param_table, ensemble_create, at_ensemble_empty, 0, 0},
-    {"cnn", &at_cnn_ops, &at_cnn_param_table, cnn_create, cnn_empty, 0, 0},
-};
+/* The single list of families, in the order they are listed to users ("expected one of
+ * ..."). One row per family: the type name, then designated initialisers of the rest of
+ * at_model_family (add a field by appending ", .field = value" to the rows that set it). */
+#define FAMILY_ROWS(X)                                                                                         \
+    X("random_forest", .ops = &at_forest_ops, .params = &at_forest_param_table, .create = forest_create,      \
+      .create_empty = forest_empty, .caps = AT_CAP_TABLES)                                                     \
+    X("gradient_boosting", .ops = &at_gbdt_ops, .params = &at_gbdt_param_table, .create = gbdt_create,        \
+      .create_empty = gbdt_empty, .caps = AT_CAP_TABLES | AT_CAP_HISTORY)                                      \
+    X("mlp", .ops = &at_mlp_ops, .params = &at_mlp_param_table, .create = mlp_create,                         \
+      .create_empty = mlp_empty, .caps = AT_CAP_TABLES | AT_CAP_HISTORY)                                       \
+    X("pca", .ops = &at_pca_ops, .params = &at_pca_param_table, .create = pca_create,                         \
+      .create_empty = pca_empty, .caps = AT_CAP_TABLES | AT_CAP_UNSUPERVISED | AT_CAP_TRANSFORM)               \
+    X("gmm", .ops = &at_gmm_ops, .params = &at_gmm_param_table, .create = gmm_create,                         \
+      .create_empty = gmm_empty, .caps = AT_CAP_TABLES | AT_CAP_UNSUPERVISED | AT_CAP_HISTORY)                 \
+    X("ensemble", .ops = &at_ensemble_ops, .params = &at_ensemble_param_table, .create = ensemble_create,     \
+      .create_empty = at_ensemble_empty, .caps = AT_CAP_TABLES | AT_CAP_BUILT_FROM_MEMBERS)                    \
+    X("cnn", .ops = &at_cnn_ops, .params = &at_cnn_param_table, .create = cnn_create,                         \
+      .create_empty = cnn_empty, .caps = AT_CAP_IMAGES | AT_CAP_BUILT_FROM_NET | AT_CAP_HISTORY | AT_CAP_CHECKPOINT)
+
+#define FAMILY_ENTRY(name, ...) {.type = name, __VA_ARGS__},
+#define FAMILY_NAME(name, ...) name,
+static const at_model_family families[] = {FAMILY_ROWS(FAMILY_ENTRY)};
+static const char *const family_names[] = {FAMILY_ROWS(FAMILY_NAME)};
 
 /* Every family's params fit the configuration's opaque buffer. */
 #define FITS(T) static_assert(sizeof(T) <= AT_PARAMS_MAX && alignof(T) <= alignof(max_align_t), #T " fits")
@@ -96,7 +110,6 @@ FITS(at_pca_params);
 FITS(at_gmm_params);
 FITS(at_ensemble_params);
 FITS(at_cnn_model_params);
-static const char *const family_names[] = {"random_forest", "gradient_boosting", "mlp", "pca", "gmm", "ensemble", "cnn"};
 
 const at_model_family *at_model_family_find(const char *type) {
     for (size_t i = 0; i < sizeof families / sizeof families[0]; i++)

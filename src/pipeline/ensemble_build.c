@@ -7,7 +7,8 @@
 #include <sys/stat.h>
 
 #include "astrotrain/ensemble.h"
-#include "pipeline/internal.h"
+#include "pipeline/run_dir.h"
+#include "pipeline/step.h"
 
 at_status at_build_ensemble(const at_config *c, const at_prepared *d, const char *run_dir, const at_run_options *opt,
                             const at_progress *p, at_member_lookup lookup, void *ctx, at_model **out, at_error *err) {
@@ -60,9 +61,10 @@ at_status at_build_ensemble(const at_config *c, const at_prepared *d, const char
         else if (!b)
             s = at_fail(err, AT_ERR_CONFIG, "%s: ensemble member '%s' is neither a model file nor a trained run%s",
                         c->source, items[i], lookup ? " of this study" : "");
-        if (!s && at_pca_of(b->model)) {
+        if (!s && at_model_has(b->model, AT_CAP_TRANSFORM)) {
             at_bundle_free(b);
-            s = at_fail(err, AT_ERR_CONFIG, "ensemble member '%s' is a pca model: no class probabilities", items[i]);
+            s = at_fail(err, AT_ERR_CONFIG, "ensemble member '%s' is a %s model: no class probabilities", items[i],
+                      b->model->ops->type);
         }
         if (!s) {
             /* Keep the file's base name as the member's name ("runs/rf/model.h5" -> "rf"). */
@@ -90,4 +92,13 @@ at_status at_build_ensemble(const at_config *c, const at_prepared *d, const char
     free(mc);
     if (items) at_strs_free(items, n_items);
     return s;
+}
+
+at_status at_build_model(const at_config *c, const at_prepared *d, const char *run_dir, const at_run_options *opt,
+                         const at_progress *p, at_member_lookup lookup, void *ctx, at_model **out, at_error *err) {
+    *out = NULL;
+    if (at_model_type_has(c->model.type, AT_CAP_BUILT_FROM_MEMBERS))
+        return at_build_ensemble(c, d, run_dir, opt, p, lookup, ctx, out, err);
+    if (at_model_type_has(c->model.type, AT_CAP_BUILT_FROM_NET)) return at_build_net(c, d, out, err);
+    return AT_OK; /* at_run_step creates it from [model] */
 }

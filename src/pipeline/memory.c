@@ -10,7 +10,8 @@
 #include <sys/stat.h>
 #include <zlib.h>
 
-#include "pipeline/internal.h"
+#include "astrotrain/model.h"
+#include "pipeline/memory.h"
 
 #define MB (1024.0 * 1024.0)
 #define TABLE_COPIES 2.0

@@ -10,7 +10,7 @@
 #include "astrotrain/gmm.h"
 #include "astrotrain/pca.h"
 #include "astrotrain/plot.h"
-#include "pipeline/internal.h"
+#include "pipeline/plots.h"
 
 #define MAX_POINTS 3000
 

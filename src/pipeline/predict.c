@@ -1,6 +1,8 @@
 /* predict.c - applies a saved bundle to a catalogue of any size: read a chunk, clean,
  * scale, predict (or project), write, repeat, so memory stays flat whatever the input
- * size. `predict` writes class probabilities, `transform` the PCA coordinates. */
+ * size. `predict` writes class probabilities (at_bundle_predict_rows; the rows the
+ * bundle's cleaning rejects are counted as skipped and not written), `transform` the PCA
+ * coordinates. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,7 +11,7 @@
 #include "astrotrain/csv.h"
 #include "astrotrain/metrics.h"
 #include "astrotrain/pipeline.h"
-#include "pipeline/internal.h"
+#include "pipeline/predictions.h"
 
 typedef enum { MODE_PREDICT, MODE_TRANSFORM } stream_mode;
 
@@ -57,8 +59,9 @@ static at_status stream(const at_bundle *b, const char *input, const char *outpu
     if (mode == MODE_TRANSFORM && !transform_of(b))
         return at_fail(err, AT_ERR_USAGE, "the model is a %s without a PCA stage: nothing to transform (use predict)",
                        b->model->ops->type);
-    if (mode == MODE_PREDICT && at_pca_of(b->model))
-        return at_fail(err, AT_ERR_USAGE, "a pca model has no class probabilities; use `astrotrain transform`");
+    if (mode == MODE_PREDICT && at_model_has(b->model, AT_CAP_TRANSFORM))
+        return at_fail(err, AT_ERR_USAGE, "a %s model has no class probabilities; use `astrotrain transform`",
+                       b->model->ops->type);
     at_load_options lo;
     at_load_options_default(&lo);
     lo.features = (const char *const *)b->feature_names;
@@ -97,7 +100,8 @@ static at_status stream(const at_bundle *b, const char *input, const char *outpu
         rep->rows_skipped += dropped;
         if (mode == MODE_TRANSFORM) {
             s = transform_chunk(b, ds, f, rep->has_label, err);
-        } else if (!(s = at_bundle_predict(b, ds->X, ds->n, P, opt->threads, err))) {
+        } else if (!(s = at_bundle_predict_rows(b, (const char *const *)ds->feature_names, ds->d, ds->X, ds->n, P,
+                                                opt->threads, err))) {
             at_predictions_rows(f, ds, P, (const char *const *)b->class_names, b->k, rep->has_label);
             if (rep->has_label && ds->y)
                 for (size_t i = 0; i < ds->n; i++)

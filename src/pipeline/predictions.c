@@ -1,4 +1,4 @@
-/* predictions.c - the predictions.csv format, shared by runs and `predict`. */
+/* predictions.c - the predictions.csv and split.csv formats, shared by runs and `predict`. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -6,7 +6,8 @@
 
 #include "astrotrain/atomic_file.h"
 #include "astrotrain/metrics.h"
-#include "pipeline/internal.h"
+#include "astrotrain/config.h"
+#include "pipeline/predictions.h"
 
 void at_predictions_header(FILE *f, const char *const *class_names, size_t k, int with_true) {
     fputs(with_true ? "row,true,predicted" : "row,predicted", f);
@@ -25,25 +26,6 @@ void at_predictions_rows(FILE *f, const at_dataset *ds, const double *P, const c
         for (size_t c = 0; c < k; c++) fprintf(f, ",%.9g", p[c]);
         fputc('\n', f);
     }
-}
-
-at_status at_mkdirs(const char *path, at_error *err) {
-    char buf[4096];
-    size_t n = strlen(path);
-    if (n == 0 || n >= sizeof buf) return at_fail(err, AT_ERR_IO, "%s: bad folder name", path);
-    memcpy(buf, path, n + 1);
-    for (size_t i = 1; i <= n; i++) {
-        if (buf[i] != '/' && buf[i] != '\0') continue;
-        char keep = buf[i];
-        buf[i] = '\0';
-        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-            return at_fail(err, AT_ERR_IO, "%s: cannot create folder: %s", buf, strerror(errno));
-        struct stat sb;
-        if (stat(buf, &sb) != 0 || !S_ISDIR(sb.st_mode))
-            return at_fail(err, AT_ERR_IO, "%s: exists and is not a folder", buf);
-        buf[i] = keep;
-    }
-    return AT_OK;
 }
 
 at_status at_write_predictions_file(const char *path, const at_dataset *ds, const double *P,
@@ -89,10 +71,4 @@ at_status at_write_split_file(const char *path, const at_dataset *train, const a
     for (size_t i = 0; i < n; i++) fprintf(f, "%lld,%s\n", (long long)e[i].row, part_names[e[i].part]);
     free(e);
     return at_afile_commit(af, err);
-}
-
-at_status at_write_text_file(const char *dir, const char *name, const char *text, at_error *err) {
-    char path[AT_PATH_MAX + 256];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    return at_write_file_atomic(path, text, strlen(text), err);
 }

@@ -1,11 +1,14 @@
 /* prepare.c - the data half of an experiment: load, clean, undersample, split, scale
- * and (optionally) project with PCA, once, for every step that shares the same data. */
+ * and (optionally) project with PCA, once, for every step that shares the same data. An
+ * image set (images.c) takes the same balancing, split and class weights. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "astrotrain/csv.h"
-#include "pipeline/internal.h"
+#include "astrotrain/params.h"
+#include "pipeline/memory.h"
+#include "pipeline/prepared.h"
 
 void at_prepared_free(at_prepared *d) {
     if (!d) return;
@@ -16,6 +19,12 @@ void at_prepared_free(at_prepared *d) {
     at_pca_free(d->pca);
     if (d->features) at_strs_free(d->features, d->n_features);
     if (d->class_names) at_strs_free(d->class_names, d->k);
+    free(d->label);
+    free(d->class_weight);
+    at_images_free(d->images);
+    at_images_free(d->images_train);
+    at_images_free(d->images_valid);
+    at_images_free(d->images_test);
     free(d->counts_before);
     free(d->counts_after);
     free(d);
@@ -80,7 +89,8 @@ at_status at_prepared_with_pca(const at_prepared *base, int64_t components, int 
     d->rows_missing = base->rows_missing;
     d->rows_unphysical = base->rows_unphysical;
     d->rows_after_undersampling = base->rows_after_undersampling;
-    if (!(d->features = copy_names(base->features, base->n_features, err)) ||
+    if (!(d->label = at_strdup(base->label, err)) ||
+        !(d->features = copy_names(base->features, base->n_features, err)) ||
         !(d->class_names = copy_names(base->class_names, base->k, err)) ||
         !(d->counts_before = at_malloc(base->k, sizeof(size_t), err)) ||
         !(d->counts_after = at_malloc(base->k, sizeof(size_t), err)))
@@ -114,13 +124,12 @@ at_status at_prepared_with_pca(const at_prepared *base, int64_t components, int 
     return AT_OK;
 }
 
-at_status at_prepare_data(const at_config *c, const at_progress *p, at_prepared **out, at_error *err) {
-    *out = NULL;
-    at_prepared *d = at_calloc(1, sizeof *d, err);
-    if (!d) return AT_ERR_MEMORY;
-    at_dataset *all = NULL, *balanced = NULL;
+/* A table of c->data: loaded within the memory limit, cleaned; class names and label into d. */
+static at_status load_table(const at_config *c, const at_progress *p, at_prepared *d, at_dataset **out,
+                            at_error *err) {
+    at_dataset *all = NULL;
     at_status s = at_split_list(c->data.features, &d->features, &d->n_features, err);
-    if (s) goto done;
+    if (s) return s;
     at_load_options lo;
     at_load_options_default(&lo);
     lo.features = (const char *const *)d->features;
@@ -134,42 +143,67 @@ at_status at_prepare_data(const at_config *c, const at_progress *p, at_prepared 
      * table while reading, and from the real sizes and the model's estimate after. */
     at_memory_plan mem;
     at_memory_limit(c, &mem);
-    if ((s = at_memory_check_input(&mem, c->data.path, d->n_features, err))) goto done;
+    if ((s = at_memory_check_input(&mem, c->data.path, d->n_features, err))) return s;
     lo.max_table_bytes = mem.table_bytes;
     at_progress_log(p, "loading %s", c->data.path);
     if ((s = at_dataset_load_csv(c->data.path, &lo, &all, &rep, err))) {
         if (s == AT_ERR_MEMORY && mem.table_bytes) s = at_memory_refuse_load(&mem, c->data.path, err);
-        goto done;
+        return s;
     }
+    *out = all;
     if ((s = at_memory_check_fit(&mem, &c->model, all->n, (size_t)((double)all->n * c->split.train) + 1, all->d,
                                  all->n_classes, at_config_threads(c), err)))
-        goto done;
+        return s;
     d->rows_read = rep.rows_read;
     if ((s = at_clean_rows(all, c->clean.use_sentinel, c->clean.sentinel, c->data.missing == AT_MISSING_KEEP,
                            &d->rows_unphysical, err)))
-        goto done;
+        return s;
     d->rows_missing = rep.rows_missing;
     d->rows_dropped = rep.rows_missing + d->rows_unphysical;
     at_progress_log(p, "read %zu rows; dropped %zu (%zu with missing values, %zu unphysical)", rep.rows_read,
                     d->rows_dropped, rep.rows_missing, d->rows_unphysical);
-    if (all->n_classes < 2) {
-        s = at_fail(err, AT_ERR_DATA, "%s: column '%s' has %zu class(es) after cleaning; need at least 2",
-                    c->data.path, c->data.label, all->n_classes);
-        goto done;
-    }
+    if (all->n_classes < 2)
+        return at_fail(err, AT_ERR_DATA, "%s: column '%s' has %zu class(es) after cleaning; need at least 2",
+                       c->data.path, c->data.label, all->n_classes);
     d->k = all->n_classes;
-    d->class_names = at_calloc(d->k, sizeof(char *), err);
+    if (!(d->label = at_strdup(c->data.label, err))) return AT_ERR_MEMORY;
+    if (!(d->class_names = copy_names(all->class_names, d->k, err))) {
+        d->k = 0;
+        return AT_ERR_MEMORY;
+    }
+    return AT_OK;
+}
+
+/* Weights n_train / (k * count) per class of the training part ([model] class_weight =
+ * balanced); a class absent from it weighs 0. */
+static at_status balanced_weights(at_prepared *d, at_error *err) {
+    size_t *cnt = at_calloc(d->k, sizeof *cnt, err);
+    d->class_weight = at_malloc(d->k, sizeof(double), err);
+    if (!cnt || !d->class_weight) {
+        free(cnt);
+        return AT_ERR_MEMORY;
+    }
+    at_dataset_class_counts(d->train, cnt);
+    for (size_t j = 0; j < d->k; j++)
+        d->class_weight[j] = cnt[j] ? (double)d->train->n / ((double)d->k * (double)cnt[j]) : 0.0;
+    free(cnt);
+    return AT_OK;
+}
+
+at_status at_prepare_data(const at_config *c, const at_progress *p, at_prepared **out, at_error *err) {
+    *out = NULL;
+    at_prepared *d = at_calloc(1, sizeof *d, err);
+    if (!d) return AT_ERR_MEMORY;
+    at_dataset *all = NULL, *balanced = NULL;
+    int images = at_model_type_has(c->model.type, AT_CAP_IMAGES);
+    at_status s = images ? at_prepare_images(c, p, d, &all, err) : load_table(c, p, d, &all, err);
+    if (s) goto done;
     d->counts_before = at_calloc(d->k, sizeof(size_t), err);
     d->counts_after = at_calloc(d->k, sizeof(size_t), err);
-    if (!d->class_names || !d->counts_before || !d->counts_after) {
+    if (!d->counts_before || !d->counts_after) {
         s = AT_ERR_MEMORY;
         goto done;
     }
-    for (size_t i = 0; i < d->k; i++)
-        if (!(d->class_names[i] = at_strdup(all->class_names[i], err))) {
-            s = AT_ERR_MEMORY;
-            goto done;
-        }
     at_dataset_class_counts(all, d->counts_before);
     if ((s = at_undersample(all, (at_undersample_strategy)c->undersample.strategy, (size_t)c->undersample.per_class,
                             (uint64_t)c->run.seed, &balanced, err)))
@@ -178,20 +212,26 @@ at_status at_prepare_data(const at_config *c, const at_progress *p, at_prepared 
     all = NULL;
     at_dataset_class_counts(balanced, d->counts_after);
     d->rows_after_undersampling = balanced->n;
-    at_progress_log(p, "undersampling (%s): %zu rows",
+    at_progress_log(p, "undersampling (%s): %zu %s",
                     c->undersample.strategy == AT_UNDERSAMPLE_NONE ? "none"
                     : c->undersample.strategy == AT_UNDERSAMPLE_MINORITY ? "to the minority class"
                                                                           : "per class",
-                    balanced->n);
+                    balanced->n, images ? "images" : "rows");
     if ((s = at_split_stratified(balanced, c->split.train, c->split.validation, c->split.test,
                                  (uint64_t)c->run.seed, &d->train, &d->valid, &d->test, err)))
         goto done;
-    if (d->train->n < 2 || (d->test->n == 0 && !at_model_type_is_transform(c->model.type))) {
-        s = at_fail(err, AT_ERR_DATA, "%s: too few rows to split (%zu train, %zu test)", c->data.path, d->train->n,
-                    d->test->n);
+    if (images ? !d->train->n || !d->test->n
+               : d->train->n < 2 || (d->test->n == 0 && !at_model_type_is_transform(c->model.type))) {
+        s = at_fail(err, AT_ERR_DATA, "%s: too few %s to split (%zu train, %zu test)", c->data.path,
+                    images ? "images" : "rows", d->train->n, d->test->n);
         goto done;
     }
     at_progress_log(p, "split: %zu train, %zu validation, %zu test", d->train->n, d->valid->n, d->test->n);
+    if (at_model_params_balanced(c->model.type, c->model.params) && (s = balanced_weights(d, err))) goto done;
+    if (images) {
+        s = at_prepared_split_images(d, err);
+        goto done;
+    }
     if (c->normalise.method != AT_SCALER_NONE) {
         if ((s = at_scaler_fit((at_scaler_kind)c->normalise.method, d->train, &d->scaler, err))) goto done;
         at_scaler_apply(d->scaler, d->train->X, d->train->n);

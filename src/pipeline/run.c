@@ -1,4 +1,5 @@
-/* run.c - `astrotrain --config`: one experiment, one run directory. */
+/* run.c - `astrotrain --config`: one experiment (a table or an image set, any family),
+ * one run directory; `--resume` continues a run that left a checkpoint. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,7 +8,8 @@
 #include <unistd.h>
 
 #include "astrotrain/atomic_file.h"
-#include "pipeline/internal.h"
+#include "pipeline/run_dir.h"
+#include "pipeline/step.h"
 
 void at_run_summary_free(at_run_summary *s) {
     if (!s) return;
@@ -17,37 +19,23 @@ void at_run_summary_free(at_run_summary *s) {
     memset(s, 0, sizeof *s);
 }
 
-/* <output_dir>/<name>; an existing one needs force. */
-static at_status make_run_dir(const at_config *c, int force, char *dir, size_t cap, at_error *err) {
-    if (strchr(c->run.name, '/') || strcmp(c->run.name, "..") == 0 || strcmp(c->run.name, ".") == 0)
-        return at_fail(err, AT_ERR_CONFIG, "[run] name '%s' must be a plain folder name", c->run.name);
-    int n = snprintf(dir, cap, "%s/%s", c->run.output_dir, c->run.name);
-    if (n < 0 || (size_t)n >= cap) return at_fail(err, AT_ERR_CONFIG, "run directory path too long");
-    struct stat sb;
-    if (stat(dir, &sb) == 0 && !force)
-        return at_fail(err, AT_ERR_USAGE, "run directory %s already exists (use --force to overwrite it)", dir);
-    at_status s = at_mkdirs(dir, err);
-    if (s) return s;
-    at_remove_stale_temps(dir); /* left by a run killed mid-write */
-    /* A fresh log for a forced re-run. */
-    char log[AT_PATH_MAX + 200];
-    snprintf(log, sizeof log, "%s/log.txt", dir);
-    if (unlink(log) != 0 && errno != ENOENT) return at_fail(err, AT_ERR_IO, "%s: %s", log, strerror(errno));
-    return AT_OK;
-}
-
 at_status at_run_experiment(const at_config *c, const at_run_options *opt, const at_progress *prog,
                             at_run_summary *out, at_error *err) {
     memset(out, 0, sizeof *out);
     snprintf(out->model_type, sizeof out->model_type, "%s", c->model.type);
-    at_status s = make_run_dir(c, opt->force, out->run_dir, sizeof out->run_dir, err);
+    unsigned caps = at_model_type_caps(c->model.type);
+    if (opt->resume_dir && !(caps & AT_CAP_CHECKPOINT))
+        return at_fail(err, AT_ERR_USAGE, "--resume: a %s model keeps no checkpoint to continue from", c->model.type);
+    at_status s = at_run_dir_make(c, opt->force, opt->resume_dir, (caps & AT_CAP_CHECKPOINT) != 0, out->run_dir,
+                                  sizeof out->run_dir, err);
     if (s) return s;
     char path[AT_PATH_MAX + 300];
     snprintf(path, sizeof path, "%s/log.txt", out->run_dir);
     at_log_tee tee;
     if ((s = at_log_tee_open(&tee, path, prog, err))) return s;
-    at_progress_log(&tee.progress, "astrotrain %s: run %s (model %s, seed %lld)", AT_VERSION, out->run_dir,
-                    c->model.type, (long long)c->run.seed);
+    at_progress_log(&tee.progress, "astrotrain %s: %s %s (model %s, seed %lld, %d thread(s))", AT_VERSION,
+                    opt->resume_dir ? "resuming run" : "run", out->run_dir, c->model.type, (long long)c->run.seed,
+                    opt->threads);
     at_prepared *d = NULL;
     s = at_prepare_data(c, &tee.progress, &d, err);
     if (!s) s = at_stop_point(&tee.progress, "preparing the data", err);
@@ -58,9 +46,10 @@ at_status at_run_experiment(const at_config *c, const at_run_options *opt, const
     at_step_result r;
     memset(&r, 0, sizeof r);
     at_model *model = NULL;
-    if (strcmp(c->model.type, "ensemble") == 0) s = at_build_ensemble(c, d, out->run_dir, opt, prog, NULL, NULL, &model, err);
+    s = at_build_model(c, d, out->run_dir, opt, prog, NULL, NULL, &model, err);
     if (!s) s = at_run_step(c, d, model, out->run_dir, opt, prog, &r, err);
     if (!s) {
+        out->images = d->images != NULL;
         out->k = d->k;
         out->class_names = at_calloc(d->k, sizeof(char *), err);
         if (!out->class_names) s = AT_ERR_MEMORY;

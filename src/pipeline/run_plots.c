@@ -6,9 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "astrotrain/gmm.h"
 #include "astrotrain/plot.h"
-#include "pipeline/internal.h"
+#include "pipeline/plots.h"
 
 typedef struct plot_list {
     const char *names[32];
@@ -162,8 +161,8 @@ at_status at_run_plots(const char *plot_dir, const at_run_figures *f, int render
     if (f->test && ((s = confusion_plots(plot_dir, f, &pl, err)) || (s = probability_histogram(plot_dir, f, &pl, err))))
         return s;
     if ((s = importances(plot_dir, f, &pl, err))) return s;
-    /* The GMM's history is a log-likelihood, drawn by the unsupervised figures. */
-    if (!at_gmm_of(f->model) && (s = learning_curve(plot_dir, f, &pl, err))) return s;
+    /* An unsupervised family's history (the GMM's log-likelihood) is drawn by the unsupervised figures. */
+    if (!at_model_has(f->model, AT_CAP_UNSUPERVISED) && (s = learning_curve(plot_dir, f, &pl, err))) return s;
     if (f->train && (s = at_unsupervised_plots(plot_dir, f->model, f->train, f->class_names, pl.names, &pl.n,
                                                sizeof pl.names / sizeof pl.names[0], err)))
         return s;

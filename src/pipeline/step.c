@@ -1,5 +1,6 @@
-/* step.c - one model on prepared data: fit, evaluate, and write its run directory
- * (config.ini, metrics.json, model.h5, predictions.csv, split.csv, plots/, log.txt). */
+/* step.c - one model on prepared data (a table or an image set): fit, evaluate, and write
+ * its run directory (config.ini, metrics.json, model.h5, predictions.csv, split.csv, plots/,
+ * log.txt; checkpoint.h5 for families that checkpoint), the same for every family. */
 #include <errno.h>
 #include <omp.h>
 #include <stdio.h>
@@ -9,63 +10,11 @@
 #include <unistd.h>
 
 #include "astrotrain/atomic_file.h"
-#include "astrotrain/gmm.h"
 #include "astrotrain/json.h"
-#include "pipeline/internal.h"
-
-/* ---- log.txt ---------------------------------------------------------------------------- */
-
-static void tee_log(void *ctx, const char *line) {
-    at_log_tee *t = ctx;
-    if (t->log) {
-        time_t now = time(NULL);
-        struct tm tm;
-        char stamp[32];
-        localtime_r(&now, &tm);
-        strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S", &tm);
-        fprintf(t->log, "%s  %s\n", stamp, line);
-        fflush(t->log);
-    }
-    at_progress_log(t->user, "%s", line);
-}
-static void tee_update(void *ctx, const char *stage, size_t done, size_t total, const char *detail) {
-    at_log_tee *t = ctx;
-    at_progress_update(t->user, stage, done, total, detail);
-}
-
-at_status at_log_tee_open(at_log_tee *t, const char *path, const at_progress *user, at_error *err) {
-    t->user = user;
-    snprintf(t->path, sizeof t->path, "%s", path);
-    snprintf(t->tmp, sizeof t->tmp, "%s.tmp.%ld", path, (long)getpid());
-    if (rename(path, t->tmp) != 0 && errno != ENOENT) return at_fail(err, AT_ERR_IO, "%s: %s", path, strerror(errno));
-    t->log = fopen(t->tmp, "a");
-    if (!t->log) return at_fail(err, AT_ERR_IO, "%s: %s", path, strerror(errno));
-    t->progress.update = tee_update;
-    t->progress.log = tee_log;
-    t->progress.ctx = t;
-    t->progress.stop = user ? user->stop : NULL;
-    return AT_OK;
-}
-
-void at_log_tee_close(at_log_tee *t) {
-    if (!t->log) return;
-    fclose(t->log);
-    t->log = NULL;
-    rename(t->tmp, t->path); /* a log that cannot be renamed stays under its temporary name */
-}
-
-at_status at_stop_point(const at_progress *p, const char *after, at_error *err) {
-    if (!at_progress_stopped(p)) return AT_OK;
-    return at_fail(err, AT_ERR_INTERRUPTED, "stopped after %s", after);
-}
-
-void at_interrupted_message(at_error *err, const char *dir) {
-    if (!err || err->code != AT_ERR_INTERRUPTED || strstr(err->msg, "log.txt")) return;
-    char what[AT_ERROR_MAX];
-    snprintf(what, sizeof what, "%s", err->msg);
-    at_fail(err, AT_ERR_INTERRUPTED, "%s%s; no results written (the log is in %s/log.txt)",
-            strstr(what, "interrupt") ? "" : "interrupted: ", what, dir);
-}
+#include "pipeline/plots.h"
+#include "pipeline/predictions.h"
+#include "pipeline/run_dir.h"
+#include "pipeline/step.h"
 
 /* ---- results ---------------------------------------------------------------------------- */
 
@@ -106,10 +55,20 @@ static void build_metrics_json(const at_config *c, const at_prepared *d, const a
     at_json_kv_int(j, "seed", c->run.seed);
     at_json_kv_string(j, "name", r->name);
     at_json_kv_string(j, "astrotrain_version", AT_VERSION);
-    at_json_key(j, "features");
-    at_json_begin_array(j);
-    for (size_t i = 0; i < d->n_features; i++) at_json_string(j, d->features[i]);
-    at_json_end_array(j);
+    const at_images *im = d->images;
+    if (im) { /* image sets: the input size instead of thousands of pixel names */
+        at_json_key(j, "input");
+        at_json_begin_object(j);
+        at_json_kv_int(j, "width", (int64_t)im->width);
+        at_json_kv_int(j, "height", (int64_t)im->height);
+        at_json_kv_int(j, "channels", (int64_t)im->channels);
+        at_json_end_object(j);
+    } else {
+        at_json_key(j, "features");
+        at_json_begin_array(j);
+        for (size_t i = 0; i < d->n_features; i++) at_json_string(j, d->features[i]);
+        at_json_end_array(j);
+    }
     at_json_key(j, "data");
     at_json_begin_object(j);
     at_json_kv_string(j, "path", c->data.path);
@@ -129,6 +88,14 @@ static void build_metrics_json(const at_config *c, const at_prepared *d, const a
     at_json_begin_object(j);
     at_json_kv_number(j, "fit_seconds", r->fit_seconds);
     at_json_kv_number(j, "predict_seconds", r->predict_seconds);
+    const at_history *h = m->ops->history ? m->ops->history(m->impl) : NULL;
+    if (im) {
+        size_t epochs = h ? h->n_rows : 1;
+        at_json_kv_number(j, "train_images_per_second",
+                          r->fit_seconds > 0 ? (double)(d->train->n * epochs) / r->fit_seconds : 0);
+        at_json_kv_number(j, "predict_images_per_second",
+                          r->predict_seconds > 0 ? (double)d->test->n / r->predict_seconds : 0);
+    }
     at_json_end_object(j);
     at_json_key(j, "validation");
     if (r->classifier && r->has_valid) at_metrics_json(&r->valid, (const char *const *)names, j);
@@ -153,7 +120,6 @@ static void build_metrics_json(const at_config *c, const at_prepared *d, const a
         ops->describe(m->impl, j);
         at_json_end_object(j);
     }
-    const at_history *h = ops->history ? ops->history(m->impl) : NULL;
     if (h && h->n_rows) json_history(j, h);
     at_json_end_object(j);
 }
@@ -194,13 +160,15 @@ static at_status make_bundle(const at_config *c, const at_prepared *d, at_model 
     b->model = m;
     b->d = d->n_features;
     b->k = d->k;
-    b->use_sentinel = c->clean.use_sentinel;
-    b->sentinel = c->clean.sentinel;
-    b->missing = c->data.missing;
+    if (!d->images) { /* an image model cleans nothing */
+        b->use_sentinel = c->clean.use_sentinel;
+        b->sentinel = c->clean.sentinel;
+        b->missing = c->data.missing;
+    }
     at_status s = AT_OK;
     b->feature_names = at_calloc(b->d, sizeof(char *), err);
     b->class_names = at_calloc(b->k, sizeof(char *), err);
-    b->label = at_strdup(c->data.label, err);
+    b->label = at_strdup(d->label ? d->label : c->data.label, err);
     if (!b->feature_names || !b->class_names || !b->label) s = AT_ERR_MEMORY;
     for (size_t i = 0; !s && i < b->d; i++)
         if (!(b->feature_names[i] = at_strdup(d->features[i], err))) s = AT_ERR_MEMORY;
@@ -220,18 +188,26 @@ static at_status make_bundle(const at_config *c, const at_prepared *d, at_model 
     return AT_OK;
 }
 
+/* Class probabilities of one part (table rows or images). */
+static at_status predict_part(const at_model *m, const at_prepared *d, const at_dataset *part, const at_images *im,
+                              double *P, int threads, at_error *err) {
+    if (d->images) return at_model_predict_images(m, im, P, threads, err);
+    return at_model_predict_proba(m, part->X, part->n, P, threads, err);
+}
+
 at_status at_run_step(const at_config *c, const at_prepared *d, at_model *model, const char *dir,
                       const at_run_options *opt, const at_progress *user, at_step_result *out, at_error *err) {
     memset(out, 0, sizeof *out);
     snprintf(out->dir, sizeof out->dir, "%s", dir);
     snprintf(out->name, sizeof out->name, "%s", c->run.name);
-    char path[AT_PATH_MAX + 300];
+    char path[AT_PATH_MAX + 300], ckpt[AT_PATH_MAX + 300];
     snprintf(path, sizeof path, "%s/plots", dir);
     at_status s = at_mkdirs(path, err);
     if (s) {
         at_model_free(model);
         return s;
     }
+    at_remove_stale_temps(path);
     snprintf(path, sizeof path, "%s/log.txt", dir);
     at_log_tee tee;
     if ((s = at_log_tee_open(&tee, path, user, err))) {
@@ -242,28 +218,48 @@ at_status at_run_step(const at_config *c, const at_prepared *d, at_model *model,
     at_model *m = model;
     at_json json;
     at_json_init(&json);
-    char *config_text = NULL;
+    char *config_text = at_config_format(c);
     size_t k = d->k;
+    int checkpoints = 0;
+    if (!config_text) {
+        s = at_fail(err, AT_ERR_MEMORY, "out of memory");
+        goto done;
+    }
     if (!m && (s = at_model_create(c->model.type, c->model.params, d->train->d, k, &m, err))) goto done;
     snprintf(out->type, sizeof out->type, "%s", m->ops->type);
-    at_fit_input in = {d->train, d->valid->n ? d->valid : NULL, opt->threads, (uint64_t)c->run.seed, p};
-    at_progress_log(p, "fitting %s on %zu rows x %zu features, %d thread(s)", m->ops->type, d->train->n, d->train->d,
-                    opt->threads);
+    checkpoints = at_model_has(m, AT_CAP_CHECKPOINT);
+    /* A run that can be resumed keeps its configuration from the start (--resume reads it). */
+    if (checkpoints && !opt->resume_dir && (s = at_write_text_file(dir, "config.ini", config_text, err))) goto done;
+    snprintf(ckpt, sizeof ckpt, "%s/checkpoint.h5", dir);
+    at_fit_input in = {.threads = opt->threads, .seed = (uint64_t)c->run.seed, .progress = p,
+                       .class_weight = d->class_weight, .checkpoint = checkpoints ? ckpt : NULL,
+                       .resume = checkpoints && opt->resume_dir};
+    if (d->images) {
+        in.train_images = d->images_train;
+        in.valid_images = d->images_valid;
+        at_progress_log(p, "fitting %s on %zu images of %zux%zux%zu, %d thread(s)", m->ops->type, d->train->n,
+                        d->images->height, d->images->width, d->images->channels, opt->threads);
+    } else {
+        in.train = d->train;
+        in.valid = d->valid->n ? d->valid : NULL;
+        at_progress_log(p, "fitting %s on %zu rows x %zu features, %d thread(s)", m->ops->type, d->train->n,
+                        d->train->d, opt->threads);
+    }
     double t0 = omp_get_wtime();
     if ((s = at_model_fit(m, &in, err))) goto done;
     out->fit_seconds = omp_get_wtime() - t0;
     if ((s = at_stop_point(p, "fitting", err))) goto done;
-    out->classifier = at_pca_of(m) == NULL;
+    out->classifier = !at_model_has(m, AT_CAP_TRANSFORM);
     if (out->classifier) {
-        out->P_test = at_malloc(d->test->n * k, sizeof(double), err);
+        out->P_test = at_malloc(d->test->n * k + 1, sizeof(double), err);
         out->P_valid = at_malloc((d->valid->n ? d->valid->n : 1) * k, sizeof(double), err);
         if (!out->P_test || !out->P_valid) {
             s = AT_ERR_MEMORY;
             goto done;
         }
-        if ((s = at_model_predict_proba(m, d->valid->X, d->valid->n, out->P_valid, opt->threads, err))) goto done;
+        if ((s = predict_part(m, d, d->valid, d->images_valid, out->P_valid, opt->threads, err))) goto done;
         t0 = omp_get_wtime();
-        if ((s = at_model_predict_proba(m, d->test->X, d->test->n, out->P_test, opt->threads, err))) goto done;
+        if ((s = predict_part(m, d, d->test, d->images_test, out->P_test, opt->threads, err))) goto done;
         out->predict_seconds = omp_get_wtime() - t0;
         double thr = c->metrics.confident_threshold;
         out->has_valid = d->valid->n > 0;
@@ -279,8 +275,7 @@ at_status at_run_step(const at_config *c, const at_prepared *d, at_model *model,
     /* The last safe point: once writing starts it finishes (each file is atomic anyway). */
     if ((s = at_stop_point(p, "evaluation", err))) goto done;
     build_metrics_json(c, d, m, out, &json);
-    config_text = at_config_format(c);
-    if (json.failed || !config_text) {
+    if (json.failed) {
         s = at_fail(err, AT_ERR_MEMORY, "out of memory writing results");
         goto done;
     }
@@ -296,7 +291,7 @@ at_status at_run_step(const at_config *c, const at_prepared *d, at_model *model,
     if ((s = at_write_text_file(dir, "config.ini", out->bundle->config_text, err))) goto done;
     snprintf(path, sizeof path, "%s/predictions.csv", dir);
     if (out->classifier)
-        s = at_write_predictions_file(path, d->test, out->P_test, (const char *const *)d->test->class_names, k, 1, err);
+        s = at_write_predictions_file(path, d->test, out->P_test, (const char *const *)d->class_names, k, 1, err);
     else s = write_transformed(dir, d->test, at_pca_of(out->bundle->model), err);
     if (s) goto done;
     snprintf(path, sizeof path, "%s/split.csv", dir);
@@ -312,19 +307,27 @@ at_status at_run_step(const at_config *c, const at_prepared *d, at_model *model,
                             out->P_test,
                             d->test->n,
                             out->bundle->model,
-                            (const char *const *)d->train->feature_names,
-                            d->train->d,
-                            d->train};
+                            d->images ? NULL : (const char *const *)d->train->feature_names,
+                            d->images ? 0 : d->train->d,
+                            d->images ? NULL : d->train};
         s = at_run_plots(path, &f, c->plots.render, &out->plots_written, &out->plots_rendered, out->plot_warning,
                          sizeof out->plot_warning, err);
         /* Ctrl-C reaches gnuplot too (same process group): say why rendering stopped. */
         if (s && at_progress_stopped(p)) s = at_stop_point(p, "rendering the plots", err);
         if (s) goto done;
-        at_progress_log(p, "plots: %zu scripts, %zu rendered%s%s", out->plots_written, out->plots_rendered,
+        if (d->images)
+            at_image_grids(path, d->images, d->images_test, d->test->row, out->P_test,
+                           (const char *const *)d->class_names, k, out->plot_warning, sizeof out->plot_warning);
+        at_progress_log(p, "plots: %zu scripts, %zu rendered%s%s%s", out->plots_written, out->plots_rendered,
+                        d->images ? ", image grids samples.png and misclassified.png" : "",
                         out->plot_warning[0] ? "; " : "", out->plot_warning);
     }
+    at_progress_log(p, "done: %s", dir);
 done:
-    if (s == AT_ERR_INTERRUPTED) at_interrupted_message(err, dir);
+    if (s == AT_ERR_INTERRUPTED) {
+        if (checkpoints) at_interrupted_resume_message(err, dir);
+        else at_interrupted_message(err, dir);
+    }
     if (s && err) at_progress_log(p, "error: %s", err->msg);
     at_log_tee_close(&tee);
     at_model_free(m);

@@ -148,7 +148,7 @@ static at_status run_steps(study *s, const at_study_options *opt, const at_progr
             step->pca_stage = with_pca->pca->k;
         }
         at_model *model = NULL;
-        if (strcmp(c->model.type, "ensemble") == 0) st = at_build_ensemble(c, d, dir, &ro, p, lookup_step, s, &model, err);
+        st = at_build_model(c, d, dir, &ro, p, lookup_step, s, &model, err);
         if (!st) st = at_run_step(c, d, model, dir, &ro, p, &step->r, err);
         if (st) at_error_prefix(err, "step '%s': ", step->name);
         at_prepared_free(with_pca);

@@ -2,7 +2,10 @@
 #ifndef ASTROTRAIN_PIPELINE_STUDY_H
 #define ASTROTRAIN_PIPELINE_STUDY_H
 
-#include "pipeline/internal.h"
+#include "pipeline/prepared.h"
+#include "pipeline/run_dir.h"
+#include "pipeline/step.h"
+#include "pipeline/plots.h"
 
 #define AT_STUDY_MAX_STEPS 32
 #define AT_STUDY_MAX_CLASSES 64

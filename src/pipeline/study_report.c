@@ -446,7 +446,7 @@ at_status at_study_report(study *s, int render, at_error *err) {
     doc_heading(&d, 2, "Every figure of every model");
     for (size_t i = 0; i < s->n_steps; i++) {
         const study_step *step = &s->steps[i];
-        if (!step->r.classifier || at_gmm_of(step->r.bundle->model)) continue;
+        if (!step->r.classifier || at_model_has(step->r.bundle->model, AT_CAP_UNSUPERVISED)) continue;
         doc_heading(&d, 3, step->name);
         step_figures(&d, step);
     }

@@ -110,6 +110,7 @@ kill -INT $PID; wait $PID; RC=$?
 check "interrupted run exits 8" test "$RC" -eq 8
 check "the message names --resume" grep -q "astrotrain --resume $TMP/runs/int" int.out
 ok "--resume finishes the run" "$ASTROTRAIN" --resume "$TMP/runs/int" --quiet --set net.epochs=3
+check "--resume continued from the checkpoint" grep -q "resuming from .*checkpoint.h5 at epoch" "$TMP/runs/int/log.txt"
 # the interrupted run may already be past epoch 3 (its checkpoint epoch depends on timing):
 # at least 3 epochs, each once, in order, the history as long as the epochs run
 check "resumed run has its results" python3 -c "

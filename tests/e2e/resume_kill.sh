@@ -47,6 +47,7 @@ kill -KILL $PID 2>/dev/null
 wait $PID 2>/dev/null
 check "the killed run left a checkpoint" test -s runs/killed/checkpoint.h5
 ok "resume after SIGKILL" "$ASTROTRAIN" --resume runs/killed --quiet --threads 2
+check "the resumed run continued from its checkpoint" grep -q "resuming from .*checkpoint.h5 at epoch" runs/killed/log.txt
 check "resumed model predicts exactly as the uninterrupted one" cmp runs/whole/predictions.csv runs/killed/predictions.csv
 check "same learning history" python3 - runs/whole/metrics.json runs/killed/metrics.json <<'PY'
 import json, sys

@@ -101,7 +101,7 @@ static at_bundle *make_bundle(at_scaler_kind kind, int with_pca, int use_sentine
     at_forest_params_default(&fp);
     fp.n_trees = 7;
     CHECK_OK(at_model_create("random_forest", &fp, model_d, K, &b->model, &err), &err);
-    at_fit_input in = {mds ? mds : ds, NULL, 1, 99, NULL};
+    at_fit_input in = {.train = mds ? mds : ds, .valid = NULL, .threads = 1, .seed = 99, .progress = NULL};
     if (b->model) CHECK_OK(at_model_fit(b->model, &in, &err), &err);
     at_dataset_free(ds);
     at_dataset_free(mds);

@@ -57,7 +57,7 @@ static void test_gbdt_value_at_a_cut_goes_left(void) {
         at_dataset_free(ds);
         return;
     }
-    at_fit_input in = {ds, NULL, 1, 1, NULL};
+    at_fit_input in = {.train = ds, .valid = NULL, .threads = 1, .seed = 1, .progress = NULL};
     CHECK_OK(m->ops->fit(m->impl, &in, &err), &err);
     double X[3] = {1.0, 1.5, 2.0}, P[6];
     CHECK_OK(m->ops->predict_proba(m->impl, X, 3, P, 1, &err), &err);
@@ -78,7 +78,7 @@ static void test_gbdt_value_at_a_cut_goes_left(void) {
     }
     CHECK_OK(at_gbdt_new(&p, 1, 2, &m, &err), &err);
     if (m) {
-        at_fit_input in2 = {ds, NULL, 1, 1, NULL};
+        at_fit_input in2 = {.train = ds, .threads = 1, .seed = 1};
         CHECK_OK(m->ops->fit(m->impl, &in2, &err), &err);
         double X2[2] = {a, b}, P2[4];
         CHECK_OK(m->ops->predict_proba(m->impl, X2, 2, P2, 1, &err), &err);

@@ -35,7 +35,7 @@ static at_model *fit(const at_forest_params *p, const at_dataset *ds, int thread
     at_error err = {0};
     CHECK_OK(at_forest_new(p, ds->d, ds->n_classes, &m, &err), &err);
     if (!m) return NULL;
-    at_fit_input in = {ds, NULL, threads, seed, NULL};
+    at_fit_input in = {.train = ds, .valid = NULL, .threads = threads, .seed = seed, .progress = NULL};
     CHECK_OK(at_model_fit(m, &in, &err), &err);
     return m;
 }
@@ -471,7 +471,7 @@ static void test_progress_and_stop(void) {
     at_model *m = NULL;
     at_error err;
     CHECK_OK(at_forest_new(&p, 3, 2, &m, &err), &err);
-    at_fit_input in = {ds, NULL, 2, 1, &pr};
+    at_fit_input in = {.train = ds, .valid = NULL, .threads = 2, .seed = 1, .progress = &pr};
     CHECK_OK(at_model_fit(m, &in, &err), &err);
     CHECK(g.calls == 12 && g.last_done == 12 && g.total == 12);
     g.stop = 1;
@@ -490,7 +490,7 @@ static void test_bad_labels(void) {
     at_model *m = NULL;
     at_error err;
     CHECK_OK(at_forest_new(&p, 2, 2, &m, &err), &err);
-    at_fit_input in = {ds, NULL, 1, 1, NULL};
+    at_fit_input in = {.train = ds, .valid = NULL, .threads = 1, .seed = 1, .progress = NULL};
     CHECK_FAIL(at_model_fit(m, &in, &err), AT_ERR_DATA, &err, "row 7");
     ds->y[7] = 0;
     ds->X[3] = NAN;

@@ -25,7 +25,7 @@ static void model_free(at_model *m) { at_model_free(m); }
 
 static at_status fit(at_model *m, const at_dataset *tr, const at_dataset *va, int threads,
                      uint64_t seed, at_error *err) {
-    at_fit_input in = {tr, va, threads, seed, NULL};
+    at_fit_input in = {.train = tr, .valid = va, .threads = threads, .seed = seed, .progress = NULL};
     return m->ops->fit(m->impl, &in, err);
 }
 
@@ -455,7 +455,7 @@ static void test_interrupt_stops_the_fit(void) {
     at_model *m = NULL;
     at_error err;
     CHECK_OK(at_gbdt_new(&p, 3, 3, &m, &err), &err);
-    at_fit_input in = {tr, NULL, 1, 1, &pr};
+    at_fit_input in = {.train = tr, .valid = NULL, .threads = 1, .seed = 1, .progress = &pr};
     CHECK_FAIL(m->ops->fit(m->impl, &in, &err), AT_ERR_INTERRUPTED, &err, "round 3");
     double P[3];
     CHECK(m->ops->predict_proba(m->impl, tr->X, 1, P, 1, &err) == AT_ERR_INTERNAL);

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "models/cnn/cnn_internal.h"
+#include "models/cnn/fit.h"
 
 static void name(char *buf, size_t cap, const char *prefix, const char *leaf) {
     snprintf(buf, cap, "%s%s", prefix ? prefix : "", leaf);
@@ -109,8 +110,11 @@ typedef struct holder {
 } holder;
 
 static at_status ops_fit(void *impl, const at_fit_input *in, at_error *err) {
-    (void)impl, (void)in;
-    return at_fail(err, AT_ERR_CONFIG, "a cnn trains on images: give [data] path an image folder or HDF5 file");
+    at_cnn *net = ((holder *)impl)->net;
+    return at_cnn_fit_images(net, net ? net->k : 0, in, err); /* fit.c */
+}
+static at_status ops_predict_images(const void *impl, const at_images *im, double *P, int threads, at_error *err) {
+    return at_cnn_predict_images_op(((const holder *)impl)->net, im, P, threads, err);
 }
 
 static at_status ops_predict(const void *impl, const double *X, size_t n, double *P, int threads, at_error *err) {
@@ -162,6 +166,7 @@ static void ops_describe(const void *impl, at_json *j) {
     at_json_int(j, (int64_t)q->width);
     at_json_int(j, (int64_t)q->channels);
     at_json_end_array(j);
+    at_json_kv_string(j, "tta", q->tta ? "d4" : "none");
 }
 
 const at_model_ops at_cnn_ops = {
@@ -173,6 +178,7 @@ const at_model_ops at_cnn_ops = {
     .free = ops_free,
     .history = ops_history,
     .describe = ops_describe,
+    .predict_images = ops_predict_images,
 };
 
 at_status at_cnn_model_wrap(at_cnn *net, at_model **out, at_error *err) {

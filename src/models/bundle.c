@@ -1,5 +1,7 @@
 /* bundle.c - the model file: the model plus everything `predict` needs to treat new
- * data exactly as the training data were treated.
+ * data exactly as the training data were treated, and prediction from memory on rows
+ * (named columns) or images. It sits in the models layer, below eval and the pipeline,
+ * because the ensemble (a model family) is made of bundles.
  *
  * Layout (HDF5; see README "Model file"), relative to the store's prefix:
  *   meta/model_type (string), meta/n_features, meta/n_classes
@@ -10,11 +12,14 @@
  *   config                 the effective configuration (INI text)
  *   metrics                metrics.json of the training run (text)
  *   model/...              the family's arrays */
+#include "astrotrain/bundle.h"
+
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "astrotrain/csv.h"
 #include "astrotrain/model_file.h"
-#include "astrotrain/pipeline.h"
 
 at_status at_bundle_write(const at_bundle *b, at_store *st, at_error *err) {
     at_status s;
@@ -156,4 +161,53 @@ at_status at_bundle_predict(const at_bundle *b, double *X, size_t n, double *P, 
     s = at_model_predict_proba(b->model, Xm, n, P, threads, err);
     if (Xm != X) free(Xm);
     return s;
+}
+
+int at_bundle_row_ok(const at_bundle *b, const double *x) {
+    int keep_nan = b->missing == AT_MISSING_KEEP;
+    for (size_t j = 0; j < b->d; j++) {
+        if (b->use_sentinel && x[j] == b->sentinel) return 0;
+        if (!keep_nan && !isfinite(x[j])) return 0;
+    }
+    return 1;
+}
+
+at_status at_bundle_predict_rows(const at_bundle *b, const char *const *columns, size_t n_columns, const double *X,
+                                 size_t n, double *P, int threads, at_error *err) {
+    if (at_model_has(b->model, AT_CAP_TRANSFORM))
+        return at_fail(err, AT_ERR_USAGE, "a %s model has no class probabilities", b->model->ops->type);
+    size_t d = b->d, k = b->k;
+    size_t *col = at_malloc(d ? d : 1, sizeof *col, err);
+    if (!col) return AT_ERR_MEMORY;
+    /* Where each of the bundle's features sits among the caller's columns. */
+    for (size_t j = 0; j < d; j++) {
+        size_t f = 0;
+        while (f < n_columns && strcmp(columns[f], b->feature_names[j]) != 0) f++;
+        if (f == n_columns) {
+            free(col);
+            return at_fail(err, AT_ERR_DATA, "the model needs column '%s', which the input does not have",
+                           b->feature_names[j]);
+        }
+        col[j] = f;
+    }
+    /* Per-call scratch: the rows that pass the cleaning, in the bundle's order. */
+    double *Xg = at_malloc(n * d + 1, sizeof *Xg, err), *Pg = at_malloc(n * k + 1, sizeof *Pg, err);
+    size_t *rows = at_malloc(n + 1, sizeof *rows, err);
+    at_status s = !Xg || !Pg || !rows ? AT_ERR_MEMORY : AT_OK;
+    size_t m = 0;
+    for (size_t i = 0; !s && i < n; i++) {
+        double *x = Xg + m * d;
+        for (size_t j = 0; j < d; j++) x[j] = X[i * n_columns + col[j]];
+        if (at_bundle_row_ok(b, x)) rows[m++] = i;
+        else
+            for (size_t c = 0; c < k; c++) P[i * k + c] = NAN;
+    }
+    if (!s && m) s = at_bundle_predict(b, Xg, m, Pg, threads, err);
+    for (size_t r = 0; !s && r < m; r++) memcpy(P + rows[r] * k, Pg + r * k, k * sizeof *P);
+    free(col), free(Xg), free(Pg), free(rows);
+    return s;
+}
+
+at_status at_bundle_predict_images(const at_bundle *b, const at_images *im, double *P, int threads, at_error *err) {
+    return at_model_predict_images(b->model, im, P, threads, err);
 }
