@@ -1,5 +1,6 @@
 /* cnn.h - convolutional networks for images: a network described in INI sections
- * (Darknet style: [net] then one section per layer), float32 layers on OpenBLAS sgemm,
+ * (Darknet style: [net] then one section per layer) on the network engine shared with
+ * the MLP (float32 layers behind a compute seam; the CPU backend runs OpenBLAS sgemm),
  * SGD/Adam/AdamW training with augmentation, checkpoints and resume, and inference.
  *
  * Tensors are NHWC float32 (the layout of at_images), so a convolution is one im2col
@@ -15,6 +16,7 @@
 #include "images.h"
 #include "model.h"
 #include "model_file.h"
+#include "nn.h" /* at_optimizer, at_lr_schedule */
 #include "progress.h"
 #include "status.h"
 
@@ -28,8 +30,6 @@ typedef struct at_net_record {
     uint32_t index; /* which section, in file order (0, 1, ...) */
 } at_net_record;
 
-typedef enum at_optimizer { AT_OPT_SGD = 0, AT_OPT_ADAM = 1, AT_OPT_ADAMW = 2 } at_optimizer;
-typedef enum at_lr_schedule { AT_LR_CONSTANT = 0, AT_LR_STEP = 1, AT_LR_COSINE = 2 } at_lr_schedule;
 
 /* The [net] section: input shape and training settings. */
 typedef struct at_cnn_params {
@@ -38,7 +38,7 @@ typedef struct at_cnn_params {
     int optimizer; /* at_optimizer */
     double learning_rate;
     int schedule;   /* at_lr_schedule */
-    double warmup;  /* epochs of linear warm-up from 0 */
+    double warmup;  /* epochs of linear warm-up from 0 (fractional progress: nn.h) */
     size_t step_size;
     double gamma;   /* step schedule: lr *= gamma every step_size epochs */
     double momentum;

@@ -91,11 +91,11 @@ static at_cnn *cnn_make(const char *text, size_t k) {
 static void cnn_opt_case(const char *name, int optimizer, const ref_opt *ro, int steps) {
     at_cnn *net = cnn_make(CNN_OPT_NET, 2);
     if (!net) return;
-    CHECK(net->np == 30);
-    CHECK(net->L[0].w_off == 0 && net->L[0].w_n == 2 && net->L[0].g_off == 2 && net->L[0].b_off == 4);
-    CHECK(net->L[1].w_off == 6 && net->L[1].w_n == 4 && net->L[1].b_off == 10);
-    CHECK(net->L[2].w_off == 12 && net->L[2].w_n == 16 && net->L[2].b_off == 28);
-    if (net->np != 30) {
+    CHECK(net->nn.np == 30);
+    CHECK(net->nn.L[0].w_off == 0 && net->nn.L[0].w_n == 2 && net->nn.L[0].g_off == 2 && net->nn.L[0].b_off == 4);
+    CHECK(net->nn.L[1].w_off == 6 && net->nn.L[1].w_n == 4 && net->nn.L[1].b_off == 10);
+    CHECK(net->nn.L[2].w_off == 12 && net->nn.L[2].w_n == 16 && net->nn.L[2].b_off == 28);
+    if (net->nn.np != 30) {
         at_cnn_free(net);
         return;
     }
@@ -106,28 +106,31 @@ static void cnn_opt_case(const char *name, int optimizer, const ref_opt *ro, int
     p->weight_decay = ro->wd;
     p->beta1 = ro->b1, p->beta2 = ro->b2, p->eps = ro->eps;
     double w[30], m[30] = {0}, v[30] = {0};
-    for (size_t i = 0; i < 30; i++) w[i] = param0(i), net->params[i] = (float)w[i];
-    cnn_optim o;
+    for (size_t i = 0; i < 30; i++) w[i] = param0(i), net->nn.params[i] = (float)w[i];
+    nn_optim o;
     at_error err = {0};
-    CHECK_OK(cnn_optim_init(net, &o, &err), &err);
+    CHECK_OK(nn_optim_init(&net->nn, &o, &err), &err);
     int bad = 0;
     for (int t = 1; t <= steps; t++) {
         double lr = 0.05 * (1.0 + 0.5 * t); /* the step's lr changes: AdamW's decay must use it */
         for (size_t i = 0; i < 30; i++) {
             double g = grad_of(i, t, 0);
-            net->grads[i] = (float)g;
+            net->nn.grads[i] = (float)g;
             ref_step(ro, &w[i], &m[i], &v[i], (double)(float)g, t, lr, cnn_is_weight(i));
         }
-        cnn_optim_step(net, &o, lr);
+        {
+            nn_opt_conf oc = cnn_opt_conf(p);
+            nn_optim_step(&net->nn, &oc, &o, net->nn.grads, lr);
+        }
         for (size_t i = 0; i < 30; i++)
-            if (!(fabs(net->params[i] - w[i]) <= tol_of(w[i]))) {
+            if (!(fabs(net->nn.params[i] - w[i]) <= tol_of(w[i]))) {
                 if (bad++ < 4)
                     fprintf(stderr, "  cnn %s step %d param %zu: %.9g, expected %.9g\n", name, t, i,
-                            (double)net->params[i], w[i]);
+                            (double)net->nn.params[i], w[i]);
             }
     }
     CHECK(bad == 0);
-    cnn_optim_free(&o);
+    nn_optim_free(&o);
     at_cnn_free(net);
 }
 
