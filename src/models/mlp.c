@@ -1,13 +1,15 @@
 /* mlp.c - the MLP family: parameters, construction, the training loop (mini-batches,
  * optimisers, schedules, early stopping), prediction and the at_model_ops table.
  *
+ * The network runs on the engine (src/models/nn: dense, dropout and softmax layers, the one
+ * optimiser and schedule); this file is the family's glue.
+ *
  * Threads: each mini-batch is cut into S shards (S = threads, fewer for tiny batches);
- * every shard runs its forward and backward pass with single-threaded sgemm (at 256 x 64
- * the GEMMs are too small for OpenBLAS's own threads to pay). After one barrier every
+ * every shard runs its forward and backward pass on one thread (at 256 x 64 the GEMMs are
+ * too small for BLAS threads to pay; the caller sets BLAS to one thread). After one barrier every
  * thread sums the shards' gradients in shard order and applies the same update to its
  * own copy of the parameters. The work is defined by S, not by the threads that happen
  * to run it, so a given seed and thread count always give the same weights. */
-#include <cblas.h>
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -154,6 +156,7 @@ at_status at_mlp_new(const at_mlp_params *p, size_t n_features, size_t n_classes
         free(mm);
         return at_fail(err, AT_ERR_CONFIG, "mlp: the network is too large");
     }
+    mlp_engine_build(&mm->net, p->dropout, NULL, NULL, &mm->eng);
     at_model *m = at_calloc(1, sizeof *m, err);
     if (!m) {
         free(mm);
@@ -245,12 +248,43 @@ static void barrier_wait(mlp_barrier *b) {
     }
 }
 
-/* Per-thread copies: the parameters and the optimiser state. Every thread applies the same
- * update to its own copy, so the copies stay bit-identical and a mini-batch needs a single
- * barrier (after the gradients), not a second one after a shared update. */
+/* Per-thread copies: the parameters and the optimiser state, with a replica of the engine
+ * network over them. Every thread applies the same update to its own copy, so the copies
+ * stay bit-identical and a mini-batch needs a single barrier (after the gradients), not a
+ * second one after a shared update. */
 typedef struct mlp_replica {
-    float *params, *m1, *m2;
+    nn_net net;    /* the model's layers over params (grads set per shard) */
+    float *params;
+    float *gsum;   /* the shards' gradients summed */
+    nn_optim opt;
 } mlp_replica;
+
+/* One shard's workspace: the engine's buffers and the gathered rows. */
+typedef struct mlp_shard {
+    nn_work *w;
+    float *x;   /* rows x d */
+    int32_t *y; /* rows */
+    float *sw;  /* rows: sample weights */
+} mlp_shard;
+
+static void shard_free(mlp_shard *s) {
+    nn_work_free(s->w);
+    free(s->x), free(s->y), free(s->sw);
+    memset(s, 0, sizeof *s);
+}
+
+static at_status shard_alloc(mlp_shard *s, const nn_net *net, size_t rows, size_t d, int training,
+                             at_error *err) {
+    memset(s, 0, sizeof *s);
+    at_status st = nn_work_new(net, rows, 1, training, &s->w, err);
+    if (st) return st;
+    if (!(s->x = at_calloc(rows, d * sizeof(float), err)) || !(s->y = at_malloc(rows, sizeof(int32_t), err)) ||
+        !(s->sw = at_malloc(rows, sizeof(float), err))) {
+        shard_free(s);
+        return AT_ERR_MEMORY;
+    }
+    return AT_OK;
+}
 
 static at_status mlp_fit(void *impl, const at_fit_input *in, at_error *err) {
     mlp_model *m = impl;
@@ -262,16 +296,15 @@ static at_status mlp_fit(void *impl, const at_fit_input *in, at_error *err) {
 
     at_status st = AT_OK;
     mlp_data dt = {0}, dv = {0};
-    mlp_work work[MLP_MAX_SHARDS];
+    mlp_shard sh[MLP_MAX_SHARDS];
     mlp_replica rep[MLP_MAX_SHARDS];
-    memset(work, 0, sizeof work);
+    memset(sh, 0, sizeof sh);
     memset(rep, 0, sizeof rep);
     float *grads[2][MLP_MAX_SHARDS] = {{0}};
     shard_acc acc[MLP_MAX_SHARDS];
     float *best = NULL;
     double *hist = NULL;
     size_t *perm = NULL;
-    int blas_threads = openblas_get_num_threads();
 
     /* Class weights: balanced gives class c the weight n / (k * n_c). */
     double *cw = at_malloc(k, sizeof(double), err);
@@ -313,18 +346,20 @@ static at_status mlp_fit(void *impl, const at_fit_input *in, at_error *err) {
     size_t nb = (dt.n + B - 1) / B;
     size_t P = net->n_params;
     size_t epochs = (size_t)p->epochs;
-    int adam = p->optimizer == AT_MLP_ADAM;
 
+    /* The model's engine network, with this fit's dropout. */
+    mlp_engine_build(net, p->dropout, NULL, NULL, &m->eng);
     for (size_t s = 0; s < S; s++) {
-        if ((st = mlp_work_alloc(&work[s], net, shard_rows, p->dropout > 0, 1, err))) goto done;
-        grads[0][s] = work[s].grad;
-        if (!(grads[1][s] = at_malloc(P, sizeof(float), err)) ||
+        if ((st = shard_alloc(&sh[s], &m->eng.net, shard_rows, d, 1, err))) goto done;
+        if (!(grads[0][s] = at_malloc(P, sizeof(float), err)) || !(grads[1][s] = at_malloc(P, sizeof(float), err)) ||
             !(rep[s].params = at_malloc(P, sizeof(float), err)) ||
-            !(rep[s].m1 = at_calloc(P, sizeof(float), err)) ||
-            (adam && !(rep[s].m2 = at_calloc(P, sizeof(float), err)))) {
+            !(rep[s].gsum = at_malloc(P, sizeof(float), err))) {
             st = AT_ERR_MEMORY;
             goto done;
         }
+        rep[s].net = m->eng.net;
+        rep[s].net.params = rep[s].params;
+        if ((st = nn_optim_init(&rep[s].net, &rep[s].opt, err))) goto done;
     }
     if ((early && !(best = at_malloc(P, sizeof(float), err))) ||
         !(hist = at_malloc(epochs, 6 * sizeof(double), err)) ||
@@ -335,18 +370,15 @@ static at_status mlp_fit(void *impl, const at_fit_input *in, at_error *err) {
     mlp_init_params(net, p->init, in->seed, rep[0].params);
     for (size_t s = 1; s < S; s++) memcpy(rep[s].params, rep[0].params, P * sizeof(float));
 
-    const mlp_opt opt = {.kind = p->optimizer, .nesterov = p->nesterov,
-                         .wd = (float)p->weight_decay, .mu = (float)p->momentum,
-                         .b1 = (float)p->beta1, .b2 = (float)p->beta2};
+    const nn_opt_conf oc = mlp_opt_conf(p);
+    const nn_schedule sched = mlp_schedule(p);
     int64_t best_epoch = 0;
     size_t rows_done = 0, since_best = 0;
     double best_loss = INFINITY, lr = p->learning_rate;
     int halt = 0;                    /* 1 early stop, 2 interrupted, 3 diverged */
     int stop_flag[2] = {0, 0};       /* by batch parity: see the barrier below */
-    float drop = (float)p->dropout;
     mlp_barrier bar = {.n = 0};
 
-    openblas_set_num_threads(1); /* the shards are the parallelism */
 #pragma omp parallel num_threads((int)S)
     {
         size_t tid = (size_t)omp_get_thread_num(), nthr = (size_t)omp_get_num_threads();
@@ -354,6 +386,7 @@ static at_status mlp_fit(void *impl, const at_fit_input *in, at_error *err) {
         bar.n = (unsigned)nthr;
         mlp_replica *my = &rep[tid];
         int stopped = 0;
+        double my_lr = p->learning_rate;
         for (size_t e = 0; e < epochs && !halt; e++) {
 #pragma omp single
             {
@@ -361,7 +394,6 @@ static at_status mlp_fit(void *impl, const at_fit_input *in, at_error *err) {
                 at_rng_init(&r, in->seed, MLP_STREAM_SHUFFLE + e);
                 for (size_t i = 0; i < dt.n; i++) perm[i] = i;
                 at_rng_shuffle(&r, perm, dt.n);
-                lr = mlp_epoch_lr(p, (int64_t)e);
                 memset(acc, 0, sizeof acc);
             }
             for (size_t b = 0; b < nb; b++) {
@@ -369,30 +401,29 @@ static at_status mlp_fit(void *impl, const at_fit_input *in, at_error *err) {
                 float *const *g = grads[b & 1];
                 double wsum = 0.0;
                 for (size_t i = 0; i < rows; i++) wsum += dt.sw[perm[start + i]];
-                float scale = wsum > 0.0 ? (float)(1.0 / wsum) : 0.0f;
                 for (size_t s = tid; s < S; s += nthr) {
-                    mlp_work *w = &work[s];
+                    mlp_shard *w = &sh[s];
                     size_t lo = shard_lo(rows, s, S), r = shard_lo(rows, s + 1, S) - lo;
-                    if (r == 0) {
+                    if (r == 0 || !(wsum > 0.0)) {
                         memset(g[s], 0, P * sizeof(float));
                         continue;
                     }
                     for (size_t i = 0; i < r; i++) {
                         size_t src = perm[start + lo + i];
-                        for (size_t c = 0; c < d; c++) w->act[0][i * d + c] = dt.X[src * d + c];
+                        memcpy(w->x + i * d, dt.X + src * d, d * sizeof(float));
                         w->y[i] = dt.y[src];
                         w->sw[i] = dt.sw[src];
                     }
-                    w->grad = g[s];
-                    at_rng r_drop;
-                    at_rng_init(&r_drop, in->seed,
-                                MLP_STREAM_DROPOUT + ((uint64_t)e * nb + b) * S + s);
-                    mlp_forward(net, my->params, w, r, drop, drop > 0 ? &r_drop : NULL);
+                    nn_net sn = my->net; /* this thread's parameters, this shard's gradient */
+                    sn.grads = g[s];
+                    w->w->dropout_seed = in->seed ^ (MLP_STREAM_DROPOUT + ((uint64_t)e * nb + b) * S + s) *
+                                                        0x9E3779B97F4A7C15ULL;
+                    nn_forward(&sn, w->w, w->x, r);
                     size_t c = 0;
-                    acc[s].loss += mlp_loss(net, w, r, scale, &c);
+                    acc[s].loss += nn_xent(&sn, w->w, w->y, w->sw, NULL, r, wsum, &c);
                     acc[s].correct += c;
                     for (size_t i = 0; i < r; i++) acc[s].wsum += w->sw[i];
-                    mlp_backward(net, my->params, w, r);
+                    nn_backward(&sn, w->w, w->x, r);
                 }
                 /* The stop request is sampled once per batch by thread 0 into the slot of
                  * this batch's parity: written before this barrier, read after it, and not
@@ -400,33 +431,34 @@ static at_status mlp_fit(void *impl, const at_fit_input *in, at_error *err) {
                  * gradients alternate between two buffers for the same reason. */
                 if (tid == 0) stop_flag[b & 1] = at_progress_stopped(in->progress);
                 barrier_wait(&bar);
-                mlp_opt_step(&opt, my->params, my->m1, my->m2, g, S, P, net->n_weights,
-                             (int64_t)(e * nb + b + 1), lr);
+                my_lr = nn_learning_rate(&sched, (int64_t)(e * nb + b), nb);
+                mlp_sum_grads(my->gsum, g, S, P);
+                nn_optim_step(&my->net, &oc, &my->opt, my->gsum, my_lr);
                 if (stop_flag[b & 1]) {
                     stopped = 1;
                     break;
                 }
             }
-            /* Validation loss and accuracy, sharded like training. */
+            /* Validation loss and accuracy, sharded like training (no dropout). */
             if (has_valid && !stopped)
                 for (size_t s = tid; s < S; s += nthr) {
-                    mlp_work *w = &work[s];
+                    mlp_shard *w = &sh[s];
                     size_t lo = shard_lo(dv.n, s, S), hi = shard_lo(dv.n, s + 1, S);
-                    for (size_t a = lo; a < hi; a += w->rows) {
-                        size_t r = hi - a < w->rows ? hi - a : w->rows;
-                        memcpy(w->act[0], dv.X + a * d, r * d * sizeof(float));
-                        memcpy(w->y, dv.y + a, r * sizeof(int32_t));
-                        memcpy(w->sw, dv.sw + a, r * sizeof(float));
-                        mlp_forward(net, my->params, w, r, 0.0f, NULL);
+                    w->w->training = 0;
+                    for (size_t a = lo; a < hi; a += shard_rows) {
+                        size_t r = hi - a < shard_rows ? hi - a : shard_rows;
+                        nn_forward(&my->net, w->w, dv.X + a * d, r);
                         size_t c = 0;
-                        acc[s].vloss += mlp_loss(net, w, r, 0.0f, &c);
+                        acc[s].vloss += nn_xent(&my->net, w->w, dv.y + a, dv.sw + a, NULL, r, 0.0, &c);
                         acc[s].vcorrect += c;
-                        for (size_t i = 0; i < r; i++) acc[s].vwsum += w->sw[i];
+                        for (size_t i = 0; i < r; i++) acc[s].vwsum += dv.sw[a + i];
                     }
+                    w->w->training = 1;
                 }
 #pragma omp barrier
 #pragma omp single
             {
+                lr = my_lr;
                 if (stopped) {
                     halt = 2;
                 } else {
@@ -473,7 +505,6 @@ static at_status mlp_fit(void *impl, const at_fit_input *in, at_error *err) {
             }
         }
     }
-    openblas_set_num_threads(blas_threads);
 
     if (halt == 2) {
         st = at_fail(err, AT_ERR_INTERRUPTED, "mlp: training interrupted after %zu epochs",
@@ -492,6 +523,7 @@ static at_status mlp_fit(void *impl, const at_fit_input *in, at_error *err) {
     free(m->hist_values);
     m->params = rep[0].params;
     rep[0].params = NULL;
+    m->eng.net.params = m->params;
     m->hist_values = hist;
     hist = NULL;
     m->hist.n_rows = rows_done;
@@ -503,13 +535,14 @@ static at_status mlp_fit(void *impl, const at_fit_input *in, at_error *err) {
     m->stopped_early = halt == 1;
 
 done:
+    if (!m->params) m->eng.net.params = NULL;
     for (size_t s = 0; s < MLP_MAX_SHARDS; s++) {
-        work[s].grad = grads[0][s]; /* the buffer the work space owns */
-        mlp_work_free(&work[s]);
+        shard_free(&sh[s]);
+        free(grads[0][s]);
         free(grads[1][s]);
         free(rep[s].params);
-        free(rep[s].m1);
-        free(rep[s].m2);
+        free(rep[s].gsum);
+        nn_optim_free(&rep[s].opt);
     }
     data_free(&dt);
     data_free(&dv);
@@ -533,29 +566,29 @@ static at_status mlp_predict_proba(const void *impl, const double *X, size_t n, 
     size_t T = threads > 0 ? (size_t)threads : 1;
     if (T > MLP_MAX_SHARDS) T = MLP_MAX_SHARDS;
     if (T > n_chunks) T = n_chunks;
-    mlp_work work[MLP_MAX_SHARDS];
-    memset(work, 0, sizeof work);
+    mlp_shard sh[MLP_MAX_SHARDS];
+    memset(sh, 0, sizeof sh);
     at_status st = AT_OK;
+    /* A private copy of the net: the model is shared by the callers' threads. */
+    nn_net eng = m->eng.net;
+    eng.params = m->params;
     for (size_t t = 0; t < T; t++)
-        if ((st = mlp_work_alloc(&work[t], net, MLP_PREDICT_ROWS, 0, 0, err))) goto done;
-    int blas_threads = openblas_get_num_threads();
-    openblas_set_num_threads(1);
+        if ((st = shard_alloc(&sh[t], &eng, MLP_PREDICT_ROWS, d, 0, err))) goto done;
 #pragma omp parallel for num_threads((int)T) schedule(static)
     for (size_t c = 0; c < n_chunks; c++) {
-        mlp_work *w = &work[omp_get_thread_num()];
+        mlp_shard *w = &sh[omp_get_thread_num()];
         size_t lo = c * MLP_PREDICT_ROWS, r = n - lo < MLP_PREDICT_ROWS ? n - lo : MLP_PREDICT_ROWS;
-        for (size_t i = 0; i < r * d; i++) w->act[0][i] = (float)X[lo * d + i];
+        for (size_t i = 0; i < r * d; i++) w->x[i] = (float)X[lo * d + i];
         /* Always a full block: OpenBLAS computes tail rows with other kernels, and a row's
          * probabilities must not depend on where it falls in the input (predict on a file
          * reproduces the run's predictions.csv exactly). */
-        for (size_t i = r * d; i < MLP_PREDICT_ROWS * d; i++) w->act[0][i] = 0.0f;
-        mlp_forward(net, m->params, w, MLP_PREDICT_ROWS, 0.0f, NULL);
-        const float *out = w->act[net->n_layers];
+        for (size_t i = r * d; i < MLP_PREDICT_ROWS * d; i++) w->x[i] = 0.0f;
+        nn_forward(&eng, w->w, w->x, MLP_PREDICT_ROWS);
+        const float *out = w->w->out[eng.nl - 1];
         for (size_t i = 0; i < r * k; i++) P[lo * k + i] = out[i];
     }
-    openblas_set_num_threads(blas_threads);
 done:
-    for (size_t t = 0; t < T; t++) mlp_work_free(&work[t]);
+    for (size_t t = 0; t < T; t++) shard_free(&sh[t]);
     return st;
 }
 
