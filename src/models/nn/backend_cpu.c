@@ -300,14 +300,22 @@ static void cpu_avgpool_backward(const nn_geom *g, const float *d, size_t n, flo
         }
 }
 
+/* float max, exp, sum and one reciprocal per row: the arithmetic of the MLP before the
+ * engine, so that its model files predict bit-identically (the CNN's used a double sum;
+ * its probabilities move in the last float bit). */
 static void cpu_softmax(const float *in, size_t n, size_t k, float *y) {
     for (size_t i = 0; i < n; i++) {
         const float *x = in + i * k;
-        float mx = x[0];
-        for (size_t c = 1; c < k; c++) mx = x[c] > mx ? x[c] : mx;
-        double s = 0;
-        for (size_t c = 0; c < k; c++) s += (y[i * k + c] = expf(x[c] - mx));
-        for (size_t c = 0; c < k; c++) y[i * k + c] = (float)(y[i * k + c] / s);
+        float *yi = y + i * k;
+        float mx = -INFINITY;
+        for (size_t c = 0; c < k; c++) mx = x[c] > mx ? x[c] : mx;
+        float sum = 0.0f;
+        for (size_t c = 0; c < k; c++) {
+            yi[c] = expf(x[c] - mx);
+            sum += yi[c];
+        }
+        float inv = 1.0f / sum;
+        for (size_t c = 0; c < k; c++) yi[c] *= inv;
     }
 }
 
