@@ -168,7 +168,9 @@ static const key_spec keys[] = {
     {"model", "gamma", K_REAL, M_(mlp.gamma), "0.1", 1e-6, 1, NULL, MLP,
      "Factor applied at each learning-rate drop (schedule = step)."},
     {"model", "warmup", K_INT, M_(mlp.warmup), "0", 0, 1000000, NULL, MLP,
-     "Epochs of linear learning-rate warm-up; must be less than epochs."},
+     "Epochs of linear learning-rate warm-up, ramped at every step: lr * min(1, (step + 1) / (warmup * "
+     "steps_per_epoch)); the schedule then runs on fractional epochs (step / steps_per_epoch), as the cnn's. "
+     "Must be less than epochs."},
     {"model", "patience", K_INT, M_(mlp.patience), "0", 0, 1000000, NULL, MLP,
      "Early stopping: stop after this many epochs without a lower validation loss and keep the best "
      "epoch's weights; 0 = off."},
