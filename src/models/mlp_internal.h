@@ -49,6 +49,19 @@ void mlp_engine_build(const mlp_net *shape, double dropout, float *params, float
 /* dst = sum of grads[0..n_grads) (summed in that order), n values: the shards' gradients. */
 void mlp_sum_grads(float *dst, float *const *grads, size_t n_grads, size_t n);
 
+#define MLP_MAX_SHARDS 64
+
+/* One shard's workspace: the engine's buffers (one thread) and the gathered rows. */
+typedef struct mlp_shard {
+    nn_work *w;
+    float *x;   /* rows x d */
+    int32_t *y; /* rows */
+    float *sw;  /* rows: sample weights */
+} mlp_shard;
+
+at_status mlp_shard_alloc(mlp_shard *s, const nn_net *net, size_t rows, size_t d, int training, at_error *err);
+void mlp_shard_free(mlp_shard *s);
+
 /* Initial weights (He or Xavier by params' init and activation), zero biases. */
 void mlp_init_params(const mlp_net *net, int init, uint64_t seed, float *params);
 
@@ -72,6 +85,9 @@ typedef struct mlp_model {
 } mlp_model;
 
 extern const char *const mlp_history_names[6];
+
+/* mlp_fit.c: the training loop (at_model_ops.fit). */
+at_status mlp_fit(void *impl, const at_fit_input *in, at_error *err);
 
 /* mlp_io.c: the model's arrays under "model/" in a model file. */
 at_status mlp_save(const void *impl, at_store *st, at_error *err);

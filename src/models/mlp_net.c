@@ -112,3 +112,22 @@ void mlp_init_params(const mlp_net *net, int init, uint64_t seed, float *params)
         memset(params + net->b_off[l], 0, out * sizeof(float));
     }
 }
+
+void mlp_shard_free(mlp_shard *s) {
+    nn_work_free(s->w);
+    free(s->x), free(s->y), free(s->sw);
+    memset(s, 0, sizeof *s);
+}
+
+at_status mlp_shard_alloc(mlp_shard *s, const nn_net *net, size_t rows, size_t d, int training,
+                             at_error *err) {
+    memset(s, 0, sizeof *s);
+    at_status st = nn_work_new(net, rows, 1, training, &s->w, err);
+    if (st) return st;
+    if (!(s->x = at_calloc(rows, d * sizeof(float), err)) || !(s->y = at_malloc(rows, sizeof(int32_t), err)) ||
+        !(s->sw = at_malloc(rows, sizeof(float), err))) {
+        mlp_shard_free(s);
+        return AT_ERR_MEMORY;
+    }
+    return AT_OK;
+}

@@ -188,12 +188,15 @@ static void dropout_backward(const nn_net *net, const nn_layer *l, size_t li, nn
 
 static void shortcut_forward(const nn_net *net, const nn_layer *l, size_t li, nn_work *w, const float *in,
                              size_t n) {
-    size_t m = n * l->out_size;
+    size_t os = l->out_size;
     const float *o = w->out[(size_t)((long)li + l->s.from)];
     float *y = w->out[li];
 #pragma omp parallel for schedule(static) num_threads(w->threads)
-    for (size_t i = 0; i < m; i++) y[i] = in[i] + o[i];
-    net->be->bias_act(y, n, l->out_size, NULL, l->s.act, l->slope);
+    for (size_t img = 0; img < n; img++) {
+        float *yi = y + img * os;
+        for (size_t j = 0; j < os; j++) yi[j] = in[img * os + j] + o[img * os + j];
+        net->be->bias_act(yi, 1, os, NULL, l->s.act, l->slope);
+    }
 }
 
 static void shortcut_backward(const nn_net *net, const nn_layer *l, size_t li, nn_work *w, float *din, size_t n,
