@@ -36,7 +36,7 @@ int main(int argc, char **argv) {
     }
     if (repeats < 1 || repeats > 50) repeats = 3;
     omp_set_num_threads(threads);
-    openblas_set_num_threads(threads);
+    openblas_set_num_threads(1); /* set once, as the CLI does: the layers parallelise above BLAS */
     char text[2048];
     const char *b = bn ? "batch_normalize=1\n" : "";
     snprintf(text, sizeof text,

@@ -67,6 +67,17 @@ def copy_tree(dst):
         if os.path.exists(out) and open(out, "rb").read() == open(src, "rb").read():
             continue
         shutil.copy2(src, out)
+    # Files deleted from the tree since the last copy must go from the copy too.
+    keep = {f.decode() for f in files if f}
+    for d, dirs, names in os.walk(dst):
+        rel_d = os.path.relpath(d, dst)
+        if rel_d == "build" or rel_d.startswith("build" + os.sep):
+            dirs[:] = []
+            continue
+        for n in names:
+            rel = os.path.normpath(os.path.join(rel_d, n))
+            if rel not in keep:
+                os.remove(os.path.join(d, n))
 
 
 def targets(tests, build):

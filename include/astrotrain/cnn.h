@@ -1,5 +1,6 @@
 /* cnn.h - convolutional networks for images: a network described in INI sections
- * (Darknet style: [net] then one section per layer), float32 layers on OpenBLAS sgemm,
+ * (Darknet style: [net] then one section per layer) on the network engine shared with
+ * the MLP (float32 layers behind a compute seam; the CPU backend runs OpenBLAS sgemm),
  * SGD/Adam/AdamW training with augmentation, checkpoints and resume, and inference.
  *
  * Tensors are NHWC float32 (the layout of at_images), so a convolution is one im2col
@@ -16,14 +17,13 @@
 #include "keys.h"
 #include "model.h"
 #include "model_file.h"
+#include "nn.h" /* at_optimizer, at_lr_schedule */
 #include "progress.h"
 #include "status.h"
 
 /* at_net_record (keys.h): one raw `key = value` of a [net] or layer section, as the
  * configuration collected it. */
 
-typedef enum at_optimizer { AT_OPT_SGD = 0, AT_OPT_ADAM = 1, AT_OPT_ADAMW = 2 } at_optimizer;
-typedef enum at_lr_schedule { AT_LR_CONSTANT = 0, AT_LR_STEP = 1, AT_LR_COSINE = 2 } at_lr_schedule;
 
 /* The [net] section: input shape and training settings. */
 typedef struct at_cnn_params {
@@ -32,7 +32,7 @@ typedef struct at_cnn_params {
     int optimizer; /* at_optimizer */
     double learning_rate;
     int schedule;   /* at_lr_schedule */
-    double warmup;  /* epochs of linear warm-up from 0 */
+    double warmup;  /* epochs of linear warm-up from 0 (fractional progress: nn.h) */
     size_t step_size;
     double gamma;   /* step schedule: lr *= gamma every step_size epochs */
     double momentum;

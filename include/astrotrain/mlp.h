@@ -1,6 +1,7 @@
 /* mlp.h - multilayer perceptron classifier trained by backpropagation.
  *
- * Dense layers in float32 on OpenBLAS sgemm, a softmax cross-entropy output, mini-batch
+ * Dense layers in float32 on the network engine shared with the CNN (CPU backend: OpenBLAS
+ * sgemm), a softmax cross-entropy output, mini-batch
  * SGD (momentum, Nesterov) or Adam, L2 weight decay, inverted dropout on hidden layers,
  * learning-rate schedules with warm-up, class weights and early stopping on the
  * validation loss. Each mini-batch is cut into one shard per thread; the shards' gradients
@@ -12,6 +13,7 @@
 #include <stdint.h>
 
 #include "model.h"
+#include "nn.h"
 
 #define AT_MLP_MAX_HIDDEN 16
 
@@ -22,12 +24,16 @@ typedef enum at_mlp_activation {
     AT_MLP_SIGMOID = 3
 } at_mlp_activation;
 
+/* The [model] optimizer choice ("adam|sgd", in the order of the key table); the engine's
+ * optimiser (at_optimizer, nn.h) runs it: adam -> AT_OPT_ADAM (eps 1e-8), sgd -> AT_OPT_SGD. */
 typedef enum at_mlp_optimizer { AT_MLP_ADAM = 0, AT_MLP_SGD = 1 } at_mlp_optimizer;
 
+/* The engine's schedules (nn.h): evaluated at every optimiser step with fractional epochs
+ * e = step / steps_per_epoch; warm-up ramps lr * min(1, (step + 1) / (warmup * steps_per_epoch)). */
 typedef enum at_mlp_schedule {
-    AT_MLP_SCHEDULE_CONSTANT = 0,
-    AT_MLP_SCHEDULE_STEP = 1,  /* lr * gamma^(floor(epoch / step_size)) */
-    AT_MLP_SCHEDULE_COSINE = 2 /* lr * (1 + cos(pi * epoch / epochs)) / 2 */
+    AT_MLP_SCHEDULE_CONSTANT = AT_LR_CONSTANT,
+    AT_MLP_SCHEDULE_STEP = AT_LR_STEP,    /* lr * gamma^(floor(e / step_size)) */
+    AT_MLP_SCHEDULE_COSINE = AT_LR_COSINE /* lr * (1 + cos(pi * (e - warmup) / (epochs - warmup))) / 2 */
 } at_mlp_schedule;
 
 typedef enum at_mlp_init {
@@ -52,7 +58,7 @@ typedef struct at_mlp_params {
     int schedule;           /* at_mlp_schedule, constant */
     int64_t step_size;      /* 10 epochs (step schedule) */
     double gamma;           /* 0.1 (step schedule) */
-    int64_t warmup;         /* 0 epochs of linear warm-up */
+    int64_t warmup;         /* 0 epochs of linear warm-up (ramped per step, nn.h) */
     int64_t patience;       /* 0 = no early stopping */
     int class_weight;       /* at_class_weight (forest.h): none or balanced */
 } at_mlp_params;

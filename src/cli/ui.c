@@ -98,9 +98,12 @@ int cli_parse_int(const char *text, long lo, long hi, long *out) {
     return 0;
 }
 
+/* Set once per command: the models parallelise with OpenMP (threads) and call BLAS from
+ * inside their own threads (network shards, convolution groups), so BLAS runs on one
+ * thread; no model changes either count. */
 void cli_set_threads(int threads) {
     omp_set_num_threads(threads);
-    openblas_set_num_threads(threads);
+    openblas_set_num_threads(1);
 }
 
 int cli_common_init(cli_common *o, int argc) {

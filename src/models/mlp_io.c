@@ -163,6 +163,7 @@ at_status mlp_load(void *impl, at_store *st, at_error *err) {
     free(m->hist_values);
     m->params = params;
     params = NULL;
+    mlp_engine_build(&m->net, m->p.dropout, m->params, NULL, &m->eng);
     m->hist_values = hist;
     hist = NULL;
     m->hist.n_rows = hist_rows;

@@ -1,7 +1,6 @@
-/* mlp_net.c - the MLP's numerical core: layout, initialisation, and the batched forward
- * pass, softmax cross-entropy and backward pass on float32 with OpenBLAS sgemm.
- * Bias, activation and dropout are fused into one pass over each layer's output. */
-#include <cblas.h>
+/* mlp_net.c - the MLP's shape on the network engine: the parameter layout (all weights,
+ * then all biases), the engine network of dense, dropout and softmax layers over it, the
+ * optimiser and schedule settings, the shards' gradient sum and the initial weights. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,198 +28,68 @@ int mlp_net_layout(mlp_net *net) {
     return 1;
 }
 
-at_status mlp_work_alloc(mlp_work *w, const mlp_net *net, size_t rows, int dropout,
-                         int with_grad, at_error *err) {
-    memset(w, 0, sizeof *w);
-    w->rows = rows;
-    for (size_t l = 0; l <= net->n_layers; l++)
-        if (!(w->act[l] = at_malloc(rows, net->sizes[l] * sizeof(float), err))) goto fail;
-    if (dropout)
-        for (size_t l = 1; l < net->n_layers; l++)
-            if (!(w->mask[l] = at_malloc(rows, net->sizes[l] * sizeof(float), err))) goto fail;
-    for (int i = 0; i < 2; i++)
-        if (!(w->delta[i] = at_malloc(rows, net->max_width * sizeof(float), err))) goto fail;
-    if (with_grad && !(w->grad = at_malloc(net->n_params, sizeof(float), err))) goto fail;
-    if (!(w->y = at_malloc(rows, sizeof(int32_t), err))) goto fail;
-    if (!(w->sw = at_malloc(rows, sizeof(float), err))) goto fail;
-    return AT_OK;
-fail:
-    mlp_work_free(w);
-    return AT_ERR_MEMORY;
-}
-
-void mlp_work_free(mlp_work *w) {
-    for (size_t l = 0; l <= MLP_MAX_LAYERS; l++) free(w->act[l]);
-    for (size_t l = 0; l < MLP_MAX_LAYERS; l++) free(w->mask[l]);
-    free(w->delta[0]);
-    free(w->delta[1]);
-    free(w->grad);
-    free(w->y);
-    free(w->sw);
-    memset(w, 0, sizeof *w);
-}
-
-/* z = z + b, then the activation, row by row; one switch outside the loops so that each
- * inner loop vectorises. */
-static void bias_activate(float *Z, size_t rows, size_t cols, const float *b, int act) {
-    for (size_t i = 0; i < rows; i++) {
-        float *z = Z + i * cols;
-        switch (act) {
-        case AT_MLP_RELU:
-            for (size_t j = 0; j < cols; j++) {
-                float v = z[j] + b[j];
-                z[j] = v > 0.0f ? v : 0.0f;
-            }
-            break;
-        case AT_MLP_LEAKY_RELU:
-            for (size_t j = 0; j < cols; j++) {
-                float v = z[j] + b[j];
-                z[j] = v > 0.0f ? v : MLP_LEAKY_SLOPE * v;
-            }
-            break;
-        case AT_MLP_TANH:
-            for (size_t j = 0; j < cols; j++) z[j] = tanhf(z[j] + b[j]);
-            break;
-        default: /* sigmoid */
-            for (size_t j = 0; j < cols; j++) z[j] = 1.0f / (1.0f + expf(-(z[j] + b[j])));
-            break;
-        }
+static int engine_act(int activation) {
+    switch (activation) {
+    case AT_MLP_LEAKY_RELU: return ACT_LEAKY;
+    case AT_MLP_TANH: return ACT_TANH;
+    case AT_MLP_SIGMOID: return ACT_SIGMOID;
+    default: return ACT_RELU;
     }
 }
 
-/* Inverted dropout: each unit survives with probability 1 - rate and is scaled by
- * 1/(1 - rate), so prediction needs no rescaling. 16 random bits per unit. */
-static void dropout_apply(float *Z, float *mask, size_t n, float rate, at_rng *rng) {
-    uint32_t threshold = (uint32_t)(rate * 65536.0f);
-    float keep = 1.0f / (1.0f - rate);
-    uint64_t bits = 0;
-    for (size_t i = 0; i < n; i++) {
-        if ((i & 3) == 0) bits = at_rng_u64(rng);
-        float m = (uint32_t)(bits & 0xFFFF) < threshold ? 0.0f : keep;
-        bits >>= 16;
-        mask[i] = m;
-        Z[i] *= m;
+static nn_layer *add_layer(mlp_engine *eng, int kind, size_t in, size_t out) {
+    nn_layer *l = &eng->L[eng->net.nl++];
+    memset(l, 0, sizeof *l);
+    l->s.kind = kind;
+    l->s.in_h = l->s.in_w = l->s.out_h = l->s.out_w = 1;
+    l->s.in_c = in, l->s.out_c = out;
+    l->slope = MLP_LEAKY_SLOPE;
+    return l;
+}
+
+void mlp_engine_build(const mlp_net *shape, double dropout, float *params, float *grads, mlp_engine *eng) {
+    memset(&eng->net, 0, sizeof eng->net);
+    eng->net.L = eng->L;
+    for (size_t l = 0; l < shape->n_layers; l++) {
+        size_t in = shape->sizes[l], out = shape->sizes[l + 1];
+        int hidden = l + 1 < shape->n_layers;
+        nn_layer *d = add_layer(eng, L_DENSE, in, out);
+        d->s.units = (int)out;
+        d->s.act = hidden ? engine_act(shape->activation) : ACT_LINEAR;
+        nn_layer_shape(d);
+        d->w_off = shape->w_off[l], d->w_n = in * out;
+        d->b_off = shape->b_off[l], d->b_n = out;
+        if (hidden && dropout > 0) {
+            nn_layer *r = add_layer(eng, L_DROPOUT, out, out);
+            r->s.rate = dropout;
+            nn_layer_shape(r);
+        }
+    }
+    size_t k = shape->sizes[shape->n_layers];
+    nn_layer_shape(add_layer(eng, L_SOFTMAX, k, k));
+    eng->net.k = k;
+    eng->net.np = shape->n_params;
+    eng->net.params = params, eng->net.grads = grads;
+    eng->net.be = nn_backend_cpu();
+}
+
+void mlp_sum_grads(float *dst, float *const *grads, size_t n_grads, size_t n) {
+    memcpy(dst, grads[0], n * sizeof *dst);
+    for (size_t s = 1; s < n_grads; s++) {
+        const float *g = grads[s];
+        for (size_t i = 0; i < n; i++) dst[i] += g[i];
     }
 }
 
-static void bias_softmax(float *Z, size_t rows, size_t k, const float *b) {
-    for (size_t i = 0; i < rows; i++) {
-        float *z = Z + i * k;
-        float mx = -INFINITY;
-        for (size_t j = 0; j < k; j++) {
-            z[j] += b[j];
-            if (z[j] > mx) mx = z[j];
-        }
-        float sum = 0.0f;
-        for (size_t j = 0; j < k; j++) {
-            z[j] = expf(z[j] - mx);
-            sum += z[j];
-        }
-        float inv = 1.0f / sum;
-        for (size_t j = 0; j < k; j++) z[j] *= inv;
-    }
+nn_opt_conf mlp_opt_conf(const at_mlp_params *p) {
+    return (nn_opt_conf){.kind = p->optimizer == AT_MLP_SGD ? AT_OPT_SGD : AT_OPT_ADAM, .nesterov = p->nesterov,
+                         .momentum = p->momentum, .beta1 = p->beta1, .beta2 = p->beta2, .eps = MLP_ADAM_EPS,
+                         .weight_decay = p->weight_decay};
 }
 
-void mlp_forward(const mlp_net *net, const float *params, mlp_work *w, size_t rows,
-                 float drop_rate, at_rng *rng) {
-    size_t L = net->n_layers;
-    for (size_t l = 0; l < L; l++) {
-        size_t in = net->sizes[l], out = net->sizes[l + 1];
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)out, (int)in, 1.0f,
-                    w->act[l], (int)in, params + net->w_off[l], (int)out, 0.0f, w->act[l + 1],
-                    (int)out);
-        const float *b = params + net->b_off[l];
-        if (l + 1 < L) {
-            bias_activate(w->act[l + 1], rows, out, b, net->activation);
-            if (drop_rate > 0.0f && rng && w->mask[l + 1])
-                dropout_apply(w->act[l + 1], w->mask[l + 1], rows * out, drop_rate, rng);
-        } else {
-            bias_softmax(w->act[l + 1], rows, out, b);
-        }
-    }
-}
-
-double mlp_loss(const mlp_net *net, mlp_work *w, size_t rows, float scale, size_t *n_correct) {
-    size_t k = net->sizes[net->n_layers];
-    const float *P = w->act[net->n_layers];
-    double loss = 0.0;
-    size_t correct = 0;
-    for (size_t i = 0; i < rows; i++) {
-        const float *p = P + i * k;
-        size_t y = (size_t)w->y[i], best = 0;
-        for (size_t j = 1; j < k; j++)
-            if (p[j] > p[best]) best = j;
-        correct += best == y;
-        float py = p[y] > 1e-30f ? p[y] : 1e-30f; /* a saturated softmax must not give inf */
-        loss -= (double)w->sw[i] * log((double)py);
-        if (scale > 0.0f) {
-            float *d = w->delta[0] + i * k, s = scale * w->sw[i];
-            for (size_t j = 0; j < k; j++) d[j] = s * p[j];
-            d[y] -= s;
-        }
-    }
-    if (n_correct) *n_correct = correct;
-    return loss;
-}
-
-/* da *= f'(z), with f' written in terms of the layer's output a = f(z) * m (m the dropout
- * scale, 1 without dropout): the forward pass keeps no pre-activation copy. */
-static void activation_backward(float *da, const float *a, const float *mask, size_t n, int act) {
-    if (!mask) {
-        switch (act) {
-        case AT_MLP_RELU:
-            for (size_t i = 0; i < n; i++) da[i] = a[i] > 0.0f ? da[i] : 0.0f;
-            break;
-        case AT_MLP_LEAKY_RELU:
-            for (size_t i = 0; i < n; i++) da[i] *= a[i] > 0.0f ? 1.0f : MLP_LEAKY_SLOPE;
-            break;
-        case AT_MLP_TANH:
-            for (size_t i = 0; i < n; i++) da[i] *= 1.0f - a[i] * a[i];
-            break;
-        default:
-            for (size_t i = 0; i < n; i++) da[i] *= a[i] * (1.0f - a[i]);
-            break;
-        }
-        return;
-    }
-    for (size_t i = 0; i < n; i++) {
-        float m = mask[i];
-        if (m == 0.0f) {
-            da[i] = 0.0f;
-            continue;
-        }
-        float f = a[i] / m, d;
-        switch (act) {
-        case AT_MLP_RELU: d = f > 0.0f ? 1.0f : 0.0f; break;
-        case AT_MLP_LEAKY_RELU: d = f > 0.0f ? 1.0f : MLP_LEAKY_SLOPE; break;
-        case AT_MLP_TANH: d = 1.0f - f * f; break;
-        default: d = f * (1.0f - f); break;
-        }
-        da[i] *= m * d;
-    }
-}
-
-void mlp_backward(const mlp_net *net, const float *params, mlp_work *w, size_t rows) {
-    size_t L = net->n_layers;
-    int cur = 0;
-    for (size_t l = L; l-- > 0;) {
-        size_t in = net->sizes[l], out = net->sizes[l + 1];
-        const float *dz = w->delta[cur];
-        /* dW = A^T dZ; db = column sums of dZ. */
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)in, (int)out, (int)rows, 1.0f,
-                    w->act[l], (int)in, dz, (int)out, 0.0f, w->grad + net->w_off[l], (int)out);
-        float *db = w->grad + net->b_off[l];
-        memset(db, 0, out * sizeof(float));
-        for (size_t i = 0; i < rows; i++)
-            for (size_t j = 0; j < out; j++) db[j] += dz[i * out + j];
-        if (l == 0) break; /* no gradient for the inputs */
-        /* dA = dZ W^T, then through the previous layer's activation and dropout. */
-        float *da = w->delta[1 - cur];
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)in, (int)out, 1.0f, dz,
-                    (int)out, params + net->w_off[l], (int)out, 0.0f, da, (int)in);
-        activation_backward(da, w->act[l], w->mask[l], rows * in, net->activation);
-        cur = 1 - cur;
-    }
+nn_schedule mlp_schedule(const at_mlp_params *p) {
+    return (nn_schedule){.learning_rate = p->learning_rate, .schedule = p->schedule, .warmup = (double)p->warmup,
+                         .step_size = (double)p->step_size, .gamma = p->gamma, .epochs = (double)p->epochs};
 }
 
 void mlp_init_params(const mlp_net *net, int init, uint64_t seed, float *params) {
@@ -242,4 +111,23 @@ void mlp_init_params(const mlp_net *net, int init, uint64_t seed, float *params)
         }
         memset(params + net->b_off[l], 0, out * sizeof(float));
     }
+}
+
+void mlp_shard_free(mlp_shard *s) {
+    nn_work_free(s->w);
+    free(s->x), free(s->y), free(s->sw);
+    memset(s, 0, sizeof *s);
+}
+
+at_status mlp_shard_alloc(mlp_shard *s, const nn_net *net, size_t rows, size_t d, int training,
+                             at_error *err) {
+    memset(s, 0, sizeof *s);
+    at_status st = nn_work_new(net, rows, 1, training, &s->w, err);
+    if (st) return st;
+    if (!(s->x = at_calloc(rows, d * sizeof(float), err)) || !(s->y = at_malloc(rows, sizeof(int32_t), err)) ||
+        !(s->sw = at_malloc(rows, sizeof(float), err))) {
+        mlp_shard_free(s);
+        return AT_ERR_MEMORY;
+    }
+    return AT_OK;
 }

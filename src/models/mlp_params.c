@@ -41,7 +41,9 @@ static const at_key keys[] = {
     {"model", "gamma", AT_KEY_REAL, M_(gamma), "0.1", 1e-6, 1, NULL,
      "Factor applied at each learning-rate drop (schedule = step)."},
     {"model", "warmup", AT_KEY_INT, M_(warmup), "0", 0, 1000000, NULL,
-     "Epochs of linear learning-rate warm-up; must be less than epochs."},
+     "Epochs of linear learning-rate warm-up, ramped at every step: lr * min(1, (step + 1) / (warmup * "
+     "steps_per_epoch)); the schedule then runs on fractional epochs (step / steps_per_epoch), as the cnn's. "
+     "Must be less than epochs."},
     {"model", "patience", AT_KEY_INT, M_(patience), "0", 0, 1000000, NULL,
      "Early stopping: stop after this many epochs without a lower validation loss and keep the best "
      "epoch's weights; 0 = off."},

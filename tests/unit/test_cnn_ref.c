@@ -49,7 +49,7 @@ static void conv1x1_ref(const float *W, const float *x, size_t n, double *z) {
 }
 
 static void bn_eval_ref(const at_cnn *net, const float *x, size_t n, double *y) {
-    const float *P = net->params, *rm = net->stats, *rv = net->stats + BN_C;
+    const float *P = net->nn.params, *rm = net->nn.stats, *rv = net->nn.stats + BN_C;
     double z[16 * BN_PIX * BN_C];
     conv1x1_ref(P, x, n, z);
     for (size_t p = 0; p < n * BN_PIX; p++)
@@ -60,16 +60,16 @@ static void bn_eval_ref(const at_cnn *net, const float *x, size_t n, double *y) 
 static void test_bn_running_stats(void) {
     at_cnn *net = make_net(BN_NET, 2, 3);
     if (!net) return;
-    CHECK(net->np == 34 && net->ns == 4 && net->L[0].g_off == 4 && net->L[0].b_off == 6 && net->L[1].w_off == 8);
-    float *P = net->params;
+    CHECK(net->nn.np == 34 && net->nn.ns == 4 && net->nn.L[0].g_off == 4 && net->nn.L[0].b_off == 6 && net->nn.L[1].w_off == 8);
+    float *P = net->nn.params;
     const float W[4] = {0.9f, -0.4f, 0.35f, 1.3f}, gamma[2] = {1.5f, 0.7f}, beta[2] = {0.2f, -0.3f};
     memcpy(P, W, sizeof W);
     memcpy(P + 4, gamma, sizeof gamma);
     memcpy(P + 6, beta, sizeof beta);
-    CHECK(net->stats[0] == 0.0f && net->stats[1] == 0.0f && net->stats[2] == 1.0f && net->stats[3] == 1.0f);
+    CHECK(net->nn.stats[0] == 0.0f && net->nn.stats[1] == 0.0f && net->nn.stats[2] == 1.0f && net->nn.stats[3] == 1.0f);
     at_error err = {0};
     cnn_work *w = NULL;
-    CHECK_OK(cnn_work_new(net, 16, 2, 1, &w, &err), &err);
+    CHECK_OK(nn_work_new(&net->nn, 16, 2, 1, &w, &err), &err);
     if (!w) {
         at_cnn_free(net);
         return;
@@ -84,7 +84,7 @@ static void test_bn_running_stats(void) {
         size_t n = batches[b], M = n * BN_PIX;
         /* channel offsets and scales far from (0, 1) so that a stale statistic shows */
         for (size_t i = 0; i < M * BN_IN; i++) x[i] = (float)(2.5 * at_rng_normal(&r) + (i % 2 ? 1.0 : -0.5) + 0.3 * b);
-        cnn_forward(net, w, x, n);
+        nn_forward(&net->nn, w, x, n);
         conv1x1_ref(W, x, n, z);
         for (size_t c = 0; c < BN_C; c++) {
             double mean = 0, ss = 0;
@@ -99,13 +99,13 @@ static void test_bn_running_stats(void) {
                 double y = leaky(gamma[c] * (z[p * BN_C + c] - mean) / sqrt(var_biased + BN_EPS) + beta[c]);
                 CHECK_NEAR(w->out[0][p * BN_C + c], y, 1e-5 + 1e-5 * fabs(y));
             }
-            CHECK_NEAR(net->stats[c], rm[c], 1e-5 + 1e-5 * fabs(rm[c]));
-            CHECK_NEAR(net->stats[BN_C + c], rv[c], 1e-5 * rv[c]);
+            CHECK_NEAR(net->nn.stats[c], rm[c], 1e-5 + 1e-5 * fabs(rm[c]));
+            CHECK_NEAR(net->nn.stats[BN_C + c], rv[c], 1e-5 * rv[c]);
         }
     }
     /* the running variance moved well away from its start (a frozen one would fail above) */
     CHECK(fabs(rv[0] - 1) > 0.5 && fabs(rv[1] - 1) > 0.5);
-    cnn_work_free(w);
+    nn_work_free(w);
 
     /* eval mode uses the running statistics, not the batch's: first those just learned,
      * then a tiny variance where the place of eps (inside the square root) matters */
@@ -114,19 +114,19 @@ static void test_bn_running_stats(void) {
     for (size_t i = 0; i < n * BN_PIX * BN_IN; i++) x[i] = (float)(1.5 * at_rng_normal(&r) + 0.4);
     for (int round = 0; round < 2; round++) {
         if (round == 1) {
-            net->stats[0] = 0.7f, net->stats[1] = -0.25f;
-            net->stats[2] = 2.5e-5f, net->stats[3] = 0.3f;
+            net->nn.stats[0] = 0.7f, net->nn.stats[1] = -0.25f;
+            net->nn.stats[2] = 2.5e-5f, net->nn.stats[3] = 0.3f;
         }
         cnn_work *we = NULL;
-        CHECK_OK(cnn_work_new(net, n, 1, 0, &we, &err), &err);
+        CHECK_OK(nn_work_new(&net->nn, n, 1, 0, &we, &err), &err);
         if (!we) break;
         float keep[4];
-        memcpy(keep, net->stats, sizeof keep);
-        cnn_layer_forward(net, 0, we, x, n);
+        memcpy(keep, net->nn.stats, sizeof keep);
+        nn_layer_forward(&net->nn, 0, we, x, n);
         bn_eval_ref(net, x, n, y);
         for (size_t i = 0; i < n * BN_PIX * BN_C; i++) CHECK_NEAR(we->out[0][i], y[i], 1e-5 + 2e-5 * fabs(y[i]));
-        CHECK(memcmp(keep, net->stats, sizeof keep) == 0); /* eval leaves the statistics alone */
-        cnn_work_free(we);
+        CHECK(memcmp(keep, net->nn.stats, sizeof keep) == 0); /* eval leaves the statistics alone */
+        nn_work_free(we);
 
         /* the whole network in eval mode: dense (12 x 2, row-major) and softmax by hand */
         float Pr[5 * 2];
@@ -141,7 +141,7 @@ static void test_bn_running_stats(void) {
             CHECK_NEAR(Pr[i * 2 + 1], p1, 2e-5);
             CHECK_NEAR(Pr[i * 2], 1 - p1, 2e-5);
         }
-        CHECK(memcmp(keep, net->stats, sizeof keep) == 0);
+        CHECK(memcmp(keep, net->nn.stats, sizeof keep) == 0);
     }
     at_cnn_free(net);
 }
@@ -174,8 +174,8 @@ static void test_tta_is_mean_of_d4(void) {
     if (!net) return;
     at_rng r;
     at_rng_init(&r, 4, 0);
-    for (size_t i = 0; i < net->np; i++) net->params[i] += (float)(0.5 * at_rng_normal(&r));
-    for (size_t i = 0; i < net->ns; i++) net->stats[i] = (float)(0.5 + 0.3 * at_rng_uniform(&r));
+    for (size_t i = 0; i < net->nn.np; i++) net->nn.params[i] += (float)(0.5 * at_rng_normal(&r));
+    for (size_t i = 0; i < net->nn.ns; i++) net->nn.stats[i] = (float)(0.5 + 0.3 * at_rng_uniform(&r));
     const float mean[3] = {0.45f, 0.5f, 0.3f}, sd[3] = {0.25f, 0.2f, 0.3f};
     at_cnn_set_standardisation(net, mean, sd);
     at_error err = {0};

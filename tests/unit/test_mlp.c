@@ -21,64 +21,69 @@ const char *__lsan_default_suppressions(void) { return "leak:libhdf5_serial.so\n
 
 /* The loss the training step minimises: sum(sw * CE) / sum(sw), with dropout drawn from
  * a fixed stream so that every evaluation sees the same mask. */
-static double net_loss(const mlp_net *net, const float *params, mlp_work *w, const float *X,
-                       size_t rows, float drop, double wsum) {
-    memcpy(w->act[0], X, rows * net->sizes[0] * sizeof(float));
-    at_rng r;
-    at_rng_init(&r, 7, 7);
-    mlp_forward(net, params, w, rows, drop, drop > 0 ? &r : NULL);
-    return mlp_loss(net, w, rows, 0.0f, NULL) / wsum;
+static double net_loss(nn_net *net, nn_work *w, const float *X, const int32_t *y, const float *sw, size_t rows,
+                       double wsum) {
+    w->dropout_seed = 77;
+    nn_forward(net, w, X, rows);
+    return nn_xent(net, w, y, sw, NULL, rows, 0.0, NULL) / wsum;
 }
 
 static void check_gradient(int activation, float drop) {
-    mlp_net net = {.n_layers = 3, .sizes = {4, 6, 5, 3}, .activation = activation};
-    CHECK(mlp_net_layout(&net));
+    mlp_net shape = {.n_layers = 3, .sizes = {4, 6, 5, 3}, .activation = activation};
+    CHECK(mlp_net_layout(&shape));
     size_t rows = 9;
     at_error err;
-    mlp_work w;
-    CHECK_OK(mlp_work_alloc(&w, &net, rows, drop > 0, 1, &err), &err);
-    float *params = malloc(net.n_params * sizeof(float));
-    float X[9 * 4];
+    float *params = malloc(shape.n_params * sizeof(float)), *g = malloc(shape.n_params * sizeof(float));
+    mlp_engine *eng = malloc(sizeof *eng);
+    mlp_engine_build(&shape, drop, params, g, eng);
+    CHECK(eng->net.nl == (drop > 0 ? 6u : 4u));
+    nn_work *w = NULL;
+    CHECK_OK(nn_work_new(&eng->net, rows, 1, 1, &w, &err), &err);
+    if (!w) return;
+    float X[9 * 4], sw[9];
+    int32_t y[9];
     at_rng r;
     at_rng_init(&r, 1, (uint64_t)activation);
     for (size_t i = 0; i < 9 * 4; i++) X[i] = (float)at_rng_normal(&r);
-    mlp_init_params(&net, AT_MLP_INIT_XAVIER, 3, params);
-    for (size_t i = net.n_weights; i < net.n_params; i++) params[i] = (float)(0.1 * at_rng_normal(&r));
+    mlp_init_params(&shape, AT_MLP_INIT_XAVIER, 3, params);
+    for (size_t i = shape.n_weights; i < shape.n_params; i++) params[i] = (float)(0.1 * at_rng_normal(&r));
     double wsum = 0;
     for (size_t i = 0; i < rows; i++) {
-        w.y[i] = (int32_t)(i % 3);
-        w.sw[i] = 0.5f + (float)(i % 3); /* class weights 0.5, 1.5, 2.5 */
-        wsum += w.sw[i];
+        y[i] = (int32_t)(i % 3);
+        sw[i] = 0.5f + (float)(i % 3); /* class weights 0.5, 1.5, 2.5 */
+        wsum += sw[i];
     }
     /* Analytic gradient. */
-    net_loss(&net, params, &w, X, rows, drop, wsum);
-    mlp_loss(&net, &w, rows, (float)(1.0 / wsum), NULL);
-    mlp_backward(&net, params, &w, rows);
-    float *g = malloc(net.n_params * sizeof(float));
-    memcpy(g, w.grad, net.n_params * sizeof(float));
+    net_loss(&eng->net, w, X, y, sw, rows, wsum);
+    nn_xent(&eng->net, w, y, sw, NULL, rows, wsum, NULL);
+    nn_backward(&eng->net, w, X, rows);
+    float *g0 = malloc(shape.n_params * sizeof(float));
+    memcpy(g0, g, shape.n_params * sizeof(float));
     /* Central differences on every parameter. */
     double max_err = 0, max_g = 0;
     const float h = 1e-3f;
-    for (size_t i = 0; i < net.n_params; i++) {
+    for (size_t i = 0; i < shape.n_params; i++) {
         float keep = params[i];
         params[i] = keep + h;
-        double lp = net_loss(&net, params, &w, X, rows, drop, wsum);
+        double lp = net_loss(&eng->net, w, X, y, sw, rows, wsum);
         params[i] = keep - h;
-        double lm = net_loss(&net, params, &w, X, rows, drop, wsum);
+        double lm = net_loss(&eng->net, w, X, y, sw, rows, wsum);
         params[i] = keep;
         double fd = (lp - lm) / (2.0 * h);
-        double e = fabs(fd - g[i]);
+        double e = fabs(fd - g0[i]);
         if (e > max_err) max_err = e;
-        if (fabs(g[i]) > max_g) max_g = fabs(g[i]);
+        if (fabs(g0[i]) > max_g) max_g = fabs(g0[i]);
     }
     if (getenv("SHOWGRAD") || !(max_err <= 5e-4 + 5e-3 * max_g))
         fprintf(stderr, "  activation %s dropout %.1f: max |fd - grad| = %g (max |grad| %g)\n",
                 at_mlp_activation_name(activation), drop, max_err, max_g);
     CHECK(max_err <= 5e-4 + 5e-3 * max_g);
     CHECK(max_g > 1e-3); /* the check must not pass on all-zero gradients */
+    free(g0);
     free(g);
     free(params);
-    mlp_work_free(&w);
+    nn_work_free(w);
+    free(eng);
 }
 
 static void test_gradients(void) {
@@ -377,7 +382,9 @@ static void test_schedules(void) {
     at_fit_input in = {.train = ds, .threads = 1, .seed = 1};
     CHECK_OK(at_model_fit(m, &in, &err), &err);
     const at_history *h = m->ops->history(m->impl);
-    const double want[10] = {0.01 / 3, 0.02 / 3, 0.01, 0.01, 0.01, 0.005, 0.005, 0.005, 0.0025, 0.0025};
+    /* One step per epoch; the history holds the epoch's last step's rate, by the engine's
+     * schedule (nn.h): warm-up lr * min(1, (s + 1) / (W * S)), then lr * gamma^floor(e / 3). */
+    const double want[10] = {0.005, 0.01, 0.01, 0.005, 0.005, 0.005, 0.0025, 0.0025, 0.0025, 0.00125};
     for (size_t e = 0; h && e < 10; e++) {
         CHECK_NEAR(h->values[e * 6 + 0], (double)(e + 1), 0);
         CHECK_NEAR(h->values[e * 6 + 5], want[e], 1e-12);

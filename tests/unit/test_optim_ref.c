@@ -1,5 +1,5 @@
-/* test_optim_ref.c - the two network stacks' optimisers, learning-rate schedules and the
- * MLP's forward pass against textbook formulas written out here in double precision, so
+/* test_optim_ref.c - the network engine's optimiser and learning-rate schedules, as the CNN
+ * and the MLP set them up, and the MLP's forward pass on the engine against textbook formulas written out here in double precision, so
  * that a wrong number (a missing bias correction, decay through the gradient instead of
  * decoupled, Nesterov computed as plain momentum, decay on biases) fails a test.
  *
@@ -91,11 +91,11 @@ static at_cnn *cnn_make(const char *text, size_t k) {
 static void cnn_opt_case(const char *name, int optimizer, const ref_opt *ro, int steps) {
     at_cnn *net = cnn_make(CNN_OPT_NET, 2);
     if (!net) return;
-    CHECK(net->np == 30);
-    CHECK(net->L[0].w_off == 0 && net->L[0].w_n == 2 && net->L[0].g_off == 2 && net->L[0].b_off == 4);
-    CHECK(net->L[1].w_off == 6 && net->L[1].w_n == 4 && net->L[1].b_off == 10);
-    CHECK(net->L[2].w_off == 12 && net->L[2].w_n == 16 && net->L[2].b_off == 28);
-    if (net->np != 30) {
+    CHECK(net->nn.np == 30);
+    CHECK(net->nn.L[0].w_off == 0 && net->nn.L[0].w_n == 2 && net->nn.L[0].g_off == 2 && net->nn.L[0].b_off == 4);
+    CHECK(net->nn.L[1].w_off == 6 && net->nn.L[1].w_n == 4 && net->nn.L[1].b_off == 10);
+    CHECK(net->nn.L[2].w_off == 12 && net->nn.L[2].w_n == 16 && net->nn.L[2].b_off == 28);
+    if (net->nn.np != 30) {
         at_cnn_free(net);
         return;
     }
@@ -106,28 +106,31 @@ static void cnn_opt_case(const char *name, int optimizer, const ref_opt *ro, int
     p->weight_decay = ro->wd;
     p->beta1 = ro->b1, p->beta2 = ro->b2, p->eps = ro->eps;
     double w[30], m[30] = {0}, v[30] = {0};
-    for (size_t i = 0; i < 30; i++) w[i] = param0(i), net->params[i] = (float)w[i];
-    cnn_optim o;
+    for (size_t i = 0; i < 30; i++) w[i] = param0(i), net->nn.params[i] = (float)w[i];
+    nn_optim o;
     at_error err = {0};
-    CHECK_OK(cnn_optim_init(net, &o, &err), &err);
+    CHECK_OK(nn_optim_init(&net->nn, &o, &err), &err);
     int bad = 0;
     for (int t = 1; t <= steps; t++) {
         double lr = 0.05 * (1.0 + 0.5 * t); /* the step's lr changes: AdamW's decay must use it */
         for (size_t i = 0; i < 30; i++) {
             double g = grad_of(i, t, 0);
-            net->grads[i] = (float)g;
+            net->nn.grads[i] = (float)g;
             ref_step(ro, &w[i], &m[i], &v[i], (double)(float)g, t, lr, cnn_is_weight(i));
         }
-        cnn_optim_step(net, &o, lr);
+        {
+            nn_opt_conf oc = cnn_opt_conf(p);
+            nn_optim_step(&net->nn, &oc, &o, net->nn.grads, lr);
+        }
         for (size_t i = 0; i < 30; i++)
-            if (!(fabs(net->params[i] - w[i]) <= tol_of(w[i]))) {
+            if (!(fabs(net->nn.params[i] - w[i]) <= tol_of(w[i]))) {
                 if (bad++ < 4)
                     fprintf(stderr, "  cnn %s step %d param %zu: %.9g, expected %.9g\n", name, t, i,
-                            (double)net->params[i], w[i]);
+                            (double)net->nn.params[i], w[i]);
             }
     }
     CHECK(bad == 0);
-    cnn_optim_free(&o);
+    nn_optim_free(&o);
     at_cnn_free(net);
 }
 
@@ -211,30 +214,40 @@ static void test_cnn_schedule(void) {
 
 /* ---- MLP optimiser ------------------------------------------------------------------------ */
 
-#define MLP_NP 1100 /* more than one of the step's 512-parameter blocks */
-#define MLP_NW 700  /* weights first, then biases */
 #define MLP_SHARDS 3
 
-/* As cnn_opt_case for mlp_opt_step, with the gradient given as three shards to be summed. */
-static void mlp_opt_case(const char *name, const mlp_opt *lo, const ref_opt *ro, int steps) {
-    float *params = malloc(MLP_NP * sizeof *params), *m1 = calloc(MLP_NP, sizeof *m1);
-    float *m2 = calloc(MLP_NP, sizeof *m2), *gs[MLP_SHARDS];
-    double *w = malloc(MLP_NP * sizeof *w), *m = calloc(MLP_NP, sizeof *m), *v = calloc(MLP_NP, sizeof *v);
-    for (int s = 0; s < MLP_SHARDS; s++) gs[s] = malloc(MLP_NP * sizeof(float));
-    for (size_t i = 0; i < MLP_NP; i++) w[i] = param0(i), params[i] = (float)w[i];
+/* The MLP's step: its shards' gradients summed in shard order (mlp_sum_grads), then the
+ * engine's optimiser over the MLP's layout (all weights first, then biases: 4x60 + 60x12
+ * weights, 72 biases, more than one of the update's 512-parameter blocks). */
+static void mlp_opt_case(const char *name, const at_mlp_params *mp, const ref_opt *ro, int steps) {
+    mlp_net shape = {.n_layers = 2, .sizes = {4, 60, 12}, .activation = AT_MLP_RELU};
+    CHECK(mlp_net_layout(&shape));
+    const size_t NP = shape.n_params, NW = shape.n_weights;
+    CHECK(NP == 1032 && NW == 960);
+    float *params = malloc(NP * sizeof *params), *gsum = malloc(NP * sizeof *gsum), *gs[MLP_SHARDS];
+    double *w = malloc(NP * sizeof *w), *m = calloc(NP, sizeof *m), *v = calloc(NP, sizeof *v);
+    for (int s = 0; s < MLP_SHARDS; s++) gs[s] = malloc(NP * sizeof(float));
+    for (size_t i = 0; i < NP; i++) w[i] = param0(i), params[i] = (float)w[i];
+    mlp_engine *eng = malloc(sizeof *eng);
+    mlp_engine_build(&shape, 0.0, params, NULL, eng);
+    nn_optim o;
+    at_error err = {0};
+    CHECK_OK(nn_optim_init(&eng->net, &o, &err), &err);
+    const nn_opt_conf oc = mlp_opt_conf(mp);
     int bad = 0;
     for (int t = 1; t <= steps; t++) {
         double lr = 0.01 * (1.0 + 0.5 * t);
-        for (size_t i = 0; i < MLP_NP; i++) {
+        for (size_t i = 0; i < NP; i++) {
             double g = 0;
             for (int s = 0; s < MLP_SHARDS; s++) {
                 gs[s][i] = (float)grad_of(i, t, s);
                 g += gs[s][i];
             }
-            ref_step(ro, &w[i], &m[i], &v[i], g, t, lr, i < MLP_NW);
+            ref_step(ro, &w[i], &m[i], &v[i], g, t, lr, i < NW);
         }
-        mlp_opt_step(lo, params, m1, m2, gs, MLP_SHARDS, MLP_NP, MLP_NW, t, lr);
-        for (size_t i = 0; i < MLP_NP; i++)
+        mlp_sum_grads(gsum, gs, MLP_SHARDS, NP);
+        nn_optim_step(&eng->net, &oc, &o, gsum, lr);
+        for (size_t i = 0; i < NP; i++)
             if (!(fabs(params[i] - w[i]) <= tol_of(w[i]))) {
                 if (bad++ < 4)
                     fprintf(stderr, "  mlp %s step %d param %zu: %.9g, expected %.9g\n", name, t, i,
@@ -242,69 +255,80 @@ static void mlp_opt_case(const char *name, const mlp_opt *lo, const ref_opt *ro,
             }
     }
     CHECK(bad == 0);
+    nn_optim_free(&o);
     for (int s = 0; s < MLP_SHARDS; s++) free(gs[s]);
-    free(params), free(m1), free(m2), free(w), free(m), free(v);
+    free(params), free(gsum), free(w), free(m), free(v), free(eng);
+}
+
+static at_mlp_params mlp_opt_params(int optimizer, double mu, int nesterov, double wd) {
+    at_mlp_params p;
+    at_mlp_params_default(&p);
+    p.optimizer = optimizer, p.momentum = mu, p.nesterov = nesterov, p.weight_decay = wd;
+    return p;
 }
 
 static void test_mlp_sgd(void) {
-    mlp_opt lo = {.kind = AT_MLP_SGD, .mu = 0.0f};
+    at_mlp_params lo = mlp_opt_params(AT_MLP_SGD, 0.0, 0, 0.0);
     ref_opt ro = {.kind = REF_SGD, .mu = 0.0};
     mlp_opt_case("sgd", &lo, &ro, 3);
-    lo.wd = 0.1f, ro.wd = (double)0.1f;
+    lo.weight_decay = 0.1, ro.wd = (double)0.1f;
     mlp_opt_case("sgd+wd", &lo, &ro, 3);
 }
 
 static void test_mlp_momentum(void) {
-    mlp_opt lo = {.kind = AT_MLP_SGD, .mu = 0.9f, .wd = 0.05f};
+    at_mlp_params lo = mlp_opt_params(AT_MLP_SGD, 0.9, 0, 0.05);
     ref_opt ro = {.kind = REF_SGD, .mu = (double)0.9f, .wd = (double)0.05f};
     mlp_opt_case("momentum", &lo, &ro, 3);
 }
 
 static void test_mlp_nesterov(void) {
-    mlp_opt lo = {.kind = AT_MLP_SGD, .nesterov = 1, .mu = 0.9f, .wd = 0.05f};
+    at_mlp_params lo = mlp_opt_params(AT_MLP_SGD, 0.9, 1, 0.05);
     ref_opt ro = {.kind = REF_SGD, .nesterov = 1, .mu = (double)0.9f, .wd = (double)0.05f};
     mlp_opt_case("nesterov", &lo, &ro, 3);
 }
 
-/* The MLP's Adam has a fixed eps of 1e-8 and L2 decay through the gradient (it has no
- * AdamW); the tiny gradients of grad_of make the eps visible on the biases. */
+/* The MLP's Adam has a fixed eps of 1e-8 and L2 decay through the gradient (its [model]
+ * has no AdamW); the tiny gradients of grad_of make the eps visible on the biases. */
 static void test_mlp_adam(void) {
-    mlp_opt lo = {.kind = AT_MLP_ADAM, .b1 = 0.9f, .b2 = 0.999f};
+    at_mlp_params lo = mlp_opt_params(AT_MLP_ADAM, 0.9, 0, 0.0);
+    lo.beta1 = 0.9, lo.beta2 = 0.999;
     ref_opt ro = {.kind = REF_ADAM, .b1 = (double)0.9f, .b2 = (double)0.999f, .eps = 1e-8};
     mlp_opt_case("adam", &lo, &ro, 3);
-    lo.wd = 0.1f, lo.b1 = 0.8f, lo.b2 = 0.99f;
+    lo.weight_decay = 0.1, lo.beta1 = 0.8, lo.beta2 = 0.99;
     ro.wd = (double)0.1f, ro.b1 = (double)0.8f, ro.b2 = (double)0.99f;
     mlp_opt_case("adam+l2", &lo, &ro, 3);
 }
 
-/* The MLP's schedule per epoch e (0-based), documented in mlp_internal.h and mlp.h:
- *   warm-up (e < W):  lr * (e + 1) / (W + 1)
- *   then with t = e - W, T = epochs - W:  step: lr * gamma^floor(t / step_size);
- *   cosine: lr * (1 + cos(pi * t / T)) / 2 */
+/* The MLP's schedule is the engine's (include/astrotrain/nn.h; it was per epoch before the
+ * engine, with its own warm-up): at step s of S per epoch, e = s / S,
+ *   warm-up (e < W):  lr * min(1, (s + 1) / (W * S))
+ *   step: lr * gamma^floor(e / step_size);  cosine: lr * (1 + cos(pi * min(1, (e - W) / (epochs - W)))) / 2 */
 static void test_mlp_schedule(void) {
     at_mlp_params p;
     at_mlp_params_default(&p);
     p.learning_rate = 0.03;
     p.epochs = 20;
     p.warmup = 4;
+    const size_t S = 7;
     for (int sch = AT_MLP_SCHEDULE_CONSTANT; sch <= AT_MLP_SCHEDULE_COSINE; sch++) {
         p.schedule = sch;
         p.step_size = 3;
         p.gamma = 0.5;
-        for (int64_t e = 0; e < 20; e++) {
-            double want;
+        nn_schedule ns = mlp_schedule(&p);
+        for (int64_t s = 0; s < 20 * (int64_t)S; s += 3) {
+            double e = (double)s / S, want;
             if (e < 4) {
-                want = 0.03 * (double)(e + 1) / 5.0;
+                want = 0.03 * fmin(1.0, (double)(s + 1) / (4.0 * S));
             } else {
-                double t = (double)(e - 4), T = 16.0;
                 if (sch == AT_MLP_SCHEDULE_CONSTANT) want = 0.03;
-                else if (sch == AT_MLP_SCHEDULE_STEP) want = 0.03 * pow(0.5, floor(t / 3.0));
-                else want = 0.03 * 0.5 * (1.0 + cos(M_PI * t / T));
+                else if (sch == AT_MLP_SCHEDULE_STEP) want = 0.03 * pow(0.5, floor(e / 3.0));
+                else want = 0.03 * 0.5 * (1.0 + cos(M_PI * fmin(1.0, (e - 4.0) / 16.0)));
             }
-            CHECK_NEAR(mlp_epoch_lr(&p, e), want, 1e-12);
+            CHECK_NEAR(nn_learning_rate(&ns, s, S), want, 1e-12);
         }
     }
-    CHECK_NEAR(mlp_epoch_lr(&p, 0), 0.006, 1e-12); /* warm-up starts above zero */
+    nn_schedule ns = mlp_schedule(&p);
+    CHECK_NEAR(nn_learning_rate(&ns, 0, S), 0.03 / 28, 1e-12); /* warm-up starts above zero */
 }
 
 /* ---- MLP forward pass --------------------------------------------------------------------- */
@@ -337,73 +361,89 @@ static void dense_ref(const double *in, size_t rows, size_t fi, size_t fo, const
     }
 }
 
+/* The MLP on the engine: dense(act) [dropout] dense(act) [dropout] dense, softmax. */
 static void test_mlp_forward(void) {
     enum { ROWS = 64 };
     for (int act = AT_MLP_RELU; act <= AT_MLP_SIGMOID; act++) {
-        mlp_net net = {.n_layers = 3, .sizes = {3, 5, 4, 3}, .activation = act};
-        CHECK(mlp_net_layout(&net));
-        float *params = malloc(net.n_params * sizeof *params);
+        mlp_net shape = {.n_layers = 3, .sizes = {3, 5, 4, 3}, .activation = act};
+        CHECK(mlp_net_layout(&shape));
+        float *params = malloc(shape.n_params * sizeof *params);
         at_rng r;
         at_rng_init(&r, 11, (uint64_t)act);
-        for (size_t i = 0; i < net.n_params; i++) params[i] = (float)(0.9 * at_rng_normal(&r));
-        mlp_work w;
+        for (size_t i = 0; i < shape.n_params; i++) params[i] = (float)(0.9 * at_rng_normal(&r));
+        mlp_engine *eng = malloc(sizeof *eng), *engd = malloc(sizeof *engd);
+        mlp_engine_build(&shape, 0.0, params, NULL, eng);
+        mlp_engine_build(&shape, 0.25, params, NULL, engd);
+        CHECK(eng->net.nl == 4 && engd->net.nl == 6);
+        nn_work *w = NULL, *wd = NULL;
         at_error err = {0};
-        CHECK_OK(mlp_work_alloc(&w, &net, ROWS, 1, 0, &err), &err);
+        CHECK_OK(nn_work_new(&eng->net, ROWS, 1, 0, &w, &err), &err);
+        CHECK_OK(nn_work_new(&engd->net, ROWS, 1, 1, &wd, &err), &err);
+        if (!w || !wd) return;
         double x[ROWS * 3], h1[ROWS * 5], h2[ROWS * 4], P[ROWS * 3];
-        for (size_t i = 0; i < ROWS * 3; i++) x[i] = 2.0 * at_rng_normal(&r), w.act[0][i] = (float)x[i];
-        /* prediction: no dropout (rate 0, no generator) */
-        mlp_forward(&net, params, &w, ROWS, 0.0f, NULL);
-        dense_ref(x, ROWS, 3, 5, params + net.w_off[0], params + net.b_off[0], act, h1);
-        dense_ref(h1, ROWS, 5, 4, params + net.w_off[1], params + net.b_off[1], act, h2);
-        dense_ref(h2, ROWS, 4, 3, params + net.w_off[2], params + net.b_off[2], -1, P);
-        for (size_t i = 0; i < ROWS * 5; i++) CHECK_NEAR(w.act[1][i], h1[i], 1e-5 + 1e-5 * fabs(h1[i]));
-        for (size_t i = 0; i < ROWS * 4; i++) CHECK_NEAR(w.act[2][i], h2[i], 1e-5 + 1e-5 * fabs(h2[i]));
-        for (size_t i = 0; i < ROWS * 3; i++) CHECK_NEAR(w.act[3][i], P[i], 2e-6);
-        for (size_t r0 = 0; r0 < ROWS; r0++) CHECK_NEAR(w.act[3][r0 * 3] + w.act[3][r0 * 3 + 1] + w.act[3][r0 * 3 + 2], 1.0, 1e-6);
+        float xf[ROWS * 3];
+        for (size_t i = 0; i < ROWS * 3; i++) x[i] = 2.0 * at_rng_normal(&r), xf[i] = (float)x[i];
+        /* prediction: no dropout layer */
+        nn_forward(&eng->net, w, xf, ROWS);
+        dense_ref(x, ROWS, 3, 5, params + shape.w_off[0], params + shape.b_off[0], act, h1);
+        dense_ref(h1, ROWS, 5, 4, params + shape.w_off[1], params + shape.b_off[1], act, h2);
+        dense_ref(h2, ROWS, 4, 3, params + shape.w_off[2], params + shape.b_off[2], -1, P);
+        /* inference reuses two alternating buffers: check the output, then the layers one by one */
+        for (size_t i = 0; i < ROWS * 3; i++) CHECK_NEAR(w->out[3][i], P[i], 2e-6);
+        for (size_t r0 = 0; r0 < ROWS; r0++)
+            CHECK_NEAR(w->out[3][r0 * 3] + w->out[3][r0 * 3 + 1] + w->out[3][r0 * 3 + 2], 1.0, 1e-6);
+        nn_layer_forward(&eng->net, 0, w, xf, ROWS);
+        for (size_t i = 0; i < ROWS * 5; i++) CHECK_NEAR(w->out[0][i], h1[i], 1e-5 + 1e-5 * fabs(h1[i]));
+        nn_layer_forward(&eng->net, 1, w, w->out[0], ROWS);
+        for (size_t i = 0; i < ROWS * 4; i++) CHECK_NEAR(w->out[1][i], h2[i], 1e-5 + 1e-5 * fabs(h2[i]));
 
-        /* softmax cross-entropy: loss = sum sw * -log p_y; d(scale*loss)/dz = scale*sw*(p - onehot) */
+        /* softmax cross-entropy: loss = sum sw * -log p_y; d(loss/norm)/dz = sw/norm*(p - onehot) */
+        nn_forward(&engd->net, wd, xf, ROWS); /* with dropout; only its output P' matters here */
+        const float *Pd = wd->out[5];
         double loss_ref = 0;
         size_t correct_ref = 0;
+        int32_t y[ROWS];
+        float sw[ROWS];
         for (size_t i = 0; i < ROWS; i++) {
-            w.y[i] = (int32_t)(i % 3);
-            w.sw[i] = 0.5f + 0.25f * (float)(i % 4);
-            loss_ref -= (double)w.sw[i] * log(P[i * 3 + (size_t)w.y[i]]);
+            y[i] = (int32_t)(i % 3);
+            sw[i] = 0.5f + 0.25f * (float)(i % 4);
+            loss_ref -= (double)sw[i] * log(Pd[i * 3 + (size_t)y[i]]);
             size_t best = 0;
             for (size_t j = 1; j < 3; j++)
-                if (P[i * 3 + j] > P[i * 3 + best]) best = j;
-            correct_ref += best == (size_t)w.y[i];
+                if (Pd[i * 3 + j] > Pd[i * 3 + best]) best = j;
+            correct_ref += best == (size_t)y[i];
         }
         size_t correct = 0;
-        double loss = mlp_loss(&net, &w, ROWS, 0.25f, &correct);
+        double loss = nn_xent(&engd->net, wd, y, sw, NULL, ROWS, 4.0, &correct);
         CHECK_NEAR(loss, loss_ref, 1e-5 * fabs(loss_ref));
         CHECK(correct == correct_ref);
         for (size_t i = 0; i < ROWS; i++)
             for (size_t j = 0; j < 3; j++) {
-                double want = 0.25 * w.sw[i] * (P[i * 3 + j] - (j == (size_t)w.y[i]));
-                CHECK_NEAR(w.delta[0][i * 3 + j], want, 1e-6);
+                double want = 0.25 * sw[i] * (Pd[i * 3 + j] - (j == (size_t)y[i]));
+                CHECK_NEAR(wd->delta[4][i * 3 + j], want, 1e-6);
             }
 
         /* training with inverted dropout: each hidden unit is 0 or its undropped value / (1 - rate),
          * given the (dropped) layer below */
-        at_rng rd;
-        at_rng_init(&rd, 5, 0);
-        mlp_forward(&net, params, &w, ROWS, 0.25f, &rd);
         double in1[ROWS * 5], ref2[ROWS * 4];
         size_t zeros = 0;
         for (size_t i = 0; i < ROWS * 5; i++) {
-            double a = w.act[1][i];
+            CHECK_NEAR(wd->out[0][i], h1[i], 1e-5 + 1e-5 * fabs(h1[i])); /* dense: undropped */
+            double a = wd->out[1][i];
             CHECK(a == 0.0 || fabs(a - h1[i] / 0.75) <= 1e-5 + 1e-5 * fabs(h1[i]));
-            CHECK(w.mask[1][i] == 0.0f || fabs(w.mask[1][i] - 1.0 / 0.75) < 1e-6);
-            zeros += w.mask[1][i] == 0.0f;
+            CHECK(wd->mask[1][i] == 0.0f || fabs(wd->mask[1][i] - 1.0 / 0.75) < 1e-6);
+            zeros += wd->mask[1][i] == 0.0f;
             in1[i] = a;
         }
         CHECK(zeros > ROWS * 5 / 8 && zeros < ROWS * 5 * 3 / 8); /* about a quarter dropped */
-        dense_ref(in1, ROWS, 5, 4, params + net.w_off[1], params + net.b_off[1], act, ref2);
+        dense_ref(in1, ROWS, 5, 4, params + shape.w_off[1], params + shape.b_off[1], act, ref2);
         for (size_t i = 0; i < ROWS * 4; i++) {
-            double a = w.act[2][i];
+            double a = wd->out[3][i];
             CHECK(a == 0.0 || fabs(a - ref2[i] / 0.75) <= 1e-5 + 1e-5 * fabs(ref2[i]));
         }
-        mlp_work_free(&w);
+        nn_work_free(w);
+        nn_work_free(wd);
+        free(eng), free(engd);
         free(params);
     }
 }

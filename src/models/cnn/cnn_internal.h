@@ -1,6 +1,6 @@
-/* cnn_internal.h - (private) the network's data structures shared by the files of
- * src/models/cnn: the parsed description, the layers with their slices of the flat
- * parameter vector, and the per-batch workspace. */
+/* cnn_internal.h - (private) the CNN family's data shared by the files of src/models/cnn:
+ * the parsed description and the network (an engine net, src/models/nn, plus the input
+ * standardisation and the training history). */
 #ifndef ASTROTRAIN_CNN_INTERNAL_H
 #define ASTROTRAIN_CNN_INTERNAL_H
 
@@ -9,27 +9,14 @@
 
 #include "astrotrain/cnn.h"
 #include "astrotrain/rng.h"
-
-typedef enum cnn_kind { L_CONV, L_MAXPOOL, L_AVGPOOL, L_DENSE, L_DROPOUT, L_SHORTCUT, L_SOFTMAX } cnn_kind;
-typedef enum cnn_act { ACT_LINEAR, ACT_RELU, ACT_LEAKY } cnn_act;
+#include "models/nn/nn.h"
 
 #define CNN_LEAKY_SLOPE 0.1f
-#define CNN_BN_EPS 1e-5f
-#define CNN_BN_MOMENTUM 0.1f
 #define CNN_MAX_CHANNELS 4
-/* Output rows (pixels) per convolution work unit: enough for an efficient sgemm, small
- * enough that the im2col block stays in cache while the sgemm consumes it. */
-#define CNN_CHUNK_ROWS 512
 
-typedef struct cnn_layer_spec {
-    int kind;
-    uint32_t line;
-    int filters, size, stride, pad, act, bn; /* conv; maxpool uses size, stride */
-    int units;                               /* dense */
-    double rate;                             /* dropout */
-    int from;                                /* shortcut: relative index (< 0) */
-    size_t in_h, in_w, in_c, out_h, out_w, out_c;
-} cnn_layer_spec;
+typedef nn_layer_spec cnn_layer_spec;
+typedef nn_layer cnn_layer;
+typedef nn_work cnn_work;
 
 struct at_cnn_spec {
     at_cnn_params p;
@@ -39,29 +26,10 @@ struct at_cnn_spec {
     char source[512]; /* the file it came from, for messages */
 };
 
-typedef struct cnn_layer {
-    cnn_layer_spec s;
-    size_t in_size, out_size; /* per image */
-    size_t K;                 /* conv: size*size*in_c; dense: in_size */
-    size_t w_off, w_n;        /* weights in params (decayed) */
-    size_t b_off, b_n;        /* bias, or batch-norm beta */
-    size_t g_off;             /* batch-norm gamma (out_c) */
-    size_t rs_off;            /* running mean (out_c) then var (out_c) in stats */
-    size_t chunk_imgs;        /* conv: images per work unit */
-} cnn_layer;
-
-typedef struct cnn_work cnn_work;
-
 struct at_cnn {
     at_cnn_spec *spec;
-    cnn_layer *L;
-    size_t nl, k;
-    float *params, *grads;
-    size_t np;
-    float *stats;
-    size_t ns;
+    nn_net nn; /* layers, params, grads, stats, backend */
     float mean[CNN_MAX_CHANNELS], stdev[CNN_MAX_CHANNELS];
-    int grad_check;
     /* history: epoch, train_loss, train_accuracy, val_loss, val_accuracy, learning_rate */
     double *hist;
     size_t hist_rows, hist_cap;
@@ -72,56 +40,19 @@ struct at_cnn {
 
 #define CNN_HIST_COLS 6
 
-/* Workspace for batches of up to n_max images. */
-struct cnn_work {
-    size_t n_max, nl_alloc;
-    int threads, training;
-    float **out, **delta, **z; /* per layer; delta and z only when training (z: conv with bn) */
-    float **bn_mean, **bn_invstd;
-    int32_t **argmax;
-    float **mask;
-    float *col, *dcol; /* per thread: col_max floats each */
-    size_t col_max;
-    float *part; /* per thread: part_max floats (weight-gradient partial sums) */
-    size_t part_max;
-    double *red; /* per thread: 2 * max channels (batch-norm sums) */
-    size_t red_max;
-    uint64_t dropout_seed;
-    unsigned char *shared; /* per layer: its delta is also written by a [shortcut] */
-};
-
 /* spec.c */
 at_status cnn_spec_copy(const at_cnn_spec *s, at_cnn_spec **out, at_error *err);
 
 /* net.c */
-at_status cnn_work_new(const at_cnn *net, size_t n_max, int threads, int training, cnn_work **out, at_error *err);
-void cnn_work_free(cnn_work *w);
-/* Forward over n <= n_max images (x standardised NHWC); the last layer's output is
- * probabilities. training: batch statistics, dropout, keeps what backward needs. */
-void cnn_forward(at_cnn *net, cnn_work *w, const float *x, size_t n);
-/* Loss of the batch (weighted mean cross-entropy) and every gradient into net->grads. */
+/* Loss of the batch (weighted mean cross-entropy) and every gradient into net->nn.grads,
+ * after nn_forward in training mode. */
 double cnn_backward(at_cnn *net, cnn_work *w, const float *x, const int32_t *y, size_t n, const float *cw);
 /* m uint8 images (NHWC) into x, standardised. */
 void cnn_standardise(const at_cnn *net, const uint8_t *pix, size_t m, float *x);
-/* OpenBLAS single-threaded while our OpenMP threads call it; returns the previous count. */
-int cnn_blas_single(void);
-void cnn_blas_restore(int prev);
 
-/* layers.c: one forward/backward per layer kind. */
-void cnn_conv_forward(const at_cnn *net, const cnn_layer *l, size_t li, cnn_work *w, const float *in, size_t n);
-void cnn_conv_backward(at_cnn *net, const cnn_layer *l, size_t li, cnn_work *w, const float *in, float *din,
-                       size_t n, int acc);
-void cnn_layer_forward(const at_cnn *net, size_t li, cnn_work *w, const float *in, size_t n);
-void cnn_layer_backward(at_cnn *net, size_t li, cnn_work *w, const float *in, float *din, size_t n, int acc);
-
-/* optim.c */
-typedef struct cnn_optim {
-    float *m, *v; /* momentum / first and second moments (np each) */
-    int64_t t;    /* steps taken */
-} cnn_optim;
-at_status cnn_optim_init(const at_cnn *net, cnn_optim *o, at_error *err);
-void cnn_optim_free(cnn_optim *o);
-void cnn_optim_step(at_cnn *net, cnn_optim *o, double lr);
+/* optim.c: the [net] settings as the engine's optimiser and schedule. */
+nn_opt_conf cnn_opt_conf(const at_cnn_params *p);
+nn_schedule cnn_schedule(const at_cnn_params *p);
 double cnn_learning_rate(const at_cnn_params *p, int64_t step, size_t steps_per_epoch);
 
 /* history */

@@ -24,11 +24,11 @@ at_status at_cnn_save(const at_cnn *net, at_store *st, const char *prefix, at_er
     name(n, sizeof n, prefix, "spec");
     if ((s = at_store_put_str(st, n, net->spec->text, err))) return s;
     name(n, sizeof n, prefix, "n_classes");
-    if ((s = at_store_put_int(st, n, (int64_t)net->k, err))) return s;
+    if ((s = at_store_put_int(st, n, (int64_t)net->nn.k, err))) return s;
     name(n, sizeof n, prefix, "params");
-    if ((s = at_store_put_f32(st, n, net->params, net->np, err))) return s;
+    if ((s = at_store_put_f32(st, n, net->nn.params, net->nn.np, err))) return s;
     name(n, sizeof n, prefix, "stats");
-    if ((s = at_store_put_f32(st, n, net->stats, net->ns, err))) return s;
+    if ((s = at_store_put_f32(st, n, net->nn.stats, net->nn.ns, err))) return s;
     name(n, sizeof n, prefix, "mean");
     if ((s = at_store_put_f32(st, n, net->mean, C, err))) return s;
     name(n, sizeof n, prefix, "std");
@@ -70,9 +70,9 @@ at_status at_cnn_load(at_store *st, const char *prefix, at_cnn **out, at_error *
     }
     size_t C = net->spec->p.channels;
     name(n, sizeof n, prefix, "params");
-    if ((s = at_store_read_f32(st, n, net->params, net->np, err))) goto done;
+    if ((s = at_store_read_f32(st, n, net->nn.params, net->nn.np, err))) goto done;
     name(n, sizeof n, prefix, "stats");
-    if (net->ns && (s = at_store_read_f32(st, n, net->stats, net->ns, err))) goto done;
+    if (net->nn.ns && (s = at_store_read_f32(st, n, net->nn.stats, net->nn.ns, err))) goto done;
     name(n, sizeof n, prefix, "mean");
     if ((s = at_store_read_f32(st, n, net->mean, C, err))) goto done;
     name(n, sizeof n, prefix, "std");
@@ -111,7 +111,7 @@ typedef struct holder {
 
 static at_status ops_fit(void *impl, const at_fit_input *in, at_error *err) {
     at_cnn *net = ((holder *)impl)->net;
-    return at_cnn_fit_images(net, net ? net->k : 0, in, err); /* fit.c */
+    return at_cnn_fit_images(net, net ? net->nn.k : 0, in, err); /* fit.c */
 }
 static at_status ops_predict_images(const void *impl, const at_images *im, double *P, int threads, at_error *err) {
     return at_cnn_predict_images_op(((const holder *)impl)->net, im, P, threads, err);
@@ -120,7 +120,7 @@ static at_status ops_predict_images(const void *impl, const at_images *im, doubl
 static at_status ops_predict(const void *impl, const double *X, size_t n, double *P, int threads, at_error *err) {
     const at_cnn *net = ((const holder *)impl)->net;
     const at_cnn_params *q = &net->spec->p;
-    size_t isz = q->height * q->width * q->channels, B = q->infer_batch, C = q->channels, k = net->k;
+    size_t isz = q->height * q->width * q->channels, B = q->infer_batch, C = q->channels, k = net->nn.k;
     if (B > n) B = n;
     float *x = at_malloc(B * isz, sizeof *x, err), *p = at_malloc(B * k, sizeof *p, err);
     at_status s = !x || !p ? AT_ERR_MEMORY : AT_OK;
@@ -155,9 +155,9 @@ static const at_history *ops_history(const void *impl) { return at_cnn_history((
 static void ops_describe(const void *impl, at_json *j) {
     const at_cnn *net = ((const holder *)impl)->net;
     const at_cnn_params *q = &net->spec->p;
-    at_json_kv_int(j, "parameters", (int64_t)net->np);
+    at_json_kv_int(j, "parameters", (int64_t)net->nn.np);
     at_json_kv_number(j, "forward_mflop_per_image", at_cnn_flops(net) / 1e6);
-    at_json_kv_int(j, "layers", (int64_t)net->nl);
+    at_json_kv_int(j, "layers", (int64_t)net->nn.nl);
     at_json_kv_int(j, "best_epoch", (int64_t)net->best_epoch);
     at_json_kv_int(j, "epochs_run", (int64_t)net->hist_rows);
     at_json_key(j, "input");
@@ -193,8 +193,8 @@ at_status at_cnn_model_wrap(at_cnn *net, at_model **out, at_error *err) {
     h->net = net;
     m->ops = &at_cnn_ops;
     m->impl = h;
-    m->n_classes = net ? net->k : 0;
-    m->n_features = net ? net->L[0].in_size : 0;
+    m->n_classes = net ? net->nn.k : 0;
+    m->n_features = net ? net->nn.L[0].in_size : 0;
     *out = m;
     return AT_OK;
 }

@@ -2,7 +2,6 @@
  * initialisation, workspaces, the forward pass, the loss and backward pass, input
  * standardisation, batched prediction with optional D4 test-time augmentation, and the
  * layer table for the log. */
-#include <cblas.h>
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -13,22 +12,15 @@
 
 static const char *const kind_names[] = {"conv", "maxpool", "avgpool", "dense", "dropout", "shortcut", "softmax"};
 
-int cnn_blas_single(void) {
-    int prev = openblas_get_num_threads();
-    openblas_set_num_threads(1);
-    return prev;
-}
-void cnn_blas_restore(int prev) { openblas_set_num_threads(prev > 0 ? prev : 1); }
-
 /* ---- construction ----------------------------------------------------------------------- */
 
 static void init_weights(at_cnn *net, uint64_t seed) {
-    for (size_t li = 0; li < net->nl; li++) {
-        cnn_layer *l = &net->L[li];
+    for (size_t li = 0; li < net->nn.nl; li++) {
+        cnn_layer *l = &net->nn.L[li];
         if (!l->w_n) continue;
         at_rng r;
         at_rng_init(&r, seed, 0x1000 + li);
-        float *w = net->params + l->w_off;
+        float *w = net->nn.params + l->w_off;
         if (net->spec->p.init == AT_INIT_HE) {
             /* He initialisation for rectifiers, LeCun for linear outputs */
             double gain = l->s.act == ACT_LINEAR ? 1.0 : 2.0;
@@ -40,13 +32,13 @@ static void init_weights(at_cnn *net, uint64_t seed) {
             double bound = 1.0 / sqrt((double)l->K);
             for (size_t i = 0; i < l->w_n; i++) w[i] = (float)(bound * (2 * at_rng_uniform(&r) - 1));
             if (!(l->s.kind == L_CONV && l->s.bn)) {
-                float *b = net->params + l->b_off;
+                float *b = net->nn.params + l->b_off;
                 for (size_t i = 0; i < l->b_n; i++) b[i] = (float)(bound * (2 * at_rng_uniform(&r) - 1));
             }
         }
         if (l->s.kind == L_CONV && l->s.bn) {
-            for (size_t c = 0; c < l->s.out_c; c++) net->params[l->g_off + c] = 1.0f;
-            for (size_t c = 0; c < l->s.out_c; c++) net->stats[l->rs_off + l->s.out_c + c] = 1.0f;
+            for (size_t c = 0; c < l->s.out_c; c++) net->nn.params[l->g_off + c] = 1.0f;
+            for (size_t c = 0; c < l->s.out_c; c++) net->nn.stats[l->rs_off + l->s.out_c + c] = 1.0f;
         }
     }
 }
@@ -60,42 +52,27 @@ at_status at_cnn_new(const at_cnn_spec *spec, size_t n_classes, uint64_t seed, a
         free(net);
         return s;
     }
-    net->nl = spec->n_layers;
-    net->k = n_classes;
-    net->L = at_calloc(net->nl, sizeof *net->L, err);
-    if (!net->L) {
+    net->nn.nl = spec->n_layers;
+    net->nn.k = n_classes;
+    net->nn.L = at_calloc(net->nn.nl, sizeof *net->nn.L, err);
+    if (!net->nn.L) {
         at_cnn_free(net);
         return AT_ERR_MEMORY;
     }
-    size_t np = 0, ns = 0;
-    for (size_t li = 0; li < net->nl; li++) {
-        cnn_layer *l = &net->L[li];
+    net->nn.be = nn_backend_cpu();
+    for (size_t li = 0; li < net->nn.nl; li++) {
+        cnn_layer *l = &net->nn.L[li];
         l->s = spec->layers[li];
-        l->in_size = l->s.in_h * l->s.in_w * l->s.in_c;
-        l->out_size = l->s.out_h * l->s.out_w * l->s.out_c;
-        if (l->s.kind == L_CONV) {
-            l->K = (size_t)l->s.size * (size_t)l->s.size * l->s.in_c;
-            l->w_off = np, l->w_n = l->K * l->s.out_c, np += l->w_n;
-            if (l->s.bn) {
-                l->g_off = np, np += l->s.out_c;
-                l->rs_off = ns, ns += 2 * l->s.out_c;
-            }
-            l->b_off = np, l->b_n = l->s.out_c, np += l->b_n;
-            size_t hw = l->s.out_h * l->s.out_w;
-            l->chunk_imgs = (CNN_CHUNK_ROWS + hw - 1) / hw;
-            if (!l->chunk_imgs) l->chunk_imgs = 1;
-        } else if (l->s.kind == L_DENSE) {
-            l->K = l->in_size;
-            l->w_off = np, l->w_n = l->K * l->out_size, np += l->w_n;
-            l->b_off = np, l->b_n = l->out_size, np += l->b_n;
-        }
+        l->slope = CNN_LEAKY_SLOPE;
+        nn_layer_shape(l);
     }
-    const cnn_layer *last = &net->L[net->nl - 1];
+    nn_layout_by_layer(&net->nn);
+    const cnn_layer *last = &net->nn.L[net->nn.nl - 1];
     if (last->out_size != n_classes) {
         uint32_t line = last->s.line;
-        for (size_t li = net->nl; li-- > 0;)
-            if (net->L[li].s.kind == L_DENSE || net->L[li].s.kind == L_CONV) {
-                line = net->L[li].s.line;
+        for (size_t li = net->nn.nl; li-- > 0;)
+            if (net->nn.L[li].s.kind == L_DENSE || net->nn.L[li].s.kind == L_CONV) {
+                line = net->nn.L[li].s.line;
                 break;
             }
         at_fail(err, AT_ERR_CONFIG, "%s:%u: the network ends with %zu outputs but the data have %zu classes: set "
@@ -103,11 +80,11 @@ at_status at_cnn_new(const at_cnn_spec *spec, size_t n_classes, uint64_t seed, a
         at_cnn_free(net);
         return AT_ERR_CONFIG;
     }
-    net->np = np, net->ns = ns;
-    net->params = at_calloc(np ? np : 1, sizeof(float), err);
-    net->grads = at_calloc(np ? np : 1, sizeof(float), err);
-    net->stats = at_calloc(ns ? ns : 1, sizeof(float), err);
-    if (!net->params || !net->grads || !net->stats) {
+    size_t np = net->nn.np, ns = net->nn.ns;
+    net->nn.params = at_calloc(np ? np : 1, sizeof(float), err);
+    net->nn.grads = at_calloc(np ? np : 1, sizeof(float), err);
+    net->nn.stats = at_calloc(ns ? ns : 1, sizeof(float), err);
+    if (!net->nn.params || !net->nn.grads || !net->nn.stats) {
         at_cnn_free(net);
         return AT_ERR_MEMORY;
     }
@@ -120,21 +97,21 @@ at_status at_cnn_new(const at_cnn_spec *spec, size_t n_classes, uint64_t seed, a
 void at_cnn_free(at_cnn *net) {
     if (!net) return;
     at_cnn_spec_free(net->spec);
-    cnn_work_free(net->train_work);
-    free(net->L);
-    free(net->params);
-    free(net->grads);
-    free(net->stats);
+    nn_work_free(net->train_work);
+    free(net->nn.L);
+    free(net->nn.params);
+    free(net->nn.grads);
+    free(net->nn.stats);
     free(net->hist);
     free(net);
 }
 
 const at_cnn_params *at_cnn_params_of(const at_cnn *net) { return &net->spec->p; }
-size_t at_cnn_n_classes(const at_cnn *net) { return net->k; }
-size_t at_cnn_n_params(const at_cnn *net) { return net->np; }
-size_t at_cnn_param_count(const at_cnn *net) { return net->np; }
-float *at_cnn_param_data(at_cnn *net) { return net->params; }
-void at_cnn_set_grad_check(at_cnn *net, int on) { net->grad_check = on; }
+size_t at_cnn_n_classes(const at_cnn *net) { return net->nn.k; }
+size_t at_cnn_n_params(const at_cnn *net) { return net->nn.np; }
+size_t at_cnn_param_count(const at_cnn *net) { return net->nn.np; }
+float *at_cnn_param_data(at_cnn *net) { return net->nn.params; }
+void at_cnn_set_grad_check(at_cnn *net, int on) { net->nn.grad_check = on; }
 size_t at_cnn_best_epoch(const at_cnn *net) { return net->best_epoch; }
 
 static double layer_flops(const cnn_layer *l) {
@@ -147,7 +124,7 @@ static double layer_flops(const cnn_layer *l) {
 
 double at_cnn_flops(const at_cnn *net) {
     double f = 0;
-    for (size_t li = 0; li < net->nl; li++) f += layer_flops(&net->L[li]);
+    for (size_t li = 0; li < net->nn.nl; li++) f += layer_flops(&net->nn.L[li]);
     return f;
 }
 
@@ -155,8 +132,8 @@ void at_cnn_log_layers(const at_cnn *net, const at_progress *p) {
     const at_cnn_params *q = &net->spec->p;
     at_progress_log(p, "network: input %zux%zux%zu", q->height, q->width, q->channels);
     at_progress_log(p, "  %3s %-9s %-22s %16s %10s %9s", "#", "layer", "settings", "output", "params", "MFLOP");
-    for (size_t li = 0; li < net->nl; li++) {
-        const cnn_layer *l = &net->L[li];
+    for (size_t li = 0; li < net->nn.nl; li++) {
+        const cnn_layer *l = &net->nn.L[li];
         char set[64] = "", shape[48];
         static const char *const acts[] = {"linear", "relu", "leaky"};
         switch (l->s.kind) {
@@ -176,140 +153,35 @@ void at_cnn_log_layers(const at_cnn *net, const at_progress *p) {
         at_progress_log(p, "  %3zu %-9s %-22s %16s %10zu %9.2f", li, kind_names[l->s.kind], set, shape, params,
                         layer_flops(l) / 1e6);
     }
-    at_progress_log(p, "  total: %zu parameters, %.2f MFLOP per image forward", net->np, at_cnn_flops(net) / 1e6);
+    at_progress_log(p, "  total: %zu parameters, %.2f MFLOP per image forward", net->nn.np, at_cnn_flops(net) / 1e6);
 }
 
-/* ---- workspace ---------------------------------------------------------------------------- */
-
-void cnn_work_free(cnn_work *w) {
-    if (!w) return;
-    if (w->out) {
-        /* inference buffers may be shared (ping-pong): free each pointer once */
-        for (size_t i = 0; i < w->nl_alloc; i++) {
-            int dup = 0;
-            for (size_t j = 0; j < i; j++) dup |= w->out[j] == w->out[i];
-            if (!dup) free(w->out[i]);
-        }
-    }
-    for (size_t i = 0; i < w->nl_alloc; i++) {
-        if (w->delta) free(w->delta[i]);
-        if (w->z) free(w->z[i]);
-        if (w->bn_mean) free(w->bn_mean[i]);
-        if (w->bn_invstd) free(w->bn_invstd[i]);
-        if (w->argmax) free(w->argmax[i]);
-        if (w->mask) free(w->mask[i]);
-    }
-    free(w->out), free(w->delta), free(w->z), free(w->bn_mean), free(w->bn_invstd), free(w->argmax), free(w->mask);
-    free(w->col), free(w->dcol), free(w->part), free(w->red), free(w->shared);
-    free(w);
-}
-
-at_status cnn_work_new(const at_cnn *net, size_t n_max, int threads, int training, cnn_work **out, at_error *err) {
-    *out = NULL;
-    if (threads < 1) threads = 1;
-    cnn_work *w = at_calloc(1, sizeof *w, err);
-    if (!w) return AT_ERR_MEMORY;
-    w->n_max = n_max, w->threads = threads, w->training = training, w->nl_alloc = net->nl;
-    size_t L = net->nl;
-    w->out = at_calloc(L, sizeof *w->out, err);
-    w->delta = at_calloc(L, sizeof *w->delta, err);
-    w->z = at_calloc(L, sizeof *w->z, err);
-    w->bn_mean = at_calloc(L, sizeof *w->bn_mean, err);
-    w->bn_invstd = at_calloc(L, sizeof *w->bn_invstd, err);
-    w->argmax = at_calloc(L, sizeof *w->argmax, err);
-    w->mask = at_calloc(L, sizeof *w->mask, err);
-    w->shared = at_calloc(L, 1, err);
-    if (!w->out || !w->delta || !w->z || !w->bn_mean || !w->bn_invstd || !w->argmax || !w->mask || !w->shared)
-        goto oom;
-    for (size_t li = 0; li < L; li++)
-        if (net->L[li].s.kind == L_SHORTCUT) w->shared[(size_t)((long)li + net->L[li].s.from)] = 1;
-    size_t col_max = 1, part_max = 1, max_c = 1, max_out = 1;
-    for (size_t li = 0; li < L; li++) {
-        const cnn_layer *l = &net->L[li];
-        if (l->out_size > max_out) max_out = l->out_size;
-        if (l->s.out_c > max_c) max_c = l->s.out_c;
-        if (l->s.kind != L_CONV) continue;
-        size_t rows = l->chunk_imgs * l->s.out_h * l->s.out_w;
-        if (rows * l->K > col_max) col_max = rows * l->K;
-        if (l->w_n + l->s.out_c > part_max) part_max = l->w_n + l->s.out_c;
-    }
-    /* Inference keeps two alternating output buffers plus the outputs a [shortcut] reads. */
-    float *pp[2] = {NULL, NULL};
-    for (size_t li = 0; li < L; li++) {
-        const cnn_layer *l = &net->L[li];
-        size_t m = n_max * l->out_size;
-        if (training || w->shared[li] || li + 1 == L) {
-            if (!(w->out[li] = at_malloc(m, sizeof(float), err))) goto oom;
-        } else {
-            if (!pp[li % 2] && !(pp[li % 2] = at_malloc(n_max * max_out, sizeof(float), err))) goto oom;
-            w->out[li] = pp[li % 2];
-        }
-        if (training && !(w->delta[li] = at_malloc(m, sizeof(float), err))) goto oom;
-        if (l->s.kind == L_CONV && l->s.bn) {
-            if (training && !(w->z[li] = at_malloc(m, sizeof(float), err))) goto oom;
-            if (!(w->bn_mean[li] = at_malloc(3 * l->s.out_c, sizeof(float), err))) goto oom;
-            if (!(w->bn_invstd[li] = at_malloc(3 * l->s.out_c, sizeof(float), err))) goto oom;
-        }
-        if (training && l->s.kind == L_MAXPOOL && !(w->argmax[li] = at_malloc(m, sizeof(int32_t), err))) goto oom;
-        if (training && l->s.kind == L_DROPOUT && !(w->mask[li] = at_malloc(m, sizeof(float), err))) goto oom;
-    }
-    w->col_max = col_max, w->part_max = part_max, w->red_max = 2 * max_c;
-    if (!(w->col = at_malloc((size_t)threads * col_max, sizeof(float), err))) goto oom;
-    if (training && !(w->dcol = at_malloc((size_t)threads * col_max, sizeof(float), err))) goto oom;
-    if (training && !(w->part = at_malloc((size_t)threads * part_max, sizeof(float), err))) goto oom;
-    if (!(w->red = at_malloc((size_t)(threads + 1) * w->red_max, sizeof(double), err))) goto oom;
-    *out = w;
-    return AT_OK;
-oom:
-    cnn_work_free(w);
-    return AT_ERR_MEMORY;
-}
-
-/* ---- passes ------------------------------------------------------------------------------- */
-
-void cnn_forward(at_cnn *net, cnn_work *w, const float *x, size_t n) {
-    for (size_t li = 0; li < net->nl; li++) cnn_layer_forward(net, li, w, li ? w->out[li - 1] : x, n);
-}
+/* ---- loss and backward ---------------------------------------------------------------------- */
 
 double cnn_backward(at_cnn *net, cnn_work *w, const float *x, const int32_t *y, size_t n, const float *cw) {
-    size_t L = net->nl, k = net->k;
-    const float *P = w->out[L - 1];
-    float *d = w->delta[L - 2]; /* the softmax's input (spec.c ensures L >= 2) */
-    double loss = 0, wsum = 0;
+    double wsum = 0;
     for (size_t i = 0; i < n; i++) wsum += cw ? cw[y[i]] : 1.0;
     if (wsum <= 0) wsum = 1;
-    for (size_t i = 0; i < n; i++) {
-        double wi = cw ? cw[y[i]] : 1.0;
-        float p = P[i * k + (size_t)y[i]];
-        loss -= wi * log(p > 1e-30f ? p : 1e-30f);
-        float f = (float)(wi / wsum);
-        for (size_t c = 0; c < k; c++) d[i * k + c] = f * (P[i * k + c] - (c == (size_t)y[i]));
-    }
-    for (size_t li = 0; li + 1 < L; li++)
-        if (w->shared[li]) memset(w->delta[li], 0, n * net->L[li].out_size * sizeof(float));
-    for (size_t li = L - 1; li-- > 0;)
-        cnn_layer_backward(net, li, w, li ? w->out[li - 1] : x, li ? w->delta[li - 1] : NULL, n,
-                           li ? w->shared[li - 1] : 0);
+    double loss = nn_xent(&net->nn, w, y, NULL, cw, n, wsum, NULL);
+    nn_backward(&net->nn, w, x, n);
     return loss / wsum;
 }
 
 at_status at_cnn_loss_grad(at_cnn *net, const float *x, const int32_t *y, size_t n, const float *class_weight,
                            double *loss, float *grad, int threads, at_error *err) {
     if (net->train_work && (net->train_work->n_max < n || net->train_work->threads != threads)) {
-        cnn_work_free(net->train_work);
+        nn_work_free(net->train_work);
         net->train_work = NULL;
     }
     if (!net->train_work) {
-        at_status s = cnn_work_new(net, n, threads, 1, &net->train_work, err);
+        at_status s = nn_work_new(&net->nn, n, threads, 1, &net->train_work, err);
         if (s) return s;
     }
     for (size_t i = 0; i < n; i++)
-        if (y[i] < 0 || (size_t)y[i] >= net->k) return at_fail(err, AT_ERR_DATA, "label %d out of range", y[i]);
-    int prev = cnn_blas_single();
-    cnn_forward(net, net->train_work, x, n);
+        if (y[i] < 0 || (size_t)y[i] >= net->nn.k) return at_fail(err, AT_ERR_DATA, "label %d out of range", y[i]);
+    nn_forward(&net->nn, net->train_work, x, n);
     *loss = cnn_backward(net, net->train_work, x, y, n, class_weight);
-    cnn_blas_restore(prev);
-    if (grad) memcpy(grad, net->grads, net->np * sizeof *grad);
+    if (grad) memcpy(grad, net->nn.grads, net->nn.np * sizeof *grad);
     return AT_OK;
 }
 
@@ -351,20 +223,18 @@ void cnn_standardise(const at_cnn *net, const uint8_t *pix, size_t m, float *x) 
 }
 
 at_status at_cnn_forward(const at_cnn *net, const float *x, size_t n, float *P, int threads, at_error *err) {
-    size_t B = net->spec->p.infer_batch, in = net->L[0].in_size;
+    size_t B = net->spec->p.infer_batch, in = net->nn.L[0].in_size;
     if (B > n) B = n;
     if (!n) return AT_OK;
     cnn_work *w = NULL;
-    at_status s = cnn_work_new(net, B, threads, 0, &w, err);
+    at_status s = nn_work_new(&net->nn, B, threads, 0, &w, err);
     if (s) return s;
-    int prev = cnn_blas_single();
     for (size_t i = 0; i < n; i += B) {
         size_t m = n - i < B ? n - i : B;
-        cnn_forward((at_cnn *)net, w, x + i * in, m);
-        memcpy(P + i * net->k, w->out[net->nl - 1], m * net->k * sizeof *P);
+        nn_forward((nn_net *)&net->nn, w, x + i * in, m);
+        memcpy(P + i * net->nn.k, w->out[net->nn.nl - 1], m * net->nn.k * sizeof *P);
     }
-    cnn_blas_restore(prev);
-    cnn_work_free(w);
+    nn_work_free(w);
     return AT_OK;
 }
 
@@ -377,19 +247,18 @@ at_status at_cnn_predict_images(const at_cnn *net, const at_images *im, int tta,
     if (tta && q->height != q->width)
         return at_fail(err, AT_ERR_CONFIG, "test-time augmentation (tta) needs square images, not %zux%zu", q->height,
                        q->width);
-    size_t n = im->n, B = q->infer_batch < n ? q->infer_batch : n, isz = q->height * q->width * q->channels, k = net->k;
+    size_t n = im->n, B = q->infer_batch < n ? q->infer_batch : n, isz = q->height * q->width * q->channels, k = net->nn.k;
     if (!n) return AT_OK;
     cnn_work *w = NULL;
-    at_status s = cnn_work_new(net, B, threads, 0, &w, err);
+    at_status s = nn_work_new(&net->nn, B, threads, 0, &w, err);
     if (s) return s;
     float *x = at_malloc(B * isz, sizeof *x, err);
     uint8_t *buf = at_malloc(B * isz + isz, 1, err);
     if (!x || !buf) {
-        free(x), free(buf), cnn_work_free(w);
+        free(x), free(buf), nn_work_free(w);
         return AT_ERR_MEMORY;
     }
     int T = tta ? 8 : 1;
-    int prev = cnn_blas_single();
     for (size_t i = 0; i < n; i += B) {
         size_t m = n - i < B ? n - i : B;
         for (size_t j = 0; j < m * k; j++) P[i * k + j] = 0;
@@ -398,14 +267,13 @@ at_status at_cnn_predict_images(const at_cnn *net, const at_images *im, int tta,
             if (t)
                 for (size_t j = 0; j < m; j++) at_image_d4(buf + j * isz, buf + B * isz, q->height, q->width, q->channels, t);
             cnn_standardise(net, buf, m, x);
-            cnn_forward((at_cnn *)net, w, x, m);
-            const float *out = w->out[net->nl - 1];
+            nn_forward((nn_net *)&net->nn, w, x, m);
+            const float *out = w->out[net->nn.nl - 1];
             for (size_t j = 0; j < m * k; j++) P[i * k + j] += out[j] / (double)T;
         }
     }
-    cnn_blas_restore(prev);
     free(x), free(buf);
-    cnn_work_free(w);
+    nn_work_free(w);
     return AT_OK;
 }
 

@@ -37,7 +37,9 @@ static const net_key keys[] = {
     {"net", "learning_rate", T_REAL, P_(learning_rate), "0.001", 1e-12, 10, NULL, "Base learning rate."},
     {"net", "schedule", T_CHOICE, P_(schedule), "constant", 0, 0, "constant|step|cosine",
      "Learning-rate schedule after warm-up: constant, step (times gamma every step_size epochs), cosine to 0."},
-    {"net", "warmup", T_REAL, P_(warmup), "0", 0, 1e4, NULL, "Epochs of linear warm-up from 0 (fractions allowed)."},
+    {"net", "warmup", T_REAL, P_(warmup), "0", 0, 1e4, NULL,
+     "Epochs of linear warm-up, ramped at every step: lr * min(1, (step + 1) / (warmup * steps_per_epoch)); "
+     "fractions allowed. The schedule runs on fractional epochs (step / steps_per_epoch), as the mlp's."},
     {"net", "step_size", T_SIZE, P_(step_size), "10", 1, 1e6, NULL, "Epochs between learning-rate steps (schedule = step)."},
     {"net", "gamma", T_REAL, P_(gamma), "0.1", 0, 1, NULL, "Factor of each learning-rate step."},
     {"net", "momentum", T_REAL, P_(momentum), "0.9", 0, 0.999999, NULL, "SGD momentum."},

@@ -67,7 +67,7 @@ static void *prep_thread(void *arg) {
 
 /* Everything that moves during training (and is in the checkpoint). */
 typedef struct train_state {
-    cnn_optim opt;
+    nn_optim opt;
     at_rng master;
     uint64_t epoch_seed;
     size_t epoch, batch; /* next batch to train */
@@ -89,14 +89,14 @@ static at_status save_checkpoint(const at_cnn *net, const train_state *t, const 
     int64_t es;
     memcpy(&es, &t->epoch_seed, sizeof es);
     double reals[4] = {t->loss_sum, t->weight_sum, t->best_acc, t->best_loss};
-    if (!(s = at_cnn_save(net, st, "net/", err)) && !(s = at_store_put_f32(st, "train/m", t->opt.m, net->np, err)) &&
-        !(s = at_store_put_f32(st, "train/v", t->opt.v, net->np, err)) &&
+    if (!(s = at_cnn_save(net, st, "net/", err)) && !(s = at_store_put_f32(st, "train/m", t->opt.m, net->nn.np, err)) &&
+        !(s = at_store_put_f32(st, "train/v", t->opt.v, net->nn.np, err)) &&
         !(s = at_store_put_i64(st, "train/counters", ints, 6, err)) &&
         !(s = at_store_put_i64(st, "train/rng", rng, 4, err)) && !(s = at_store_put_int(st, "train/epoch_seed", es, err)) &&
         !(s = at_store_put_f64(st, "train/sums", reals, 4, err)) &&
         !(s = at_store_put_int(st, "train/best_epoch", (int64_t)t->best_epoch, err)) &&
-        !(s = at_store_put_f32(st, "train/best_params", t->best_params, net->np, err)))
-        s = at_store_put_f32(st, "train/best_stats", t->best_stats, net->ns ? net->ns : 1, err);
+        !(s = at_store_put_f32(st, "train/best_params", t->best_params, net->nn.np, err)))
+        s = at_store_put_f32(st, "train/best_stats", t->best_stats, net->nn.ns ? net->nn.ns : 1, err);
     if (s) {
         at_store_close(st);
         return s;
@@ -114,20 +114,20 @@ static at_status load_checkpoint(at_cnn *net, train_state *t, const char *path, 
     if ((s = at_cnn_load(st, "net/", &saved, err))) goto done;
     /* the layers must match; [net] (epochs, learning rate, ...) may change between runs */
     const char *la = strstr(saved->spec->text, "\n["), *lb = strstr(net->spec->text, "\n[");
-    if (saved->np != net->np || saved->ns != net->ns || !la || !lb || strcmp(la, lb) != 0) {
+    if (saved->nn.np != net->nn.np || saved->nn.ns != net->nn.ns || !la || !lb || strcmp(la, lb) != 0) {
         s = at_fail(err, AT_ERR_MODEL, "%s: the checkpoint is of another network (was the configuration changed?)",
                     path);
         goto done;
     }
-    memcpy(net->params, saved->params, net->np * sizeof(float));
-    memcpy(net->stats, saved->stats, net->ns * sizeof(float));
+    memcpy(net->nn.params, saved->nn.params, net->nn.np * sizeof(float));
+    memcpy(net->nn.stats, saved->nn.stats, net->nn.ns * sizeof(float));
     memcpy(net->mean, saved->mean, sizeof net->mean);
     memcpy(net->stdev, saved->stdev, sizeof net->stdev);
     free(net->hist);
     net->hist = saved->hist, net->hist_rows = saved->hist_rows, net->hist_cap = saved->hist_cap;
     saved->hist = NULL;
-    if ((s = at_store_read_f32(st, "train/m", t->opt.m, net->np, err)) ||
-        (s = at_store_read_f32(st, "train/v", t->opt.v, net->np, err)))
+    if ((s = at_store_read_f32(st, "train/m", t->opt.m, net->nn.np, err)) ||
+        (s = at_store_read_f32(st, "train/v", t->opt.v, net->nn.np, err)))
         goto done;
     size_t cnt = 0;
     int64_t *p = NULL;
@@ -150,8 +150,8 @@ static at_status load_checkpoint(at_cnn *net, train_state *t, const char *path, 
     if ((s = at_store_get_int(st, "train/epoch_seed", &es, err)) ||
         (s = at_store_read_f64(st, "train/sums", reals, 4, err)) ||
         (s = at_store_get_int(st, "train/best_epoch", &be, err)) ||
-        (s = at_store_read_f32(st, "train/best_params", t->best_params, net->np, err)) ||
-        (s = at_store_read_f32(st, "train/best_stats", t->best_stats, net->ns ? net->ns : 1, err)))
+        (s = at_store_read_f32(st, "train/best_params", t->best_params, net->nn.np, err)) ||
+        (s = at_store_read_f32(st, "train/best_stats", t->best_stats, net->nn.ns ? net->nn.ns : 1, err)))
         goto done;
     if (ints[0] < 0 || ints[1] < 0 || ints[2] < 0 || ints[3] < 0 || ints[4] < 0 || ints[5] < 0) {
         s = at_fail(err, AT_ERR_MODEL, "%s: negative counters (corrupt checkpoint)", path);
@@ -172,7 +172,7 @@ done:
 /* Validation loss (unweighted mean cross-entropy) and accuracy. */
 static at_status evaluate(const at_cnn *net, const at_images *im, int threads, double *loss, double *acc,
                           at_error *err) {
-    size_t n = im->n, k = net->k;
+    size_t n = im->n, k = net->nn.k;
     double *P = at_malloc(n * k, sizeof *P, err);
     if (!P) return AT_ERR_MEMORY;
     at_status s = at_cnn_predict_images(net, im, 0, P, threads, err);
@@ -202,9 +202,9 @@ static at_status check_images(const at_cnn *net, const at_images *im, const char
         return at_fail(err, AT_ERR_DATA, "%s images are %zux%zux%zu but [net] expects %zux%zux%zu", what, im->height,
                        im->width, im->channels, q->height, q->width, q->channels);
     for (size_t i = 0; i < im->n; i++)
-        if (im->y[i] < 0 || (size_t)im->y[i] >= net->k)
+        if (im->y[i] < 0 || (size_t)im->y[i] >= net->nn.k)
             return at_fail(err, AT_ERR_DATA, "%s image %zu has label %d, outside 0..%zu", what, i, im->y[i],
-                           net->k - 1);
+                           net->nn.k - 1);
     return AT_OK;
 }
 
@@ -229,9 +229,9 @@ at_status at_cnn_train(at_cnn *net, const at_images *train, const at_images *val
     batch_slot slots[2] = {{0}, {0}};
     uint8_t *scratch[2] = {NULL, NULL};
     size_t *perm = NULL;
-    if ((s = cnn_optim_init(net, &t.opt, err))) return s;
-    t.best_params = at_malloc(net->np, sizeof(float), err);
-    t.best_stats = at_calloc(net->ns ? net->ns : 1, sizeof(float), err);
+    if ((s = nn_optim_init(&net->nn, &t.opt, err))) return s;
+    t.best_params = at_malloc(net->nn.np, sizeof(float), err);
+    t.best_stats = at_calloc(net->nn.ns ? net->nn.ns : 1, sizeof(float), err);
     perm = at_malloc(n, sizeof *perm, err);
     for (int i = 0; i < 2; i++) {
         slots[i].x = at_malloc(B * isz, sizeof(float), err);
@@ -243,18 +243,18 @@ at_status at_cnn_train(at_cnn *net, const at_images *train, const at_images *val
         s = AT_ERR_MEMORY;
         goto done;
     }
-    if ((s = cnn_work_new(net, B, threads, 1, &w, err))) goto done;
+    if ((s = nn_work_new(&net->nn, B, threads, 1, &w, err))) goto done;
     at_rng_init(&t.master, opt->seed, 0xC0FFEE);
     t.best_acc = -1, t.best_loss = INFINITY;
-    memcpy(t.best_params, net->params, net->np * sizeof(float));
-    memcpy(t.best_stats, net->stats, net->ns * sizeof(float));
+    memcpy(t.best_params, net->nn.params, net->nn.np * sizeof(float));
+    memcpy(t.best_stats, net->nn.stats, net->nn.ns * sizeof(float));
     net->hist_rows = 0;
     if (opt->resume) {
         if ((s = load_checkpoint(net, &t, opt->checkpoint, err))) goto done;
         at_progress_log(prog, "resuming from %s at epoch %zu, batch %zu of %zu", opt->checkpoint, t.epoch + 1,
                         t.batch, steps);
     }
-    int prev_blas = cnn_blas_single();
+    const nn_opt_conf oc = cnn_opt_conf(q);
     for (; t.epoch < q->epochs && !t.stopped_early; t.epoch++) {
         if (t.batch == 0) {
             t.epoch_seed = at_rng_u64(&t.master);
@@ -274,7 +274,6 @@ at_status at_cnn_train(at_cnn *net, const at_images *train, const at_images *val
         char detail[128];
         for (; t.batch < steps; t.batch++) {
             if (at_progress_stopped(prog)) {
-                cnn_blas_restore(prev_blas);
                 if (opt->checkpoint && (s = save_checkpoint(net, &t, opt->checkpoint, err))) goto done;
                 s = at_fail(err, AT_ERR_INTERRUPTED, "interrupted at epoch %zu, batch %zu of %zu%s", t.epoch + 1,
                             t.batch, steps, opt->checkpoint ? "; checkpoint written" : "");
@@ -289,15 +288,15 @@ at_status at_cnn_train(at_cnn *net, const at_images *train, const at_images *val
             batch_slot *sl = &slots[cur];
             double lr = cnn_learning_rate(q, t.opt.t, steps);
             w->dropout_seed = t.epoch_seed ^ (0x9E3779B97F4A7C15ull * (t.batch + 1));
-            cnn_forward(net, w, sl->x, sl->m);
+            nn_forward(&net->nn, w, sl->x, sl->m);
             double loss = cnn_backward(net, w, sl->x, sl->y, sl->m, opt->class_weight);
-            cnn_optim_step(net, &t.opt, lr);
-            const float *P = w->out[net->nl - 1];
+            nn_optim_step(&net->nn, &oc, &t.opt, net->nn.grads, lr);
+            const float *P = w->out[net->nn.nl - 1];
             double wsum = 0;
             for (size_t i = 0; i < sl->m; i++) {
-                const float *p = P + i * net->k;
+                const float *p = P + i * net->nn.k;
                 size_t best = 0;
-                for (size_t c = 1; c < net->k; c++)
+                for (size_t c = 1; c < net->nn.k; c++)
                     if (p[c] > p[best]) best = c;
                 t.correct += (int32_t)best == sl->y[i];
                 wsum += opt->class_weight ? opt->class_weight[sl->y[i]] : 1.0;
@@ -317,14 +316,12 @@ at_status at_cnn_train(at_cnn *net, const at_images *train, const at_images *val
         t.batch = 0;
         double vl = NAN, va = NAN;
         if (has_valid && (s = evaluate(net, valid, threads, &vl, &va, err))) {
-            cnn_blas_restore(prev_blas);
             goto done;
         }
         double row[CNN_HIST_COLS] = {(double)(t.epoch + 1), t.loss_sum / t.weight_sum,
                                      (double)t.correct / (double)t.seen, vl, va,
                                      cnn_learning_rate(q, t.opt.t ? t.opt.t - 1 : 0, steps)};
         if ((s = cnn_history_add(net, row, err))) {
-            cnn_blas_restore(prev_blas);
             goto done;
         }
         /* best epoch: higher validation accuracy, ties to lower validation loss; without a
@@ -334,8 +331,8 @@ at_status at_cnn_train(at_cnn *net, const at_images *train, const at_images *val
             t.best_acc = has_valid ? va : 0, t.best_loss = has_valid ? vl : 0;
             t.best_epoch = t.epoch + 1;
             t.bad_epochs = 0;
-            memcpy(t.best_params, net->params, net->np * sizeof(float));
-            memcpy(t.best_stats, net->stats, net->ns * sizeof(float));
+            memcpy(t.best_params, net->nn.params, net->nn.np * sizeof(float));
+            memcpy(t.best_stats, net->nn.stats, net->nn.ns * sizeof(float));
         } else {
             t.bad_epochs++;
         }
@@ -350,20 +347,18 @@ at_status at_cnn_train(at_cnn *net, const at_images *train, const at_images *val
             train_state next = t;
             next.epoch = t.stopped_early ? q->epochs : t.epoch + 1; /* a finished run resumes as finished */
             if ((s = save_checkpoint(net, &next, opt->checkpoint, err))) {
-                cnn_blas_restore(prev_blas);
                 goto done;
             }
         }
     }
-    cnn_blas_restore(prev_blas);
-    memcpy(net->params, t.best_params, net->np * sizeof(float));
-    memcpy(net->stats, t.best_stats, net->ns * sizeof(float));
+    memcpy(net->nn.params, t.best_params, net->nn.np * sizeof(float));
+    memcpy(net->nn.stats, t.best_stats, net->nn.ns * sizeof(float));
     net->best_epoch = t.best_epoch;
     s = AT_OK;
 done:
-    cnn_optim_free(&t.opt);
+    nn_optim_free(&t.opt);
     free(t.best_params), free(t.best_stats), free(perm);
     for (int i = 0; i < 2; i++) free(slots[i].x), free(slots[i].y), free(scratch[i]);
-    cnn_work_free(w);
+    nn_work_free(w);
     return s;
 }

@@ -1,0 +1,85 @@
+/* backend.h - (private) the compute seam of the network engine: every dense product,
+ * im2col/col2im, bias + activation, batch norm, pooling, softmax, dropout mask and
+ * optimiser update that the layers (layers.c) and the optimiser (optim.c) run goes
+ * through one at_nn_backend, chosen once per network (nn_net.be). The buffers of a
+ * workspace (activations, gradients flowing back, im2col blocks) are allocated with the
+ * backend's alloc/free, so a device backend can keep them in device memory between layers.
+ *
+ * Today there is one backend, the CPU one (backend_cpu.c: OpenBLAS sgemm, OpenMP loops).
+ * A CUDA backend adds a second table of the same functions; the layers do not change.
+ * Parameters and gradients (nn_net.params/grads) stay host memory in this version: a
+ * device backend would mirror them (upload after load/step, download for save). */
+#ifndef ASTROTRAIN_MODELS_NN_BACKEND_H
+#define ASTROTRAIN_MODELS_NN_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Activations (after a dense or conv layer, or a shortcut). Backward is written in terms
+ * of the output y = f(z): relu and leaky keep the sign, tanh' = 1 - y^2, sigmoid' = y(1-y). */
+typedef enum nn_act { ACT_LINEAR, ACT_RELU, ACT_LEAKY, ACT_TANH, ACT_SIGMOID } nn_act;
+
+/* The geometry of a convolution or pooling window over NHWC images. */
+typedef struct nn_geom {
+    size_t in_h, in_w, in_c, out_h, out_w, out_c;
+    long size, stride, pad;
+    size_t K; /* conv: size * size * in_c */
+} nn_geom;
+
+/* One optimiser step's constants (optim.c fills it from the family's settings). */
+typedef struct nn_update {
+    int kind;     /* at_optimizer */
+    int nesterov; /* SGD */
+    float mu;     /* SGD momentum */
+    float b1, b2; /* Adam */
+    float step;   /* Adam: lr * sqrt(1 - b2^t) / (1 - b1^t); SGD: lr */
+    float eps;    /* Adam: eps * sqrt(1 - b2^t) (bias correction folded in) */
+    float l2;     /* decay through the gradient (SGD, Adam) */
+    float decay;  /* decoupled decay factor (AdamW: 1 - lr * wd; else 1) */
+} nn_update;
+
+typedef struct at_nn_backend {
+    const char *name;
+    /* Workspace memory (count x size bytes, NULL when out of memory) and its release. */
+    void *(*alloc)(size_t count, size_t size);
+    void (*release)(void *p);
+    /* C = alpha * op(A) op(B) + beta * C, row-major; op transposes when ta / tb. */
+    void (*gemm)(int ta, int tb, size_t M, size_t N, size_t K, float alpha, const float *A, size_t lda,
+                 const float *B, size_t ldb, float beta, float *C, size_t ldc);
+    /* m images (NHWC) into rows of g->K values per output pixel, and its adjoint (adds). */
+    void (*im2col)(const nn_geom *g, const float *in, size_t m, float *col);
+    void (*col2im_add)(const nn_geom *g, const float *col, size_t m, float *in);
+    /* y[r, c] = f(y[r, c] + bias[c]) over rows x C (bias may be NULL); leaky: slope below 0. */
+    void (*bias_act)(float *y, size_t rows, size_t C, const float *bias, int act, float slope);
+    /* d[i] *= f'(.) given the outputs y[i], over n values. */
+    void (*act_backward)(float *d, const float *y, size_t n, int act, float slope, int threads);
+    /* Batch norm over M rows x C channels in training mode: y = f(gamma * (z - mean) * invstd
+     * + beta), mean/invstd of the batch kept, running statistics rm/rv updated with momentum;
+     * red: (threads + 1) * red_max doubles of scratch. */
+    void (*bn_forward_train)(const float *z, float *y, size_t M, size_t C, const float *gamma, const float *beta,
+                             float *mean, float *invstd, float *rm, float *rv, float eps, float momentum, int act,
+                             float slope, double *red, size_t red_max, int threads);
+    /* dY -> dZ in place (d), gamma and beta gradients; xh: M x C scratch; k: 3C scratch. */
+    void (*bn_backward)(float *d, float *xh, const float *z, size_t M, size_t C, const float *gamma,
+                        const float *mean, const float *invstd, float *dgamma, float *dbeta, float *k,
+                        double *red, size_t red_max, int threads);
+    void (*maxpool_forward)(const nn_geom *g, const float *in, size_t n, float *out, int32_t *argmax, int threads);
+    void (*maxpool_backward)(const float *d, const int32_t *argmax, size_t n, size_t out_size, size_t in_size,
+                             float *din, int acc, int threads);
+    void (*avgpool_forward)(const nn_geom *g, const float *in, size_t n, float *out, int threads);
+    void (*avgpool_backward)(const nn_geom *g, const float *d, size_t n, float *din, int acc, int threads);
+    /* Row-wise softmax of n rows of k. */
+    void (*softmax)(const float *in, size_t n, size_t k, float *out);
+    /* Inverted dropout of m values: mask[i] = 0 with probability rate, else 1 / (1 - rate),
+     * drawn from the stream (seed, stream); out = in * mask. */
+    void (*dropout)(const float *in, float *out, float *mask, size_t m, double rate, uint64_t seed,
+                    uint64_t stream);
+    /* One optimiser update of n parameters w with gradient g and moments m, v. */
+    void (*update)(const nn_update *u, float *w, const float *g, float *m, float *v, size_t n);
+} at_nn_backend;
+
+/* The CPU backend (OpenBLAS sgemm, OpenMP). BLAS threads are the caller's business (the CLI
+ * sets them once); the layers call gemm from inside their own OpenMP regions. */
+const at_nn_backend *nn_backend_cpu(void);
+
+#endif

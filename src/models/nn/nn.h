@@ -1,0 +1,135 @@
+/* nn.h - (private) the one network engine of the MLP and the CNN: layers on NHWC float32
+ * batches (a dense net is NHWC with H = W = 1), a flat parameter vector with per-layer
+ * slices, workspaces, the forward pass, the softmax cross-entropy and the backward pass,
+ * the optimisers (SGD, momentum, Nesterov, Adam, AdamW) and the learning-rate schedules.
+ * Every kernel runs through the net's backend (backend.h). */
+#ifndef ASTROTRAIN_MODELS_NN_H
+#define ASTROTRAIN_MODELS_NN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "astrotrain/nn.h"
+#include "astrotrain/status.h"
+#include "models/nn/backend.h"
+
+typedef enum nn_kind { L_CONV, L_MAXPOOL, L_AVGPOOL, L_DENSE, L_DROPOUT, L_SHORTCUT, L_SOFTMAX } nn_kind;
+
+#define NN_BN_EPS 1e-5f
+#define NN_BN_MOMENTUM 0.1f
+
+/* A layer's description and shapes (the CNN's spec parser fills these from INI sections;
+ * the MLP builds them from its hidden widths). */
+typedef struct nn_layer_spec {
+    int kind;
+    uint32_t line;
+    int filters, size, stride, pad, act, bn; /* conv; maxpool uses size, stride */
+    int units;                               /* dense */
+    double rate;                             /* dropout */
+    int from;                                /* shortcut: relative index (< 0) */
+    size_t in_h, in_w, in_c, out_h, out_w, out_c;
+} nn_layer_spec;
+
+typedef struct nn_layer {
+    nn_layer_spec s;
+    float slope;              /* leaky activation: the slope below zero */
+    size_t in_size, out_size; /* per image */
+    size_t K;                 /* conv: size*size*in_c; dense: in_size */
+    size_t w_off, w_n;        /* weights in params (decayed) */
+    size_t b_off, b_n;        /* bias, or batch-norm beta */
+    size_t g_off;             /* batch-norm gamma (out_c) */
+    size_t rs_off;            /* running mean (out_c) then var (out_c) in stats */
+    size_t chunk_imgs;        /* conv: images per work unit */
+    nn_geom g;                /* conv and pooling geometry */
+} nn_layer;
+
+/* A network: layers and the parameter, gradient and statistics vectors. A shallow copy
+ * with other params/grads pointers is a replica (the MLP's shards train on replicas). */
+typedef struct nn_net {
+    nn_layer *L;
+    size_t nl, k;
+    float *params, *grads;
+    size_t np;
+    float *stats;
+    size_t ns;
+    int grad_check; /* dropout off, batch norm on batch statistics */
+    const at_nn_backend *be;
+} nn_net;
+
+/* Sizes of layer li from its spec: in/out sizes, K, geometry and chunking. Does not place
+ * parameters. */
+void nn_layer_shape(nn_layer *l);
+/* Places every layer's parameters one layer after another (weights, [gamma], bias) and the
+ * batch-norm statistics; sets np, ns. */
+void nn_layout_by_layer(nn_net *net);
+
+/* Workspace for batches of up to n_max images; its buffers come from the backend. */
+typedef struct nn_work {
+    const at_nn_backend *be;
+    size_t n_max, nl_alloc;
+    int threads, training;
+    float **out, **delta, **z; /* per layer; delta and z only when training (z: conv with bn) */
+    float **bn_mean, **bn_invstd;
+    int32_t **argmax;
+    float **mask;
+    float *col, *dcol; /* per thread: col_max floats each */
+    size_t col_max;
+    float *part; /* per thread: part_max floats (weight-gradient partial sums) */
+    size_t part_max;
+    double *red; /* per thread: 2 * max channels (batch-norm sums) */
+    size_t red_max;
+    uint64_t dropout_seed;
+    unsigned char *shared; /* per layer: its delta is also written by a [shortcut] */
+} nn_work;
+
+at_status nn_work_new(const nn_net *net, size_t n_max, int threads, int training, nn_work **out, at_error *err);
+void nn_work_free(nn_work *w);
+
+/* Forward over n <= n_max inputs; the last layer's output (w->out[nl-1]) is probabilities.
+ * training: batch statistics, dropout, keeps what backward needs. */
+void nn_forward(nn_net *net, nn_work *w, const float *x, size_t n);
+/* Softmax cross-entropy of the last layer's probabilities: returns sum_i wt_i * -log p_{y_i}
+ * with wt_i = sw[i] (sw given), else cw[y_i] (cw given), else 1; counts correct argmaxes
+ * (when correct != NULL). With norm > 0 it leaves d(loss / norm)/d(logits) in the
+ * softmax's input gradient, ready for nn_backward. */
+double nn_xent(const nn_net *net, nn_work *w, const int32_t *y, const float *sw, const float *cw, size_t n,
+               double norm, size_t *correct);
+/* Backward from the gradient nn_xent left: every parameter gradient into net->grads. */
+void nn_backward(nn_net *net, nn_work *w, const float *x, size_t n);
+
+/* layers.c: one forward/backward per layer kind. */
+void nn_layer_forward(const nn_net *net, size_t li, nn_work *w, const float *in, size_t n);
+void nn_layer_backward(nn_net *net, size_t li, nn_work *w, const float *in, float *din, size_t n, int acc);
+
+/* optim.c: the one optimiser and schedule. */
+typedef struct nn_opt_conf {
+    int kind;     /* at_optimizer */
+    int nesterov; /* SGD */
+    double momentum, beta1, beta2, eps, weight_decay;
+} nn_opt_conf;
+
+typedef struct nn_optim {
+    float *m, *v; /* momentum / first and second moments (np each) */
+    int64_t t;    /* steps taken */
+} nn_optim;
+
+at_status nn_optim_init(const nn_net *net, nn_optim *o, at_error *err);
+void nn_optim_free(nn_optim *o);
+/* One step over every layer's parameters with gradient g (np): weight decay on weights
+ * only (never biases or batch-norm parameters). Increments o->t first. */
+void nn_optim_step(const nn_net *net, const nn_opt_conf *c, nn_optim *o, const float *g, double lr);
+
+typedef struct nn_schedule {
+    double learning_rate;
+    int schedule;     /* at_lr_schedule */
+    double warmup;    /* epochs */
+    double step_size; /* epochs */
+    double gamma;
+    double epochs;
+} nn_schedule;
+
+/* The learning rate of optimiser step `step` (0-based) of a run with steps_per_epoch steps
+ * an epoch: the formulas of include/astrotrain/nn.h. */
+double nn_learning_rate(const nn_schedule *s, int64_t step, size_t steps_per_epoch);
+
+#endif
