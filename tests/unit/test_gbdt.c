@@ -567,6 +567,75 @@ static void test_save_load(void) {
     at_dataset_free(va);
 }
 
+/* ---- the histogram reduce seam ---- */
+
+/* Two workers holding the same rows: the sum of their histograms is twice one's. */
+static void double_it(void *ctx, double *buf, size_t n) {
+    (*(int *)ctx)++;
+    for (size_t i = 0; i < n; i++) buf[i] *= 2;
+}
+
+/* Grows one depth-3 tree on rows X (n x 2) with gradients gh; reduce may be NULL. */
+static void grow_one_tree(const double *X, size_t n, const gbdt_gh *gh, tree_reduce red, tree *out) {
+    at_error err;
+    tree_bins b;
+    CHECK_OK(tree_bins_fit(X, n, 2, 255, TREE_CUTS_GREEDY, 1, 1, &b, &err), &err);
+    uint8_t *codes = malloc(2 * n);
+    double *score = calloc(n, sizeof *score);
+    tree_bins_encode(&b, X, n, codes, 1);
+    gbdt_grow_params gp = {1.0, 0.0, 0.5, 0.5, 3, 0, 0, red};
+    gbdt_grower *g = NULL;
+    CHECK_OK(gbdt_grower_new(codes, n, &b, &gp, &g, &err), &err);
+    const int32_t feats[2] = {0, 1};
+    tree_init(out, 1);
+    CHECK_OK(gbdt_grow_tree(g, gh, NULL, n, feats, 2, 2, score, 1, out, &err), &err);
+    gbdt_grower_free(g);
+    tree_bins_free(&b);
+    free(codes);
+    free(score);
+}
+
+/* A learner whose histograms (and root totals) are summed over two identical workers grows
+ * the tree of the rows taken twice: the seam is called on every histogram built from rows,
+ * before splits are chosen. Gradients are multiples of 1/8, so every sum is exact. */
+static void test_hist_reduce_seam(void) {
+    const size_t n = 600;
+    double *X = malloc(2 * 2 * n * sizeof *X);
+    gbdt_gh *gh = malloc(2 * n * sizeof *gh);
+    at_rng r;
+    at_rng_init(&r, 5, 0);
+    for (size_t i = 0; i < n; i++) {
+        X[2 * i] = (double)at_rng_below(&r, 40);
+        X[2 * i + 1] = (double)at_rng_below(&r, 9);
+        double y = X[2 * i] > 20 && X[2 * i + 1] < 5 ? 1 : 0;
+        gh[i].g = (double)at_rng_below(&r, 5) / 8 - (y ? 0.75 : 0);
+        gh[i].h = 0.25;
+    }
+    memcpy(X + 2 * n, X, 2 * n * sizeof *X); /* the rows taken twice */
+    memcpy(gh + n, gh, n * sizeof *gh);
+    int calls = 0;
+    tree a, b, c;
+    grow_one_tree(X, n, gh, (tree_reduce){double_it, &calls}, &a);
+    grow_one_tree(X, 2 * n, gh, (tree_reduce){NULL, NULL}, &b);
+    grow_one_tree(X, n, gh, (tree_reduce){NULL, NULL}, &c);
+    CHECK(calls >= 1 + 3); /* the root totals, the root, at least one child per level */
+    CHECK(a.n_nodes == b.n_nodes && a.n_nodes >= 7 && a.depth == 3);
+    int same = a.n_nodes == b.n_nodes, differs = a.n_nodes != c.n_nodes;
+    for (size_t i = 0; same && i < a.n_nodes; i++) {
+        same &= a.nodes[i].feature == b.nodes[i].feature && a.nodes[i].thr == b.nodes[i].thr &&
+                a.nodes[i].left == b.nodes[i].left && a.nodes[i].right == b.nodes[i].right &&
+                a.value[i] == b.value[i] && a.gain[i] == b.gain[i];
+        differs |= i < c.n_nodes && a.value[i] != c.value[i];
+    }
+    CHECK(same);
+    CHECK(differs); /* one worker alone: other leaf values */
+    tree_free(&a);
+    tree_free(&b);
+    tree_free(&c);
+    free(X);
+    free(gh);
+}
+
 int main(void) {
     RUN(test_softmax_gradient_matches_finite_differences);
     RUN(test_logistic_gradient_matches_finite_differences);
@@ -581,5 +650,6 @@ int main(void) {
     RUN(test_binary);
     RUN(test_interrupt_stops_the_fit);
     RUN(test_save_load);
+    RUN(test_hist_reduce_seam);
     return harness_done();
 }
