@@ -408,31 +408,36 @@ static at_status assemble(tree_list *L, double *importance, size_t d, grown *tre
     return AT_OK;
 }
 
-/* Out-of-bag accuracy: each row voted on by the trees that did not see it, in tree order. */
+/* Out-of-bag accuracy: each row voted on by the trees that did not see it (their leaf
+ * distributions summed in tree order by the core walker, leaving out each tree's in-bag rows),
+ * argmax with ties to the lower class; rows every tree saw are not counted. NaN when no row
+ * is counted (or out of memory: the figure is optional). */
 static double oob_accuracy(const tree_list *L, const at_dataset *ds, const grown *trees, size_t k,
                            int threads) {
-    size_t n = ds->n, correct = 0, counted = 0;
-#pragma omp parallel num_threads(threads) reduction(+ : correct, counted)
-    {
-        double p[256];
-#pragma omp for schedule(static)
-        for (size_t i = 0; i < n; i++) {
-            memset(p, 0, k * sizeof *p);
-            int any = 0;
-            for (size_t t = 0; t < L->n_trees; t++) {
-                if (trees[t].inbag[i >> 3] & (1u << (i & 7))) continue;
-                const double *v = tree_leaf_value(L, t, ds->X + i * ds->d);
-                for (size_t j = 0; j < k; j++) p[j] += v[j];
-                any = 1;
-            }
-            if (!any) continue;
-            size_t best = 0;
-            for (size_t j = 1; j < k; j++)
-                if (p[j] > p[best]) best = j;
-            counted++;
-            correct += (int32_t)best == ds->y[i];
-        }
+    size_t n = ds->n, nt = L->n_trees, correct = 0, counted = 0;
+    double *p = calloc(n * k + 1, sizeof *p);
+    const uint8_t **bags = malloc((nt + 1) * sizeof *bags);
+    if (!p || !bags) {
+        free(p);
+        free(bags);
+        return NAN;
     }
+    for (size_t t = 0; t < nt; t++) bags[t] = trees[t].inbag;
+    tree_predict_add_except(L, 0, nt, 1, ds->X, n, ds->d, p, k, threads, bags);
+#pragma omp parallel for schedule(static) num_threads(threads) reduction(+ : correct, counted)
+    for (size_t i = 0; i < n; i++) {
+        size_t t = 0;
+        while (t < nt && (bags[t][i >> 3] & (1u << (i & 7)))) t++;
+        if (t == nt) continue;
+        const double *pi = p + i * k;
+        size_t best = 0;
+        for (size_t j = 1; j < k; j++)
+            if (pi[j] > pi[best]) best = j;
+        counted++;
+        correct += (int32_t)best == ds->y[i];
+    }
+    free(p);
+    free(bags);
     return counted ? (double)correct / (double)counted : NAN;
 }
 

@@ -84,8 +84,11 @@ void tree_list_to_flat(const tree_list *L, int32_t *feature, double *thr, int32_
  * Boosting: width 1, groups = trees per round. Forest: width k, groups 1. */
 void tree_predict_add(const tree_list *L, size_t t0, size_t t1, size_t groups, const double *X,
                       size_t n, size_t d, double *out, size_t stride, int threads);
-/* The leaf values (width doubles) of tree t for one row. */
-const double *tree_leaf_value(const tree_list *L, size_t t, const double *x);
+/* The same, leaving out row i of tree t when bit i of except[t] is set (an n-bit map per
+ * tree, bit i & 7 of byte i >> 3): the forest's out-of-bag vote. except NULL: every row. */
+void tree_predict_add_except(const tree_list *L, size_t t0, size_t t1, size_t groups,
+                             const double *X, size_t n, size_t d, double *out, size_t stride,
+                             int threads, const uint8_t *const *except);
 
 /* ---- the binner (tree_bins.c) ----------------------------------------------------------
  * Feature f has n_bins[f] bins over its non-missing training values, cut between distinct

@@ -1,6 +1,6 @@
 /* tree_walk.c - the one tree walker: leaf values of a list of trees added to rows of scores,
  * for the forest and boosting alike (their predict, the boosting validation pass, the
- * forest's out-of-bag vote).
+ * forest's out-of-bag vote, which leaves out each tree's in-bag rows).
  *
  * Rows go in blocks (a block's features stay in L1 while every tree passes over it) and in
  * groups of LANES stepping through a tree in lockstep: leaves point to themselves, so each
@@ -8,6 +8,7 @@
  * chains hide each other's load latency. Each row's sum runs over the trees in order, so
  * the result does not depend on the thread count. */
 #include <math.h>
+#include <stdint.h>
 
 #include "models/tree/tree.h"
 
@@ -29,42 +30,43 @@ static inline void add(double *o, const double *v, size_t w) {
 
 void tree_predict_add(const tree_list *L, size_t t0, size_t t1, size_t groups, const double *X,
                       size_t n, size_t d, double *out, size_t stride, int threads) {
+    tree_predict_add_except(L, t0, t1, groups, X, n, d, out, stride, threads, NULL);
+}
+
+void tree_predict_add_except(const tree_list *L, size_t t0, size_t t1, size_t groups,
+                             const double *X, size_t n, size_t d, double *out, size_t stride,
+                             int threads, const uint8_t *const *except) {
     const size_t w = L->width;
     size_t n_blocks = (n + BLOCK - 1) / BLOCK;
 #pragma omp parallel for schedule(static) num_threads(threads > 0 ? threads : 1)
     for (size_t blk = 0; blk < n_blocks; blk++) {
         size_t r0 = blk * BLOCK, r1 = r0 + BLOCK < n ? r0 + BLOCK : n;
+        uint32_t rows[BLOCK]; /* the block's rows this tree walks */
         for (size_t t = t0; t < t1; t++) {
             const tree_node *nodes = L->nodes + L->off[t];
             const double *val = L->value + (size_t)L->off[t] * w;
             int32_t D = L->depth[t];
-            size_t col = (t % groups) * w;
-            size_t i = r0;
-            for (; i + LANES <= r1; i += LANES) {
+            size_t col = (t % groups) * w, m = 0;
+            if (except)
+                for (size_t i = r0; i < r1; i++) {
+                    if (!(except[t][i >> 3] & (1u << (i & 7)))) rows[m++] = (uint32_t)i;
+                }
+            else
+                for (size_t i = r0; i < r1; i++) rows[m++] = (uint32_t)i;
+            size_t j = 0;
+            for (; j + LANES <= m; j += LANES) {
                 int32_t at[LANES] = {0};
                 for (int32_t s = 0; s < D; s++)
                     for (int l = 0; l < LANES; l++)
-                        at[l] = step(&nodes[at[l]], X + (i + (size_t)l) * d);
+                        at[l] = step(&nodes[at[l]], X + (size_t)rows[j + (size_t)l] * d);
                 for (int l = 0; l < LANES; l++)
-                    add(out + (i + (size_t)l) * stride + col, val + (size_t)at[l] * w, w);
+                    add(out + (size_t)rows[j + (size_t)l] * stride + col, val + (size_t)at[l] * w, w);
             }
-            for (; i < r1; i++) {
+            for (; j < m; j++) {
                 int32_t a = 0;
-                for (int32_t s = 0; s < D; s++) a = step(&nodes[a], X + i * d);
-                add(out + i * stride + col, val + (size_t)a * w, w);
+                for (int32_t s = 0; s < D; s++) a = step(&nodes[a], X + (size_t)rows[j] * d);
+                add(out + (size_t)rows[j] * stride + col, val + (size_t)a * w, w);
             }
         }
     }
-}
-
-const double *tree_leaf_value(const tree_list *L, size_t t, const double *x) {
-    const tree_node *nodes = L->nodes + L->off[t];
-    int32_t i = 0;
-    /* One row alone: a branch is cheaper than the select, and the walk stops at the leaf. */
-    while (!tree_node_is_leaf(&nodes[i], i)) {
-        const tree_node *nd = &nodes[i];
-        double v = x[nd->feature];
-        i = v <= nd->thr || (isnan(v) && nd->dl) ? nd->left : nd->right;
-    }
-    return L->value + ((size_t)L->off[t] + (size_t)i) * L->width;
 }
