@@ -7,13 +7,17 @@
  *
  *   cc -O3 -march=native -fopenmp -Iinclude bench/forest_bench.c build/libastrotrain.a \
  *      $(pkg-config --libs hdf5) -lm -o /tmp/forest_bench
- *   /tmp/forest_bench train.txt test.txt [threads=2] [seed=42] [reps=3]
+ *   /tmp/forest_bench train.txt test.txt [threads=2] [seed=42] [reps=3] [rf|gbdt]
+ * (gbdt: gradient boosting with its defaults instead of the forest; both go through the one
+ * tree core, so this times either family's fit and the shared walker's predict.)
  * Prints fit seconds (wall, and CPU over all threads), predict milliseconds and test accuracy per repetition. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "astrotrain/forest.h"
+#include "astrotrain/gbdt.h"
 
 static double now(void) {
     struct timespec t;
@@ -54,20 +58,25 @@ static at_dataset *read_table(const char *path, size_t k) {
 
 int main(int argc, char **argv) {
     if (argc < 3) {
-        fprintf(stderr, "usage: forest_bench TRAIN TEST [threads] [seed] [reps]\n");
+        fprintf(stderr, "usage: forest_bench TRAIN TEST [threads] [seed] [reps] [rf|gbdt]\n");
         return 2;
     }
     int threads = argc > 3 ? atoi(argv[3]) : 2, reps = argc > 5 ? atoi(argv[5]) : 3;
     uint64_t seed = argc > 4 ? strtoull(argv[4], NULL, 10) : 42;
     at_dataset *tr = read_table(argv[1], 3), *te = read_table(argv[2], 3);
+    int gbdt = argc > 6 && strcmp(argv[6], "gbdt") == 0;
     at_forest_params fp;
     at_forest_params_default(&fp);
+    if (getenv("NO_OOB")) fp.oob_score = 0;
+    at_gbdt_params gp;
+    at_gbdt_params_default(&gp);
     double *P = malloc(te->n * 3 * sizeof *P);
     for (int r = 0; r < reps; r++) {
         at_model *m = NULL;
         at_error e;
         at_fit_input in = {.train = tr, .valid = NULL, .threads = threads, .seed = seed, .progress = NULL};
-        if (at_forest_new(&fp, tr->d, 3, &m, &e)) return fprintf(stderr, "%s\n", e.msg), 1;
+        if (gbdt ? at_gbdt_new(&gp, tr->d, 3, &m, &e) : at_forest_new(&fp, tr->d, 3, &m, &e))
+            return fprintf(stderr, "%s\n", e.msg), 1;
         double t0 = now();
         clock_t c0 = clock(); /* CPU time of all threads: steadier than wall time on a busy machine */
         if (at_model_fit(m, &in, &e)) return fprintf(stderr, "%s\n", e.msg), 1;

@@ -1,6 +1,7 @@
 /* forest.c - the random forest as an at_model: parameters, construction, prediction,
  * importances, figures for metrics.json, and the model file (save/load with checks).
- * Growing the trees is in forest_fit.c. */
+ * Growing the trees is in forest_fit.c; the trees, their walker and their file form are the
+ * tree core's (models/tree/tree.h). */
 #include "astrotrain/forest.h"
 
 #include <ctype.h>
@@ -46,19 +47,10 @@ int at_forest_max_features(const char *spec, size_t d, size_t *out) {
     return 1;
 }
 
-void at_forest_clear(at_forest *f) {
-    free(f->offset);
-    free(f->feature);
-    free(f->threshold);
-    free(f->left);
-    free(f->right);
-    free(f->value);
+static void forest_clear(at_forest *f) {
+    tree_list_free(&f->trees);
     free(f->importance);
-    free(f->depth);
-    f->offset = NULL;
-    f->feature = f->left = f->right = f->depth = NULL;
-    f->threshold = f->value = f->importance = NULL;
-    f->n_trees = f->n_nodes = 0;
+    f->importance = NULL;
     f->oob = NAN;
 }
 
@@ -88,65 +80,52 @@ static at_status check_params(const at_forest_params *p, size_t d, size_t *mtry,
 }
 
 static at_status forest_fit(void *impl, const at_fit_input *in, at_error *err) {
-    return at_forest_fit_impl(impl, in, err);
+    at_forest *f = impl;
+    forest_clear(f);
+    return forest_grow(&f->p, f->mtry, f->k, in, &f->trees, &f->importance, &f->oob, err);
 }
 
-/* Average of the trees' leaf distributions; each row sums over trees in tree order, so
- * the result does not depend on the thread count. Blocks of rows walk one tree at a time
- * to keep that tree's nodes in cache. */
+/* Average of the trees' leaf distributions, by the core walker: each row sums over trees in
+ * tree order, so the result does not depend on the thread count. */
 static at_status forest_predict(const void *impl, const double *X, size_t n, double *P, int threads,
                                 at_error *err) {
     const at_forest *f = impl;
-    if (!f->n_trees) return at_fail(err, AT_ERR_INTERNAL, "random forest: predict before fit");
-    size_t k = f->k, d = f->d, nb = (n + 255) / 256;
+    size_t nt = f->trees.n_trees, k = f->k;
+    if (!nt) return at_fail(err, AT_ERR_INTERNAL, "random forest: predict before fit");
 #ifdef _OPENMP
     if (threads <= 0) threads = omp_get_max_threads();
 #endif
     if (threads <= 0) threads = 1;
+    memset(P, 0, n * k * sizeof *P);
+    tree_predict_add(&f->trees, 0, nt, 1, X, n, f->d, P, k, threads);
+    double inv = 1.0 / (double)nt;
 #pragma omp parallel for schedule(static) num_threads(threads)
-    for (size_t blk = 0; blk < nb; blk++) {
-        size_t i0 = blk * 256, i1 = i0 + 256 < n ? i0 + 256 : n;
-        memset(P + i0 * k, 0, (i1 - i0) * k * sizeof *P);
-        for (size_t t = 0; t < f->n_trees; t++) {
-            size_t base = (size_t)f->offset[t];
-            const int32_t *fe = f->feature + base, *l = f->left + base, *r = f->right + base;
-            const double *th = f->threshold + base, *val = f->value + base * k;
-            for (size_t i = i0; i < i1; i++) {
-                const double *x = X + i * d;
-                int32_t j = 0;
-                while (fe[j] >= 0) j = x[fe[j]] <= th[j] ? l[j] : r[j];
-                const double *v = val + (size_t)j * k;
-                double *p = P + i * k;
-                for (size_t c = 0; c < k; c++) p[c] += v[c];
-            }
-        }
-        double inv = 1.0 / (double)f->n_trees;
-        for (size_t i = i0 * k; i < i1 * k; i++) P[i] *= inv;
-    }
+    for (size_t i = 0; i < n * k; i++) P[i] *= inv;
     return AT_OK;
 }
 
 static at_status forest_importances(const void *impl, double *out) {
     const at_forest *f = impl;
-    if (!f->n_trees) return AT_ERR_INTERNAL;
+    if (!f->trees.n_trees) return AT_ERR_INTERNAL;
     memcpy(out, f->importance, f->d * sizeof *out);
     return AT_OK;
 }
 
 static void forest_describe(const void *impl, at_json *j) {
     const at_forest *f = impl;
+    const tree_list *L = &f->trees;
     double depth = 0;
-    for (size_t t = 0; t < f->n_trees; t++) depth += f->depth[t];
+    for (size_t t = 0; t < L->n_trees; t++) depth += L->depth[t];
     at_json_kv_number(j, "oob_accuracy", f->oob);
-    at_json_kv_int(j, "n_trees", (int64_t)f->n_trees);
-    at_json_kv_int(j, "total_nodes", (int64_t)f->n_nodes);
-    at_json_kv_number(j, "mean_depth", f->n_trees ? depth / (double)f->n_trees : NAN);
+    at_json_kv_int(j, "n_trees", (int64_t)L->n_trees);
+    at_json_kv_int(j, "total_nodes", (int64_t)L->n_nodes);
+    at_json_kv_number(j, "mean_depth", L->n_trees ? depth / (double)L->n_trees : NAN);
 }
 
 static void forest_free(void *impl) {
     at_forest *f = impl;
     if (!f) return;
-    at_forest_clear(f);
+    forest_clear(f);
     free(f);
 }
 
@@ -155,8 +134,18 @@ static void forest_free(void *impl) {
 static at_status forest_save(const void *impl, at_store *st, at_error *err) {
     const at_forest *f = impl;
     const at_forest_params *p = &f->p;
-    if (!f->n_trees) return at_fail(err, AT_ERR_INTERNAL, "random forest: save before fit");
-    at_status s;
+    const tree_list *L = &f->trees;
+    if (!L->n_trees) return at_fail(err, AT_ERR_INTERNAL, "random forest: save before fit");
+    size_t nn = L->n_nodes;
+    int32_t *fe = at_malloc(nn, sizeof *fe, err), *le = at_malloc(nn, sizeof *le, err);
+    int32_t *ri = at_malloc(nn, sizeof *ri, err);
+    double *th = at_malloc(nn, sizeof *th, err);
+    at_status s = AT_OK;
+    if (!fe || !le || !ri || !th) {
+        s = AT_ERR_MEMORY;
+        goto done;
+    }
+    tree_list_to_flat(L, fe, th, le, ri, NULL);
     if ((s = at_store_put_int(st, "model/params/n_trees", p->n_trees, err)) ||
         (s = at_store_put_int(st, "model/params/criterion", p->criterion, err)) ||
         (s = at_store_put_str(st, "model/params/max_features", p->max_features, err)) ||
@@ -167,16 +156,21 @@ static at_status forest_save(const void *impl, at_store *st, at_error *err) {
         (s = at_store_put_int(st, "model/params/bootstrap", p->bootstrap, err)) ||
         (s = at_store_put_int(st, "model/params/max_bins", p->max_bins, err)) ||
         (s = at_store_put_int(st, "model/params/oob_score", p->oob_score, err)) ||
-        (s = at_store_put_i64(st, "model/tree_offsets", f->offset, f->n_trees + 1, err)) ||
-        (s = at_store_put_i32(st, "model/feature", f->feature, f->n_nodes, err)) ||
-        (s = at_store_put_f64(st, "model/threshold", f->threshold, f->n_nodes, err)) ||
-        (s = at_store_put_i32(st, "model/left", f->left, f->n_nodes, err)) ||
-        (s = at_store_put_i32(st, "model/right", f->right, f->n_nodes, err)) ||
-        (s = at_store_put_f64_2d(st, "model/value", f->value, f->n_nodes, f->k, err)) ||
+        (s = at_store_put_i64(st, "model/tree_offsets", L->off, L->n_trees + 1, err)) ||
+        (s = at_store_put_i32(st, "model/feature", fe, nn, err)) ||
+        (s = at_store_put_f64(st, "model/threshold", th, nn, err)) ||
+        (s = at_store_put_i32(st, "model/left", le, nn, err)) ||
+        (s = at_store_put_i32(st, "model/right", ri, nn, err)) ||
+        (s = at_store_put_f64_2d(st, "model/value", L->value, nn, f->k, err)) ||
         (s = at_store_put_f64(st, "model/importances", f->importance, f->d, err)) ||
         (s = at_store_put_real(st, "model/oob_accuracy", f->oob, err)))
-        return s;
-    return AT_OK;
+        goto done;
+done:
+    free(fe);
+    free(le);
+    free(ri);
+    free(th);
+    return s;
 }
 
 static at_status bad_file(at_store *st, at_error *err, const char *what) {
@@ -193,53 +187,19 @@ static at_status get_small_int(at_store *st, const char *name, int64_t lo, int64
     return AT_OK;
 }
 
-/* Every node must point forward inside its own tree (so walks end), name a real feature,
- * and carry a finite distribution; anything else is a corrupt file. */
+/* The tree structure is checked by the core (tree_list_from_flat); here the forest's own
+ * promises: finite class distributions that sum to 1, finite importances. */
 static at_status validate(at_forest *f, at_store *st, at_error *err) {
     size_t k = f->k;
-    if (f->offset[0] != 0 || f->offset[f->n_trees] != (int64_t)f->n_nodes)
-        return bad_file(st, err, "tree offsets do not cover the node arrays");
-    for (size_t t = 0; t < f->n_trees; t++) {
-        int64_t a = f->offset[t], b = f->offset[t + 1];
-        /* Bounded by the node arrays before anything is sized by them. */
-        if (b <= a || a < 0 || b > (int64_t)f->n_nodes) return bad_file(st, err, "tree offsets are not increasing");
-        int64_t m = b - a;
-        if (m > INT32_MAX) return bad_file(st, err, "a tree is too large");
-        int32_t *depth = calloc((size_t)m, sizeof *depth);
-        if (!depth) return at_fail(err, AT_ERR_MEMORY, "random forest: out of memory");
-        int32_t dmax = 0;
-        for (int64_t i = 0; i < m; i++) {
-            size_t g = (size_t)(a + i);
-            int32_t fe = f->feature[g], l = f->left[g], r = f->right[g];
-            if (fe < 0) {
-                if (fe != -1 || l != -1 || r != -1) {
-                    free(depth);
-                    return bad_file(st, err, "a leaf has children");
-                }
-            } else if ((size_t)fe >= f->d || l <= i || r <= i || l >= m || r >= m || l == r ||
-                       isnan(f->threshold[g])) {
-                free(depth);
-                return bad_file(st, err, "a split node has an invalid feature, child or threshold");
-            } else {
-                depth[l] = depth[r] = depth[i] + 1;
-            }
-            if (depth[i] > dmax) dmax = depth[i];
-            const double *v = f->value + g * k;
-            double s = 0;
-            for (size_t j = 0; j < k; j++) {
-                if (!isfinite(v[j]) || v[j] < 0) {
-                    free(depth);
-                    return bad_file(st, err, "a class distribution is not finite and non-negative");
-                }
-                s += v[j];
-            }
-            if (fabs(s - 1.0) > 1e-6) {
-                free(depth);
-                return bad_file(st, err, "a class distribution does not sum to 1");
-            }
+    for (size_t g = 0; g < f->trees.n_nodes; g++) {
+        const double *v = f->trees.value + g * k;
+        double s = 0;
+        for (size_t j = 0; j < k; j++) {
+            if (!isfinite(v[j]) || v[j] < 0)
+                return bad_file(st, err, "a class distribution is not finite and non-negative");
+            s += v[j];
         }
-        f->depth[t] = dmax;
-        free(depth);
+        if (fabs(s - 1.0) > 1e-6) return bad_file(st, err, "a class distribution does not sum to 1");
     }
     for (size_t j = 0; j < f->d; j++)
         if (!isfinite(f->importance[j]) || f->importance[j] < 0)
@@ -251,7 +211,7 @@ static at_status forest_load(void *impl, at_store *st, at_error *err) {
     at_forest *f = impl;
     at_forest_params p;
     at_forest_params_default(&p);
-    at_forest_clear(f);
+    forest_clear(f);
     int64_t v;
     at_status s;
     char *mf = NULL;
@@ -280,40 +240,56 @@ static at_status forest_load(void *impl, at_store *st, at_error *err) {
     f->mtry = mtry;
 
     size_t n_off = 0, n = 0, rank = 0, dims[2] = {0, 0};
-    if ((s = at_store_get_i64(st, "model/tree_offsets", &f->offset, &n_off, err))) goto fail;
+    int64_t *off = NULL;
+    int32_t *fe = NULL, *le = NULL, *ri = NULL;
+    double *th = NULL, *val = NULL;
+    if ((s = at_store_get_i64(st, "model/tree_offsets", &off, &n_off, err))) goto fail;
     if (n_off < 2 || n_off - 1 != (size_t)p.n_trees) {
         s = bad_file(st, err, "tree_offsets does not match n_trees");
         goto fail;
     }
-    f->n_trees = n_off - 1;
-    if ((s = at_store_get_i32(st, "model/feature", &f->feature, &n, err))) goto fail;
-    f->n_nodes = n;
+    if ((s = at_store_get_i32(st, "model/feature", &fe, &n, err))) goto fail;
+    if (off[n_off - 1] != (int64_t)n) {
+        s = bad_file(st, err, "tree offsets do not cover the node arrays");
+        goto fail;
+    }
     if ((s = at_store_shape(st, "model/value", &rank, dims, err))) goto fail;
     if (rank != 2 || dims[0] != n || dims[1] != f->k) {
         s = bad_file(st, err, "value is not n_nodes x n_classes");
         goto fail;
     }
-    f->threshold = at_malloc(n, sizeof *f->threshold, err);
-    f->left = at_malloc(n, sizeof *f->left, err);
-    f->right = at_malloc(n, sizeof *f->right, err);
-    f->value = at_malloc(n * f->k, sizeof *f->value, err);
+    th = at_malloc(n, sizeof *th, err);
+    le = at_malloc(n, sizeof *le, err);
+    ri = at_malloc(n, sizeof *ri, err);
+    val = at_malloc(n * f->k, sizeof *val, err);
     f->importance = at_malloc(f->d, sizeof *f->importance, err);
-    f->depth = at_malloc(f->n_trees, sizeof *f->depth, err);
-    if (!f->threshold || !f->left || !f->right || !f->value || !f->importance || !f->depth) {
+    if (!th || !le || !ri || !val || !f->importance) {
         s = AT_ERR_MEMORY;
         goto fail;
     }
-    if ((s = at_store_read_f64(st, "model/threshold", f->threshold, n, err)) ||
-        (s = at_store_read_i32(st, "model/left", f->left, n, err)) ||
-        (s = at_store_read_i32(st, "model/right", f->right, n, err)) ||
-        (s = at_store_read_f64(st, "model/value", f->value, n * f->k, err)) ||
+    if ((s = at_store_read_f64(st, "model/threshold", th, n, err)) ||
+        (s = at_store_read_i32(st, "model/left", le, n, err)) ||
+        (s = at_store_read_i32(st, "model/right", ri, n, err)) ||
+        (s = at_store_read_f64(st, "model/value", val, n * f->k, err)) ||
         (s = at_store_read_f64(st, "model/importances", f->importance, f->d, err)) ||
         (s = at_store_get_real(st, "model/oob_accuracy", &f->oob, err)))
         goto fail;
+    if ((s = tree_list_from_flat(&f->trees, f->d, n_off - 1, off, fe, th, le, ri, NULL, val, NULL,
+                                 err))) {
+        at_error_prefix(err, "%s: random forest: ", at_store_path(st));
+        goto fail;
+    }
     if ((s = validate(f, st, err))) goto fail;
-    return AT_OK;
+    goto done;
 fail:
-    at_forest_clear(f);
+    forest_clear(f);
+done:
+    free(off);
+    free(fe);
+    free(le);
+    free(ri);
+    free(th);
+    free(val);
     return s;
 }
 
@@ -371,6 +347,7 @@ at_status at_forest_new(const at_forest_params *p, size_t n_features, size_t n_c
     f->k = n_classes;
     f->mtry = mtry;
     f->oob = NAN;
+    tree_list_init(&f->trees, n_classes);
     m->ops = &at_forest_ops;
     m->impl = f;
     m->n_features = n_features;

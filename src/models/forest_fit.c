@@ -1,6 +1,10 @@
-/* forest_fit.c - growing the random forest: quantile binning of the training features,
- * one CART tree per bootstrap sample (histogram split search over uint8 bins), OpenMP
- * over trees, then out-of-bag accuracy and impurity-decrease importances.
+/* forest_fit.c - the random forest's CART learner: one classification tree per bootstrap
+ * sample (histogram split search over the core binner's uint8 codes, exact thresholds in small
+ * nodes), OpenMP over trees, then out-of-bag accuracy and impurity-decrease importances. Each
+ * tree is built as a core `tree` and appended to the caller's list: no model struct here.
+ *
+ * Tree-parallel by design: every tree sees all its rows, so a distributed forest splits trees
+ * among workers and needs no histogram reduce (that seam is the boosting learner's).
  *
  * Determinism: tree t draws every random number from its own stream (seed, t) and is
  * stored at index t, so the forest does not depend on the thread count or schedule. */
@@ -16,88 +20,10 @@
 #include "astrotrain/rng.h"
 #include "models/forest_impl.h"
 
-/* ---- binning ------------------------------------------------------------------- */
-
-/* Feature f of row i falls into bin[f * n + i]. Bin b of feature f covers the training
- * values lo[f * 256 + b] .. hi[f * 256 + b]; a split "bin <= b" is stored as a real
- * threshold between hi of b and lo of the next non-empty bin, so "x <= threshold" at
- * predict time sends every training row the same way as at train time. */
-typedef struct binning {
-    size_t n, d;
-    uint8_t *bin;
-    double *lo, *hi;
-    double *xc; /* d * n: the raw values column by column, for exact small-node splits */
-} binning;
-
 typedef struct valrow {
     double v;
     uint32_t i;
 } valrow;
-
-static int cmp_valrow(const void *a, const void *b) {
-    const valrow *x = a, *y = b;
-    if (x->v < y->v) return -1;
-    if (x->v > y->v) return 1;
-    return x->i < y->i ? -1 : x->i > y->i;
-}
-
-static void binning_free(binning *b) {
-    free(b->bin);
-    free(b->lo);
-    free(b->hi);
-    free(b->xc);
-}
-
-/* Quantile bins: distinct value j goes to raw bin floor(rows_before_j * max_bins / n);
- * raw bins left empty by heavy ties are skipped, so each feature has <= max_bins bins. */
-static at_status binning_build(binning *b, const at_dataset *ds, size_t max_bins, int threads,
-                               at_error *err) {
-    size_t n = ds->n, d = ds->d;
-    b->n = n;
-    b->d = d;
-    b->bin = at_malloc(n, d, err);
-    b->lo = at_malloc(d * 256, sizeof(double), err);
-    b->hi = at_malloc(d * 256, sizeof(double), err);
-    b->xc = at_malloc(n * d, sizeof(double), err);
-    if (!b->bin || !b->lo || !b->hi || !b->xc) return AT_ERR_MEMORY;
-    for (size_t i = 0; i < n * d; i++)
-        if (isnan(ds->X[i]))
-            return at_fail(err, AT_ERR_DATA, "random forest: training row %zu, feature %zu is NaN",
-                           i / d, i % d);
-    int failed = 0;
-#pragma omp parallel for schedule(dynamic) num_threads(threads) reduction(| : failed)
-    for (size_t f = 0; f < d; f++) {
-        valrow *s = malloc(n * sizeof *s);
-        if (!s) {
-            failed = 1;
-            continue;
-        }
-        for (size_t i = 0; i < n; i++) {
-            s[i] = (valrow){ds->X[i * d + f], (uint32_t)i};
-            b->xc[f * n + i] = s[i].v;
-        }
-        qsort(s, n, sizeof *s, cmp_valrow);
-        uint8_t *col = b->bin + f * n;
-        double *lo = b->lo + f * 256, *hi = b->hi + f * 256;
-        int cur = -1;
-        size_t last_raw = SIZE_MAX;
-        for (size_t j = 0; j < n; j++) {
-            if (j == 0 || s[j].v != s[j - 1].v) {
-                size_t raw = (size_t)((unsigned __int128)j * max_bins / n);
-                if (raw != last_raw) {
-                    cur++;
-                    last_raw = raw;
-                    lo[cur] = s[j].v;
-                }
-            }
-            hi[cur] = s[j].v;
-            col[s[j].i] = (uint8_t)cur;
-        }
-        free(s);
-    }
-    if (failed) return at_fail(err, AT_ERR_MEMORY, "random forest: out of memory while binning");
-    return AT_OK;
-}
 
 /* A threshold t with a <= t < c, preferring the midpoint (as scikit-learn does). */
 static double split_threshold(double a, double c) {
@@ -114,50 +40,31 @@ static double split_threshold(double a, double c) {
 #define EXACT_MAX_ROWS 256
 
 typedef struct fit_ctx {
-    const at_forest *f;
-    const binning *bins;
-    const double *Xc; /* d * n: the training features column by column */
+    const at_forest_params *p;
+    size_t d, k, mtry;
+    const tree_bins *bins;
+    const uint8_t *codes; /* d * n bin codes, feature-major */
+    const double *Xc;     /* d * n: the training features column by column */
     const uint8_t *y;
     const double *class_w; /* k */
     size_t n;
     uint64_t seed;
 } fit_ctx;
 
-typedef struct tree {
-    size_t n_nodes, cap;
-    int32_t *feature, *left, *right;
-    double *threshold, *value; /* value: weighted class counts, normalised at the end */
-    double *imp;               /* d: impurity decrease per feature */
-    int32_t depth;
-    uint8_t *inbag;            /* n/8 bitmap, for the out-of-bag estimate */
-} tree;
+/* One grown tree (values: weighted class counts, normalised at the end) and what the forest
+ * needs of it besides. */
+typedef struct grown {
+    tree t;
+    double *imp;    /* d: impurity decrease per feature */
+    uint8_t *inbag; /* n/8 bitmap, for the out-of-bag estimate */
+} grown;
 
-static void tree_free(tree *t) {
-    free(t->feature);
-    free(t->left);
-    free(t->right);
-    free(t->threshold);
-    free(t->value);
-    free(t->imp);
-    free(t->inbag);
-    memset(t, 0, sizeof *t);
-}
-
-static int tree_grow(tree *t, size_t k) {
-    size_t cap = t->cap ? t->cap * 2 : 256;
-    int32_t *fe = realloc(t->feature, cap * sizeof *fe);
-    if (fe) t->feature = fe;
-    int32_t *l = realloc(t->left, cap * sizeof *l);
-    if (l) t->left = l;
-    int32_t *r = realloc(t->right, cap * sizeof *r);
-    if (r) t->right = r;
-    double *th = realloc(t->threshold, cap * sizeof *th);
-    if (th) t->threshold = th;
-    double *v = realloc(t->value, cap * k * sizeof *v);
-    if (v) t->value = v;
-    if (!fe || !l || !r || !th || !v) return 0;
-    t->cap = cap;
-    return 1;
+static void grown_free(grown *g) {
+    tree_free(&g->t);
+    free(g->imp);
+    free(g->inbag);
+    g->imp = NULL;
+    g->inbag = NULL;
 }
 
 /* Impurity of weighted class counts c (total w). */
@@ -235,10 +142,9 @@ static valrow *sort_vals(valrow *a, valrow *tmp, size_t n) {
 /* Exact search for a small node: every threshold between two distinct values. */
 static int scan_exact(const fit_ctx *c, work *wk, size_t f, size_t start, size_t end,
                       const double *parent, double wtot, split *best) {
-    const at_forest *F = c->f;
-    size_t k = F->k, nn = end - start;
-    size_t min_leaf = (size_t)F->p.min_samples_leaf;
-    int crit = F->p.criterion;
+    size_t k = c->k, nn = end - start;
+    size_t min_leaf = (size_t)c->p->min_samples_leaf;
+    int crit = c->p->criterion;
     const double *x = c->Xc + f * c->n;
     for (size_t i = 0; i < nn; i++) {
         uint32_t r = wk->idx[start + i];
@@ -276,11 +182,10 @@ static int scan_exact(const fit_ctx *c, work *wk, size_t f, size_t start, size_t
 /* Best split of rows idx[start, end) on feature f; returns 0 when f is constant there. */
 static int scan_feature(const fit_ctx *c, work *wk, size_t f, size_t start, size_t end,
                         const double *parent, double wtot, split *best) {
-    const at_forest *F = c->f;
-    size_t k = F->k, nn = end - start;
-    size_t min_leaf = (size_t)F->p.min_samples_leaf;
-    int crit = F->p.criterion;
-    const uint8_t *col = c->bins->bin + f * c->n;
+    size_t k = c->k, nn = end - start;
+    size_t min_leaf = (size_t)c->p->min_samples_leaf;
+    int crit = c->p->criterion;
+    const uint8_t *col = c->codes + f * c->n;
     const uint8_t *y = c->y;
     const double *w = wk->w;
     double *hist = wk->hist;
@@ -319,8 +224,8 @@ static int scan_feature(const fit_ctx *c, work *wk, size_t f, size_t start, size
                     best->feature = (int32_t)f;
                     best->exact = 0;
                     best->bin = last;
-                    best->thr = split_threshold(c->bins->hi[f * 256 + (size_t)last],
-                                                c->bins->lo[f * 256 + b]);
+                    size_t o = (size_t)c->bins->offset[f];
+                    best->thr = split_threshold(c->bins->hi[o + (size_t)last], c->bins->lo[o + b]);
                 }
             }
         }
@@ -339,15 +244,17 @@ typedef struct frame {
     int32_t node, depth;
 } frame;
 
-static at_status grow_tree(const fit_ctx *c, size_t ti, tree *t, at_error *err) {
-    const at_forest *F = c->f;
-    size_t n = c->n, k = F->k, d = F->d;
-    int crit = F->p.criterion;
+static at_status grow_tree(const fit_ctx *c, size_t ti, grown *g, at_error *err) {
+    const at_forest_params *P = c->p;
+    size_t n = c->n, k = c->k, d = c->d;
+    int crit = P->criterion;
+    tree *t = &g->t;
     at_rng rng;
     at_rng_init(&rng, c->seed, (uint64_t)ti);
     work wk = {0};
     frame *stack = NULL;
     at_status st = AT_OK;
+    tree_init(t, k);
     wk.idx = malloc(n * sizeof *wk.idx);
     wk.w = calloc(n, sizeof *wk.w);
     wk.hist = calloc(256 * k, sizeof *wk.hist);
@@ -356,20 +263,20 @@ static at_status grow_tree(const fit_ctx *c, size_t ti, tree *t, at_error *err) 
     wk.perm = malloc(d * sizeof *wk.perm);
     wk.sv = malloc(EXACT_MAX_ROWS * sizeof *wk.sv);
     wk.tmp = malloc(EXACT_MAX_ROWS * sizeof *wk.tmp);
-    t->imp = calloc(d, sizeof *t->imp);
-    t->inbag = calloc((n + 7) / 8, 1);
+    g->imp = calloc(d, sizeof *g->imp);
+    g->inbag = calloc((n + 7) / 8, 1);
     /* Depth-first: at most one pending sibling per level, so depth + 2 frames suffice;
      * depth cannot exceed the number of rows. */
     stack = malloc((n + 2) * sizeof *stack);
-    if (!wk.idx || !wk.w || !wk.hist || !wk.hcnt || !wk.cl || !wk.perm || !wk.sv || !wk.tmp || !t->imp || !t->inbag ||
-        !stack || !tree_grow(t, k)) {
+    if (!wk.idx || !wk.w || !wk.hist || !wk.hcnt || !wk.cl || !wk.perm || !wk.sv || !wk.tmp || !g->imp ||
+        !g->inbag || !stack || tree_reserve(t, 1, NULL)) {
         st = at_fail(err, AT_ERR_MEMORY, "random forest: out of memory growing tree %zu", ti);
         goto done;
     }
     for (size_t j = 0; j < d; j++) wk.perm[j] = j;
 
     /* Bootstrap: n draws with replacement, kept as multiplicities. */
-    if (F->p.bootstrap)
+    if (P->bootstrap)
         for (size_t i = 0; i < n; i++) wk.w[at_rng_below(&rng, n)] += 1.0;
     else
         for (size_t i = 0; i < n; i++) wk.w[i] = 1.0;
@@ -378,7 +285,7 @@ static at_status grow_tree(const fit_ctx *c, size_t ti, tree *t, at_error *err) 
     memset(root, 0, k * sizeof *root);
     for (size_t i = 0; i < n; i++) {
         if (wk.w[i] <= 0) continue;
-        t->inbag[i >> 3] |= (uint8_t)(1u << (i & 7));
+        g->inbag[i >> 3] |= (uint8_t)(1u << (i & 7));
         wk.w[i] *= c->class_w[c->y[i]];
         root[c->y[i]] += wk.w[i];
         wk.idx[m++] = (uint32_t)i;
@@ -387,16 +294,14 @@ static at_status grow_tree(const fit_ctx *c, size_t ti, tree *t, at_error *err) 
     t->depth = 0;
     size_t sp = 0;
     stack[sp++] = (frame){0, m, 0, 0};
-    size_t min_split = (size_t)F->p.min_samples_split, min_leaf = (size_t)F->p.min_samples_leaf;
-    int64_t max_depth = F->p.max_depth;
+    size_t min_split = (size_t)P->min_samples_split, min_leaf = (size_t)P->min_samples_leaf;
+    int64_t max_depth = P->max_depth;
     double cl[256], cr[256]; /* k <= 256 is checked by at_forest_new */
     while (sp) {
         frame fr = stack[--sp];
         int32_t node = fr.node;
         if (fr.depth > t->depth) t->depth = fr.depth;
-        t->feature[node] = -1;
-        t->left[node] = t->right[node] = -1;
-        t->threshold[node] = 0;
+        tree_set_leaf(t, node);
         const double *cnt = t->value + (size_t)node * k;
         size_t nn = fr.end - fr.start;
         double wtot = 0;
@@ -413,7 +318,7 @@ static at_status grow_tree(const fit_ctx *c, size_t ti, tree *t, at_error *err) 
         split best = {0};
         size_t visited = 0;
         for (size_t i = 0; i < d; i++) {
-            if (visited >= F->mtry && best.found) break;
+            if (visited >= c->mtry && best.found) break;
             size_t j = i + (size_t)at_rng_below(&rng, d - i);
             size_t f = wk.perm[j];
             wk.perm[j] = wk.perm[i];
@@ -426,7 +331,7 @@ static at_status grow_tree(const fit_ctx *c, size_t ti, tree *t, at_error *err) 
 
         /* Partition in place (the bin test and x <= thr agree on binned splits; the bin
          * column is smaller); child counts summed exactly. */
-        const uint8_t *col = c->bins->bin + (size_t)best.feature * n;
+        const uint8_t *col = c->codes + (size_t)best.feature * n;
         const double *xcol = c->Xc + (size_t)best.feature * n;
         memset(cl, 0, k * sizeof *cl);
         memset(cr, 0, k * sizeof *cr);
@@ -442,22 +347,19 @@ static at_status grow_tree(const fit_ctx *c, size_t ti, tree *t, at_error *err) 
                 wk.idx[b] = r;
             }
         }
-        if (t->n_nodes + 2 > t->cap && !tree_grow(t, k)) {
+        if (tree_reserve(t, t->n_nodes + 2, NULL)) {
             st = at_fail(err, AT_ERR_MEMORY, "random forest: out of memory growing tree %zu", ti);
             goto done;
         }
         int32_t L = (int32_t)t->n_nodes, R = L + 1;
         t->n_nodes += 2;
-        t->feature[node] = best.feature;
-        t->threshold[node] = best.thr;
-        t->left[node] = L;
-        t->right[node] = R;
         memcpy(t->value + (size_t)L * k, cl, k * sizeof *cl);
         memcpy(t->value + (size_t)R * k, cr, k * sizeof *cr);
         double wl = 0, wr = 0;
         for (size_t j = 0; j < k; j++) wl += cl[j], wr += cr[j];
-        t->imp[best.feature] += wtot * imp - wl * impurity(cl, k, wl, crit) -
-                                wr * impurity(cr, k, wr, crit);
+        double dec = wtot * imp - wl * impurity(cl, k, wl, crit) - wr * impurity(cr, k, wr, crit);
+        g->imp[best.feature] += dec;
+        tree_set_split(t, node, best.feature, best.thr, 0, L, R, dec);
         stack[sp++] = (frame){a, fr.end, R, fr.depth + 1};
         stack[sp++] = (frame){fr.start, a, L, fr.depth + 1};
     }
@@ -482,91 +384,70 @@ done:
 
 /* ---- the forest ----------------------------------------------------------------- */
 
-static const double *tree_leaf(const at_forest *f, size_t t, const double *x) {
-    size_t base = (size_t)f->offset[t];
-    const int32_t *fe = f->feature + base, *l = f->left + base, *r = f->right + base;
-    const double *th = f->threshold + base;
-    int32_t i = 0;
-    while (fe[i] >= 0) i = x[fe[i]] <= th[i] ? l[i] : r[i];
-    return f->value + (base + (size_t)i) * f->k;
-}
-
-static at_status assemble(at_forest *f, tree *trees, size_t nt, at_error *err) {
-    size_t total = 0, k = f->k, d = f->d;
-    for (size_t t = 0; t < nt; t++) total += trees[t].n_nodes;
-    f->offset = at_malloc(nt + 1, sizeof *f->offset, err);
-    f->feature = at_malloc(total, sizeof *f->feature, err);
-    f->left = at_malloc(total, sizeof *f->left, err);
-    f->right = at_malloc(total, sizeof *f->right, err);
-    f->threshold = at_malloc(total, sizeof *f->threshold, err);
-    f->value = at_malloc(total * k, sizeof *f->value, err);
-    f->importance = at_calloc(d, sizeof *f->importance, err);
-    f->depth = at_malloc(nt, sizeof *f->depth, err);
-    if (!f->offset || !f->feature || !f->left || !f->right || !f->threshold || !f->value ||
-        !f->importance || !f->depth)
-        return AT_ERR_MEMORY;
-    size_t o = 0, used = 0;
+/* Appends the trees in order; importances: each tree normalised, then averaged over the trees
+ * that split. */
+static at_status assemble(tree_list *L, double *importance, size_t d, grown *trees, size_t nt,
+                          at_error *err) {
+    size_t used = 0;
     for (size_t t = 0; t < nt; t++) {
-        tree *tr = &trees[t];
-        size_t m = tr->n_nodes;
-        f->offset[t] = (int64_t)o;
-        memcpy(f->feature + o, tr->feature, m * sizeof *f->feature);
-        memcpy(f->left + o, tr->left, m * sizeof *f->left);
-        memcpy(f->right + o, tr->right, m * sizeof *f->right);
-        memcpy(f->threshold + o, tr->threshold, m * sizeof *f->threshold);
-        memcpy(f->value + o * k, tr->value, m * k * sizeof *f->value);
-        f->depth[t] = tr->depth;
-        o += m;
-        /* Importances: each tree normalised, then averaged over trees that split. */
-        double s = 0;
-        for (size_t j = 0; j < d; j++) s += tr->imp[j];
-        if (m > 1 && s > 0) {
-            for (size_t j = 0; j < d; j++) f->importance[j] += tr->imp[j] / s;
+        at_status s = tree_list_append(L, &trees[t].t, err);
+        if (s) return s;
+        double sum = 0;
+        for (size_t j = 0; j < d; j++) sum += trees[t].imp[j];
+        if (trees[t].t.n_nodes > 1 && sum > 0) {
+            for (size_t j = 0; j < d; j++) importance[j] += trees[t].imp[j] / sum;
             used++;
         }
     }
-    f->offset[nt] = (int64_t)o;
-    f->n_nodes = total;
-    f->n_trees = nt;
+    if (L->n_nodes > (size_t)INT32_MAX)
+        return at_fail(err, AT_ERR_MEMORY, "random forest: %zu nodes is more than supported", L->n_nodes);
     double s = 0;
-    for (size_t j = 0; j < d; j++) s += f->importance[j];
+    for (size_t j = 0; j < d; j++) s += importance[j];
     if (used && s > 0)
-        for (size_t j = 0; j < d; j++) f->importance[j] /= s;
+        for (size_t j = 0; j < d; j++) importance[j] /= s;
     return AT_OK;
 }
 
-/* Out-of-bag accuracy: each row voted on by the trees that did not see it, in tree order. */
-static double oob_accuracy(const at_forest *f, const at_dataset *ds, const tree *trees,
+/* Out-of-bag accuracy: each row voted on by the trees that did not see it (their leaf
+ * distributions summed in tree order by the core walker, leaving out each tree's in-bag rows),
+ * argmax with ties to the lower class; rows every tree saw are not counted. NaN when no row
+ * is counted (or out of memory: the figure is optional). */
+static double oob_accuracy(const tree_list *L, const at_dataset *ds, const grown *trees, size_t k,
                            int threads) {
-    size_t n = ds->n, k = f->k, correct = 0, counted = 0;
-#pragma omp parallel num_threads(threads) reduction(+ : correct, counted)
-    {
-        double p[256];
-#pragma omp for schedule(static)
-        for (size_t i = 0; i < n; i++) {
-            memset(p, 0, k * sizeof *p);
-            int any = 0;
-            for (size_t t = 0; t < f->n_trees; t++) {
-                if (trees[t].inbag[i >> 3] & (1u << (i & 7))) continue;
-                const double *v = tree_leaf(f, t, ds->X + i * f->d);
-                for (size_t j = 0; j < k; j++) p[j] += v[j];
-                any = 1;
-            }
-            if (!any) continue;
-            size_t best = 0;
-            for (size_t j = 1; j < k; j++)
-                if (p[j] > p[best]) best = j;
-            counted++;
-            correct += (int32_t)best == ds->y[i];
-        }
+    size_t n = ds->n, nt = L->n_trees, correct = 0, counted = 0;
+    double *p = calloc(n * k + 1, sizeof *p);
+    const uint8_t **bags = malloc((nt + 1) * sizeof *bags);
+    if (!p || !bags) {
+        free(p);
+        free(bags);
+        return NAN;
     }
+    for (size_t t = 0; t < nt; t++) bags[t] = trees[t].inbag;
+    tree_predict_add_except(L, 0, nt, 1, ds->X, n, ds->d, p, k, threads, bags);
+#pragma omp parallel for schedule(static) num_threads(threads) reduction(+ : correct, counted)
+    for (size_t i = 0; i < n; i++) {
+        size_t t = 0;
+        while (t < nt && (bags[t][i >> 3] & (1u << (i & 7)))) t++;
+        if (t == nt) continue;
+        const double *pi = p + i * k;
+        size_t best = 0;
+        for (size_t j = 1; j < k; j++)
+            if (pi[j] > pi[best]) best = j;
+        counted++;
+        correct += (int32_t)best == ds->y[i];
+    }
+    free(p);
+    free(bags);
     return counted ? (double)correct / (double)counted : NAN;
 }
 
-at_status at_forest_fit_impl(at_forest *f, const at_fit_input *in, at_error *err) {
+at_status forest_grow(const at_forest_params *p, size_t mtry, size_t k, const at_fit_input *in,
+                      tree_list *L, double **importance, double *oob, at_error *err) {
     const at_dataset *ds = in->train;
-    size_t n = ds->n, k = f->k, nt = (size_t)f->p.n_trees;
-    at_forest_clear(f);
+    size_t n = ds->n, d = ds->d, nt = (size_t)p->n_trees;
+    tree_list_free(L);
+    *importance = NULL;
+    *oob = NAN;
     if (!ds->y) return at_fail(err, AT_ERR_DATA, "random forest: the training data have no labels");
     if (n > UINT32_MAX)
         return at_fail(err, AT_ERR_DATA, "random forest: %zu training rows is more than supported", n);
@@ -577,14 +458,17 @@ at_status at_forest_fit_impl(at_forest *f, const at_fit_input *in, at_error *err
     if (threads <= 0) threads = 1;
 
     at_status st = AT_OK;
-    binning bins = {0};
+    tree_bins bins = {0};
     uint8_t *y = malloc(n);
+    uint8_t *codes = malloc(n * d + 1);
+    double *xc = malloc((n * d + 1) * sizeof *xc);
     double *cw = calloc(k, sizeof *cw);
     size_t *counts = calloc(k, sizeof *counts);
-    tree *trees = calloc(nt, sizeof *trees);
+    grown *trees = calloc(nt, sizeof *trees);
     at_status *tst = calloc(nt, sizeof *tst);
     at_error *terr = calloc(nt, sizeof *terr);
-    if (!y || !cw || !counts || !trees || !tst || !terr) {
+    double *imp = calloc(d ? d : 1, sizeof *imp);
+    if (!y || !codes || !xc || !cw || !counts || !trees || !tst || !terr || !imp) {
         st = at_fail(err, AT_ERR_MEMORY, "random forest: out of memory");
         goto done;
     }
@@ -599,12 +483,18 @@ at_status at_forest_fit_impl(at_forest *f, const at_fit_input *in, at_error *err
     }
     /* balanced: n / (k * count_c), as scikit-learn, for the classes present. */
     for (size_t j = 0; j < k; j++)
-        cw[j] = f->p.class_weight == AT_CLASS_WEIGHT_BALANCED && counts[j]
+        cw[j] = p->class_weight == AT_CLASS_WEIGHT_BALANCED && counts[j]
                     ? (double)n / ((double)k * (double)counts[j])
                     : 1.0;
-    if ((st = binning_build(&bins, ds, (size_t)f->p.max_bins, threads, err))) goto done;
+    if ((st = tree_bins_fit(ds->X, n, d, (int)p->max_bins, TREE_CUTS_RANK, 0, threads, &bins, err))) {
+        at_error_prefix(err, "random forest: ");
+        goto done;
+    }
+    tree_bins_encode(&bins, ds->X, n, codes, threads);
+    for (size_t f = 0; f < d; f++)
+        for (size_t i = 0; i < n; i++) xc[f * n + i] = ds->X[i * d + f];
 
-    fit_ctx c = {f, &bins, bins.xc, y, cw, n, in->seed};
+    fit_ctx c = {p, d, k, mtry, &bins, codes, xc, y, cw, n, in->seed};
     size_t done_trees = 0;
     int stop = 0;
 #pragma omp parallel for schedule(dynamic) num_threads(threads)
@@ -639,19 +529,24 @@ at_status at_forest_fit_impl(at_forest *f, const at_fit_input *in, at_error *err
         st = at_fail(err, AT_ERR_INTERRUPTED, "random forest: fit interrupted");
         goto done;
     }
-    if ((st = assemble(f, trees, nt, err))) goto done;
-    f->oob = f->p.bootstrap && f->p.oob_score ? oob_accuracy(f, ds, trees, threads) : NAN;
+    if ((st = assemble(L, imp, d, trees, nt, err))) goto done;
+    *oob = p->bootstrap && p->oob_score ? oob_accuracy(L, ds, trees, k, threads) : NAN;
+    *importance = imp;
+    imp = NULL;
 
 done:
-    if (st) at_forest_clear(f);
+    if (st) tree_list_free(L);
     if (trees)
-        for (size_t t = 0; t < nt; t++) tree_free(&trees[t]);
+        for (size_t t = 0; t < nt; t++) grown_free(&trees[t]);
     free(trees);
     free(tst);
     free(terr);
-    binning_free(&bins);
+    tree_bins_free(&bins);
+    free(codes);
+    free(xc);
     free(y);
     free(cw);
     free(counts);
+    free(imp);
     return st;
 }

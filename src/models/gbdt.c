@@ -1,5 +1,6 @@
 /* gbdt.c - the gradient_boosting family: parameters, the boosting loop (gradients, K trees per
- * round, validation tracking, early stopping), prediction, importances, history, describe. */
+ * round from the learner, appended to the model's tree list; validation tracking, early
+ * stopping), prediction through the core walker, importances, history, describe. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,18 +57,9 @@ at_status at_gbdt_params_check(const at_gbdt_params *p, at_error *err) {
 
 void gbdt_model_clear(gbdt_model *m) {
     free(m->base);
-    free(m->tree_off);
-    free(m->depth);
-    free(m->feature);
-    free(m->thr);
-    free(m->left);
-    free(m->right);
-    free(m->default_left);
-    free(m->value);
-    free(m->gain);
-    free(m->packed);
     free(m->hist_values);
-    gbdt_bins_free(&m->bins);
+    tree_list_free(&m->trees);
+    tree_bins_free(&m->bins);
     at_gbdt_params p = m->p;
     size_t d = m->d, k = m->k, kt = m->kt;
     memset(m, 0, sizeof *m);
@@ -76,88 +68,8 @@ void gbdt_model_clear(gbdt_model *m) {
     m->k = k;
     m->kt = kt;
     m->best_round = -1;
+    tree_list_init(&m->trees, 1);
     gbdt_history_view(m);
-}
-
-#define GROW(field, cap, T)                                                   \
-    do {                                                                      \
-        T *q_ = realloc(m->field, (cap) * sizeof(T));                         \
-        if (!q_) return at_fail(err, AT_ERR_MEMORY, "out of memory for trees"); \
-        m->field = q_;                                                        \
-    } while (0)
-
-at_status gbdt_model_reserve(gbdt_model *m, size_t trees, size_t max_nodes, at_error *err) {
-    if (m->n_trees + trees + 1 > m->cap_trees) {
-        size_t c = m->cap_trees ? m->cap_trees * 2 : 64;
-        while (c < m->n_trees + trees + 1) c *= 2;
-        GROW(tree_off, c, int64_t);
-        GROW(depth, c, int32_t);
-        if (m->n_trees == 0) m->tree_off[0] = 0;
-        m->cap_trees = c;
-    }
-    if (m->n_nodes + max_nodes > m->cap_nodes) {
-        size_t c = m->cap_nodes ? m->cap_nodes * 2 : 1024;
-        while (c < m->n_nodes + max_nodes) c *= 2;
-        GROW(feature, c, int32_t);
-        GROW(thr, c, double);
-        GROW(left, c, int32_t);
-        GROW(right, c, int32_t);
-        GROW(default_left, c, uint8_t);
-        GROW(value, c, double);
-        GROW(gain, c, double);
-        GROW(packed, c, gbdt_pnode);
-        m->cap_nodes = c;
-    }
-    return AT_OK;
-}
-
-at_status gbdt_model_pack_tree(gbdt_model *m, size_t t, at_error *err) {
-    int64_t o = m->tree_off[t], e = m->tree_off[t + 1];
-    if (o < 0 || e <= o || (size_t)e > m->n_nodes || e - o > INT32_MAX)
-        return at_fail(err, AT_ERR_MODEL, "gradient boosting tree %zu has an invalid node range [%lld, %lld)", t,
-                       (long long)o, (long long)e);
-    int32_t cnt = (int32_t)(e - o), maxd = 0;
-    /* Children come after their parent (nodes are stored in creation order), which rules out
-     * cycles, so node depths follow in one forward pass; packed[].dl holds them meanwhile. */
-    for (int32_t i = 0; i < cnt; i++) m->packed[o + i].dl = 0;
-    for (int32_t i = 0; i < cnt; i++) {
-        size_t a = (size_t)(o + i);
-        int32_t f = m->feature[a];
-        int32_t di = m->packed[a].dl;
-        if (f == -1) {
-            if (!isfinite(m->value[a]))
-                return at_fail(err, AT_ERR_MODEL, "gradient boosting tree %zu node %d: leaf value is not finite", t, i);
-            if (di > maxd) maxd = di;
-            continue;
-        }
-        if (f < 0 || (size_t)f >= m->d)
-            return at_fail(err, AT_ERR_MODEL, "gradient boosting tree %zu node %d: feature %d out of range", t, i, f);
-        int32_t l = m->left[a], r = m->right[a];
-        if (l <= i || l >= cnt || r <= i || r >= cnt)
-            return at_fail(err, AT_ERR_MODEL, "gradient boosting tree %zu node %d: child index out of range", t, i);
-        if (isnan(m->thr[a]))
-            return at_fail(err, AT_ERR_MODEL, "gradient boosting tree %zu node %d: threshold is NaN", t, i);
-        if (m->packed[o + l].dl < di + 1) m->packed[o + l].dl = di + 1;
-        if (m->packed[o + r].dl < di + 1) m->packed[o + r].dl = di + 1;
-    }
-    m->depth[t] = maxd;
-    for (int32_t i = 0; i < cnt; i++) {
-        size_t a = (size_t)(o + i);
-        gbdt_pnode *p = &m->packed[a];
-        if (m->feature[a] == -1) {
-            p->thr = m->value[a];
-            p->left = p->right = (int32_t)a;
-            p->feature = 0;
-            p->dl = 0;
-        } else {
-            p->thr = m->thr[a];
-            p->left = (int32_t)(o + m->left[a]);
-            p->right = (int32_t)(o + m->right[a]);
-            p->feature = m->feature[a];
-            p->dl = m->default_left[a] != 0;
-        }
-    }
-    return AT_OK;
 }
 
 void gbdt_history_view(gbdt_model *m) {
@@ -169,11 +81,6 @@ void gbdt_history_view(gbdt_model *m) {
 
 /* ---- fit ---- */
 
-static int cmp_i32(const void *a, const void *b) {
-    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
-    return (x > y) - (x < y);
-}
-
 /* Trees of one round are independent: up to `threads` of them grow at once, one thread each,
  * each in its own grower with its own row and feature draws (ng growers). */
 typedef struct fit_buf {
@@ -184,6 +91,7 @@ typedef struct fit_buf {
     uint32_t *rows;  /* ng * n */
     int32_t *feats;  /* ng * d */
     gbdt_grower **growers;
+    tree *trees;     /* ng: the trees just grown */
     at_status *st;   /* ng */
     at_error *errs;  /* ng */
 } fit_buf;
@@ -197,6 +105,8 @@ static void fit_buf_free(fit_buf *b) {
     free(b->feats);
     for (size_t i = 0; b->growers && i < b->ng; i++) gbdt_grower_free(b->growers[i]);
     free(b->growers);
+    for (size_t i = 0; b->trees && i < b->ng; i++) tree_free(&b->trees[i]);
+    free(b->trees);
     free(b->st);
     free(b->errs);
 }
@@ -210,30 +120,14 @@ static at_status grow_one(gbdt_model *m, fit_buf *b, size_t j, size_t r, size_t 
     at_rng_init(&rng, in->seed, (uint64_t)(r * kt + c));
     uint32_t *rowbuf = b->rows + j * n;
     int32_t *feats = b->feats + j * d;
-    const uint32_t *rows = NULL;
-    size_t nr = n;
-    if (m->p.subsample < 1) {
-        nr = 0;
-        for (size_t i = 0; i < n; i++)
-            if (at_rng_uniform(&rng) < m->p.subsample) rowbuf[nr++] = (uint32_t)i;
-        if (nr > 0) rows = rowbuf;
-        else nr = n;
-    }
-    for (size_t f = 0; f < d; f++) feats[f] = (int32_t)f;
-    if (nf < d) {
-        for (size_t f = 0; f < nf; f++) {
-            size_t k = f + (size_t)at_rng_below(&rng, d - f);
-            int32_t t = feats[f];
-            feats[f] = feats[k];
-            feats[k] = t;
-        }
-        qsort(feats, nf, sizeof *feats, cmp_i32);
-    }
-    return gbdt_grow_tree(b->growers[j], b->gh + c * n, rows, nr, feats, nf, threads, b->score_tr + c,
-                          kt, err);
+    size_t nr;
+    gbdt_sample_rows(&rng, m->p.subsample, n, rowbuf, &nr);
+    gbdt_sample_features(&rng, d, nf, feats);
+    return gbdt_grow_tree(b->growers[j], b->gh + c * n, nr < n ? rowbuf : NULL, nr, feats, nf, threads,
+                          b->score_tr + c, kt, &b->trees[j], err);
 }
 
-/* All trees of round r, committed to the model in class order. */
+/* All trees of round r, appended to the model in class order. */
 static at_status grow_round(gbdt_model *m, fit_buf *b, size_t r, size_t n, size_t nf,
                             const at_fit_input *in, int threads, at_error *err) {
     at_status s;
@@ -254,7 +148,7 @@ static at_status grow_round(gbdt_model *m, fit_buf *b, size_t r, size_t n, size_
                 }
         }
         for (size_t j = 0; j < cnt; j++)
-            if ((s = gbdt_grower_commit(b->growers[j], m, err))) return s;
+            if ((s = tree_list_append(&m->trees, &b->trees[j], err))) return s;
     }
     return AT_OK;
 }
@@ -307,18 +201,21 @@ static at_status gbdt_fit(void *impl, const at_fit_input *in, at_error *err) {
     b.rows = at_malloc(b.ng * n, sizeof *b.rows, err);
     b.feats = at_malloc(b.ng * d, sizeof *b.feats, err);
     b.growers = at_calloc(b.ng, sizeof *b.growers, err);
+    b.trees = at_calloc(b.ng, sizeof *b.trees, err);
     b.st = at_calloc(b.ng, sizeof *b.st, err);
     b.errs = at_calloc(b.ng, sizeof *b.errs, err);
     if (!m->base || !m->hist_values || !b.codes || !b.score_tr || !b.score_va || !b.gh || !b.rows ||
-        !b.feats || !b.growers || !b.st || !b.errs) {
+        !b.feats || !b.growers || !b.trees || !b.st || !b.errs) {
         s = AT_ERR_MEMORY;
         goto fail;
     }
-    if ((s = gbdt_bins_fit(tr->X, n, d, (int)m->p.max_bin, &m->bins, err))) goto fail;
-    gbdt_bins_encode(&m->bins, tr->X, n, b.codes, threads);
+    if ((s = tree_bins_fit(tr->X, n, d, (int)m->p.max_bin, TREE_CUTS_GREEDY, 1, threads, &m->bins, err)))
+        goto fail;
+    tree_bins_encode(&m->bins, tr->X, n, b.codes, threads);
+    /* One process: no histogram reduce. */
     gbdt_grow_params gp = {m->p.lambda, m->p.gamma, m->p.min_child_weight, m->p.learning_rate,
                            (int)m->p.max_depth, (int)m->p.max_leaves,
-                           m->p.grow_policy == AT_GROW_LOSSGUIDE};
+                           m->p.grow_policy == AT_GROW_LOSSGUIDE, {NULL, NULL}};
     for (size_t j = 0; j < b.ng; j++)
         if ((s = gbdt_grower_new(b.codes, n, &m->bins, &gp, &b.growers[j], err))) goto fail;
 
@@ -338,8 +235,7 @@ static at_status gbdt_fit(void *impl, const at_fit_input *in, at_error *err) {
         }
         if ((s = grow_round(m, &b, r, n, nf, in, threads, err))) goto fail;
         if (va) {
-            gbdt_predict_add(m->packed, m->tree_off, m->depth, r * kt, (r + 1) * kt, kt, va->X, nv, d,
-                             b.score_va, threads);
+            tree_predict_add(&m->trees, r * kt, (r + 1) * kt, kt, va->X, nv, d, b.score_va, kt, threads);
             gbdt_loss_pass(b.score_va, nv, kt, va->y, NULL, threads, &va_loss, &va_acc);
         }
         /* Metrics of this round, and the gradients of the next from the same pass. */
@@ -371,8 +267,7 @@ static at_status gbdt_fit(void *impl, const at_fit_input *in, at_error *err) {
     }
     /* Keep the best round: later trees go. */
     m->best_round = best;
-    m->n_trees = (size_t)(best + 1) * kt;
-    m->n_nodes = (size_t)m->tree_off[m->n_trees];
+    tree_list_truncate(&m->trees, (size_t)(best + 1) * kt);
     m->fitted = 1;
     gbdt_history_view(m);
     fit_buf_free(&b);
@@ -393,7 +288,7 @@ static at_status gbdt_predict_proba(const void *impl, const double *X, size_t n,
     double *score = at_malloc(n, kt * sizeof(double), err);
     if (!score) return AT_ERR_MEMORY;
     for (size_t i = 0; i < n; i++) memcpy(score + i * kt, m->base, kt * sizeof(double));
-    gbdt_predict_add(m->packed, m->tree_off, m->depth, 0, m->n_trees, kt, X, n, m->d, score, threads);
+    tree_predict_add(&m->trees, 0, m->trees.n_trees, kt, X, n, m->d, score, kt, threads);
 #pragma omp parallel for schedule(static) num_threads(threads > 0 ? threads : 1)
     for (size_t i = 0; i < n; i++) {
         double *p = P + i * k;
@@ -416,11 +311,14 @@ static at_status gbdt_importances(const void *impl, double *out) {
     const gbdt_model *m = impl;
     for (size_t f = 0; f < m->d; f++) out[f] = 0;
     if (!m->fitted) return AT_ERR_INTERNAL;
+    const tree_list *L = &m->trees;
     double total = 0;
-    for (size_t a = 0; a < m->n_nodes; a++)
-        if (m->feature[a] >= 0) {
-            out[m->feature[a]] += m->gain[a];
-            total += m->gain[a];
+    for (size_t t = 0; t < L->n_trees; t++)
+        for (int64_t i = 0; i < L->off[t + 1] - L->off[t]; i++) {
+            size_t a = (size_t)(L->off[t] + i);
+            if (tree_node_is_leaf(&L->nodes[a], (int32_t)i)) continue;
+            out[L->nodes[a].feature] += L->gain[a];
+            total += L->gain[a];
         }
     for (size_t f = 0; f < m->d; f++) out[f] = total > 0 ? out[f] / total : 1.0 / (double)m->d;
     return AT_OK;
@@ -433,17 +331,21 @@ static const at_history *gbdt_history(const void *impl) {
 
 static void gbdt_describe(const void *impl, at_json *j) {
     const gbdt_model *m = impl;
+    const tree_list *L = &m->trees;
     size_t leaves = 0;
     int32_t maxd = 0;
-    for (size_t a = 0; a < m->n_nodes; a++) leaves += m->feature[a] < 0;
-    for (size_t t = 0; t < m->n_trees; t++) maxd = m->depth[t] > maxd ? m->depth[t] : maxd;
+    for (size_t t = 0; t < L->n_trees; t++) {
+        for (int64_t i = 0; i < L->off[t + 1] - L->off[t]; i++)
+            leaves += (size_t)tree_node_is_leaf(&L->nodes[L->off[t] + i], (int32_t)i);
+        maxd = L->depth[t] > maxd ? L->depth[t] : maxd;
+    }
     at_json_kv_string(j, "objective", m->kt == 1 ? "logistic" : "softmax");
     at_json_kv_int(j, "best_round", m->best_round >= 0 ? m->best_round + 1 : 0);
     at_json_kv_int(j, "rounds_run", m->rounds_run);
     at_json_kv_int(j, "trees_per_round", (int64_t)m->kt);
-    at_json_kv_int(j, "n_trees", (int64_t)m->n_trees);
+    at_json_kv_int(j, "n_trees", (int64_t)L->n_trees);
     at_json_kv_int(j, "n_leaves", (int64_t)leaves);
-    at_json_kv_number(j, "mean_leaves_per_tree", m->n_trees ? (double)leaves / (double)m->n_trees : 0);
+    at_json_kv_number(j, "mean_leaves_per_tree", L->n_trees ? (double)leaves / (double)L->n_trees : 0);
     at_json_kv_int(j, "max_depth_reached", maxd);
     if (m->best_round >= 0 && (size_t)m->best_round < m->hist_rows) {
         const double *h = m->hist_values + (size_t)m->best_round * HIST_COLS;
@@ -510,6 +412,7 @@ at_status at_gbdt_new(const at_gbdt_params *p, size_t n_features, size_t n_class
     m->k = n_classes;
     m->kt = n_classes == 2 ? 1 : n_classes;
     m->best_round = -1;
+    tree_list_init(&m->trees, 1);
     gbdt_history_view(m);
     am->ops = &at_gbdt_ops;
     am->impl = m;

@@ -1,5 +1,7 @@
 /* gbdt_internal.h - (private) the pieces of the gradient-boosting family shared by its files
- * and its unit test: binning, the loss, the tree grower, packed-tree prediction, the model. */
+ * and its unit test: the loss, the row and feature draws, the histogram tree learner's entry
+ * points, the model. Trees, binning and prediction are the tree core's (models/tree/tree.h).
+ * Calls go one way: gbdt.c (the boosting loop) -> the learner (gbdt_grow*.c) -> the core. */
 #ifndef ASTROTRAIN_MODELS_GBDT_INTERNAL_H
 #define ASTROTRAIN_MODELS_GBDT_INTERNAL_H
 
@@ -7,26 +9,10 @@
 #include <stdint.h>
 
 #include "astrotrain/gbdt.h"
+#include "astrotrain/rng.h"
+#include "models/tree/tree.h"
 
 #define GBDT_MAX_BIN 255
-
-/* ---- binning (gbdt_bin.c) ----
- * Feature f has n_bins[f] real bins (0 when every value is missing) with upper edges
- * edges[offset[f] .. offset[f] + n_bins[f]); the last edge is +inf. A value x falls in the
- * first bin b with x <= edge[b]; NaN gets the code n_bins[f] (the missing code). */
-typedef struct gbdt_bins {
-    size_t d;
-    int32_t *n_bins; /* d */
-    int64_t *offset; /* d + 1 */
-    double *edges;   /* offset[d] */
-} gbdt_bins;
-
-at_status gbdt_bins_fit(const double *X, size_t n, size_t d, int max_bin, gbdt_bins *b,
-                        at_error *err);
-void gbdt_bins_free(gbdt_bins *b);
-uint8_t gbdt_bin_code(const gbdt_bins *b, size_t f, double x);
-/* codes: d * n, feature-major (codes[f * n + i]). */
-void gbdt_bins_encode(const gbdt_bins *b, const double *X, size_t n, uint8_t *codes, int threads);
 
 /* ---- loss (gbdt_loss.c) ---- */
 typedef struct gbdt_gh {
@@ -45,40 +31,21 @@ double gbdt_logistic_grad(double s, int y1, double *p1, gbdt_gh *gh);
 void gbdt_loss_pass(const double *score, size_t n, size_t kt, const int32_t *y, gbdt_gh *gh,
                     int threads, double *logloss, double *accuracy);
 
-/* ---- packed trees and prediction (gbdt_predict.c) ----
- * A split sends x left when x <= thr, NaN left when dl. A leaf points to itself (left = right =
- * itself, feature 0) and keeps its value in thr, so traversal needs no leaf test: every row
- * steps exactly depth times. */
-typedef struct gbdt_pnode {
-    double thr;
-    int32_t left, right; /* absolute node indices */
-    int32_t feature;
-    int32_t dl;
-} gbdt_pnode;
+/* ---- row and feature sampling (gbdt_sample.c) ----
+ * Rows: each of n kept with probability `subsample` (ascending into rows; *m of them; rows
+ * unused and *m = n when subsample >= 1 or nothing was drawn). Features: nf of d drawn without
+ * replacement, sorted ascending (all d in order when nf >= d). One stream per tree. */
+void gbdt_sample_rows(at_rng *rng, double subsample, size_t n, uint32_t *rows, size_t *m);
+void gbdt_sample_features(at_rng *rng, size_t d, size_t nf, int32_t *feats);
 
-/* score[i * kt + (t % kt)] += leaf value of tree t for row i, trees [t0, t1). */
-void gbdt_predict_add(const gbdt_pnode *nodes, const int64_t *tree_off, const int32_t *depth,
-                      size_t t0, size_t t1, size_t kt, const double *X, size_t n, size_t d,
-                      double *score, int threads);
-
-/* ---- the model and its trees ---- */
+/* ---- the model ---- */
 typedef struct gbdt_model {
     at_gbdt_params p;
     size_t d, k, kt; /* features, classes, trees per round (1 when k == 2) */
     int fitted;
-    double *base; /* kt initial scores */
-    /* Trees: nodes [tree_off[t], tree_off[t+1]); child indices relative to the tree's root. */
-    size_t n_trees, n_nodes, cap_trees, cap_nodes;
-    int64_t *tree_off;
-    int32_t *depth;   /* n_trees: longest root-to-leaf path */
-    int32_t *feature; /* -1 for a leaf */
-    double *thr;      /* x <= thr goes left */
-    int32_t *left, *right;
-    uint8_t *default_left;
-    double *value; /* leaf value, learning rate included */
-    double *gain;  /* split gain (0 for a leaf) */
-    gbdt_pnode *packed;
-    gbdt_bins bins;
+    double *base;    /* kt initial scores */
+    tree_list trees; /* width 1: leaf value, learning rate included; gain per split */
+    tree_bins bins;
     int64_t best_round, rounds_run;
     /* Learning curves. */
     size_t hist_rows;
@@ -86,36 +53,31 @@ typedef struct gbdt_model {
     at_history history;
 } gbdt_model;
 
-/* Room for `trees` more trees holding up to max_nodes more nodes. */
-at_status gbdt_model_reserve(gbdt_model *m, size_t trees, size_t max_nodes, at_error *err);
-/* Fills packed[] (and depth) for tree t from the file arrays; checks every index. */
-at_status gbdt_model_pack_tree(gbdt_model *m, size_t t, at_error *err);
 void gbdt_model_clear(gbdt_model *m);
 
-/* ---- the tree grower (gbdt_grow.c) ---- */
+/* ---- the tree learner (gbdt_grow.c and its parts) ---- */
 typedef struct gbdt_grow_params {
     double lambda, gamma, min_child_weight, eta;
     int max_depth;  /* 0 = none */
     int max_leaves; /* 0 = none */
     int lossguide;
+    tree_reduce reduce; /* sums histograms over workers before splits are chosen (tree.h) */
 } gbdt_grow_params;
 
 typedef struct gbdt_grower gbdt_grower;
 
 /* codes: d * n feature-major bin codes of the training rows (kept, not copied). A grower holds
  * one tree at a time; several growers can work on different trees at once. */
-at_status gbdt_grower_new(const uint8_t *codes, size_t n, const gbdt_bins *bins,
+at_status gbdt_grower_new(const uint8_t *codes, size_t n, const tree_bins *bins,
                           const gbdt_grow_params *gp, gbdt_grower **out, at_error *err);
 void gbdt_grower_free(gbdt_grower *g);
 
 /* Grows one tree on rows[0..m) (ascending; all n rows when rows is NULL) over features
- * feats[0..nf) (ascending) with `threads` threads, and adds its leaf values to
- * score[i * stride] for all n training rows. The tree stays in the grower until the next. */
+ * feats[0..nf) (ascending) with `threads` threads into *out (a width-1 tree; replaced), and
+ * adds its leaf values to score[i * stride] for all n training rows. */
 at_status gbdt_grow_tree(gbdt_grower *g, const gbdt_gh *gh, const uint32_t *rows, size_t m,
                          const int32_t *feats, size_t nf, int threads, double *score, size_t stride,
-                         at_error *err);
-/* Appends the grower's tree to the model (tree index m->n_trees) and packs it. */
-at_status gbdt_grower_commit(const gbdt_grower *g, gbdt_model *mdl, at_error *err);
+                         tree *out, at_error *err);
 
 /* ---- save / load (gbdt_io.c) ---- */
 at_status gbdt_save(const void *impl, at_store *st, at_error *err);

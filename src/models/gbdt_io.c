@@ -1,6 +1,7 @@
 /* gbdt_io.c - a boosted model in the model file, under "model/": the initial scores, the
- * trees as flat node arrays with per-tree offsets, the bin edges and the learning curves.
- * Loading checks every size and index, so a corrupt file is AT_ERR_MODEL, never a crash. */
+ * trees as flat node arrays with per-tree offsets (the tree core's file form), the bin edges
+ * and the learning curves. Loading checks every size and index, so a corrupt file is
+ * AT_ERR_MODEL, never a crash. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,28 +13,44 @@
 at_status gbdt_save(const void *impl, at_store *st, at_error *err) {
     const gbdt_model *m = impl;
     if (!m->fitted) return at_fail(err, AT_ERR_INTERNAL, "gradient boosting: save before fit");
-    at_status s;
-    size_t nn = m->n_nodes;
+    const tree_list *L = &m->trees;
+    size_t nn = L->n_nodes;
+    int32_t *fe = at_malloc(nn, sizeof *fe, err), *le = at_malloc(nn, sizeof *le, err);
+    int32_t *ri = at_malloc(nn, sizeof *ri, err);
+    double *th = at_malloc(nn, sizeof *th, err);
+    uint8_t *dl = at_malloc(nn, 1, err);
+    at_status s = AT_OK;
+    if (!fe || !le || !ri || !th || !dl) {
+        s = AT_ERR_MEMORY;
+        goto done;
+    }
+    tree_list_to_flat(L, fe, th, le, ri, dl);
     if ((s = at_store_put_int(st, "model/trees_per_round", (int64_t)m->kt, err)) ||
         (s = at_store_put_int(st, "model/best_round", m->best_round, err)) ||
         (s = at_store_put_int(st, "model/rounds_run", m->rounds_run, err)) ||
         (s = at_store_put_f64(st, "model/base_score", m->base, m->kt, err)) ||
-        (s = at_store_put_i64(st, "model/tree_offsets", m->tree_off, m->n_trees + 1, err)) ||
-        (s = at_store_put_i32(st, "model/nodes/feature", m->feature, nn, err)) ||
-        (s = at_store_put_f64(st, "model/nodes/threshold", m->thr, nn, err)) ||
-        (s = at_store_put_i32(st, "model/nodes/left", m->left, nn, err)) ||
-        (s = at_store_put_i32(st, "model/nodes/right", m->right, nn, err)) ||
-        (s = at_store_put_u8(st, "model/nodes/default_left", m->default_left, nn, err)) ||
-        (s = at_store_put_f64(st, "model/nodes/value", m->value, nn, err)) ||
-        (s = at_store_put_f64(st, "model/nodes/gain", m->gain, nn, err)) ||
+        (s = at_store_put_i64(st, "model/tree_offsets", L->off, L->n_trees + 1, err)) ||
+        (s = at_store_put_i32(st, "model/nodes/feature", fe, nn, err)) ||
+        (s = at_store_put_f64(st, "model/nodes/threshold", th, nn, err)) ||
+        (s = at_store_put_i32(st, "model/nodes/left", le, nn, err)) ||
+        (s = at_store_put_i32(st, "model/nodes/right", ri, nn, err)) ||
+        (s = at_store_put_u8(st, "model/nodes/default_left", dl, nn, err)) ||
+        (s = at_store_put_f64(st, "model/nodes/value", L->value, nn, err)) ||
+        (s = at_store_put_f64(st, "model/nodes/gain", L->gain, nn, err)) ||
         (s = at_store_put_i32(st, "model/bins/n_bins", m->bins.n_bins, m->d, err)) ||
-        (s = at_store_put_f64(st, "model/bins/edges", m->bins.edges, (size_t)m->bins.offset[m->d],
+        (s = at_store_put_f64(st, "model/bins/edges", m->bins.edge, (size_t)m->bins.offset[m->d],
                               err)))
-        return s;
+        goto done;
     if (m->hist_rows > 0 &&
         (s = at_store_put_f64_2d(st, "model/history", m->hist_values, m->hist_rows, HIST_COLS, err)))
-        return s;
-    return AT_OK;
+        goto done;
+done:
+    free(fe);
+    free(le);
+    free(ri);
+    free(th);
+    free(dl);
+    return s;
 }
 
 static at_status bad(at_store *st, at_error *err, const char *what) {
@@ -61,6 +78,9 @@ at_status gbdt_load(void *impl, at_store *st, at_error *err) {
     at_status s;
     int64_t kt = 0, best = 0, run = 0;
     int64_t *off = NULL;
+    int32_t *fe = NULL, *le = NULL, *ri = NULL;
+    double *th = NULL, *val = NULL, *gain = NULL;
+    uint8_t *dl = NULL;
     size_t n_off = 0;
     if ((s = at_store_get_int(st, "model/trees_per_round", &kt, err)) ||
         (s = at_store_get_int(st, "model/best_round", &best, err)) ||
@@ -94,14 +114,15 @@ at_status gbdt_load(void *impl, at_store *st, at_error *err) {
         s = bad(st, err, "node arrays do not match tree_offsets");
         goto fail;
     }
-    m->n_trees = 0;
-    m->n_nodes = 0;
-    if ((s = gbdt_model_reserve(m, n_trees, nn, err))) goto fail;
-    memcpy(m->tree_off, off, n_off * sizeof *off);
-    free(off);
-    off = NULL;
+    fe = at_malloc(nn, sizeof *fe, err);
+    le = at_malloc(nn, sizeof *le, err);
+    ri = at_malloc(nn, sizeof *ri, err);
+    th = at_malloc(nn, sizeof *th, err);
+    val = at_malloc(nn, sizeof *val, err);
+    gain = at_malloc(nn, sizeof *gain, err);
+    dl = at_malloc(nn, 1, err);
     m->base = at_malloc(m->kt, sizeof *m->base, err);
-    if (!m->base) {
+    if (!fe || !le || !ri || !th || !val || !gain || !dl || !m->base) {
         s = AT_ERR_MEMORY;
         goto fail;
     }
@@ -111,19 +132,21 @@ at_status gbdt_load(void *impl, at_store *st, at_error *err) {
             s = bad(st, err, "base_score is not finite");
             goto fail;
         }
-    if ((s = at_store_read_i32(st, "model/nodes/feature", m->feature, nn, err)) ||
-        (s = at_store_read_f64(st, "model/nodes/threshold", m->thr, nn, err)) ||
-        (s = at_store_read_i32(st, "model/nodes/left", m->left, nn, err)) ||
-        (s = at_store_read_i32(st, "model/nodes/right", m->right, nn, err)) ||
-        (s = at_store_read_f64(st, "model/nodes/value", m->value, nn, err)) ||
-        (s = at_store_read_f64(st, "model/nodes/gain", m->gain, nn, err)))
+    if ((s = at_store_read_i32(st, "model/nodes/feature", fe, nn, err)) ||
+        (s = at_store_read_f64(st, "model/nodes/threshold", th, nn, err)) ||
+        (s = at_store_read_i32(st, "model/nodes/left", le, nn, err)) ||
+        (s = at_store_read_i32(st, "model/nodes/right", ri, nn, err)) ||
+        (s = at_store_read_f64(st, "model/nodes/value", val, nn, err)) ||
+        (s = at_store_read_f64(st, "model/nodes/gain", gain, nn, err)))
         goto fail;
-    READ_EXACT(at_store_get_u8, "model/nodes/default_left", m->default_left, nn, uint8_t);
-    m->n_nodes = nn;
-    m->n_trees = n_trees;
-    for (size_t t = 0; t < n_trees; t++)
-        if ((s = gbdt_model_pack_tree(m, t, err))) {
-            at_error_prefix(err, "%s: ", at_store_path(st));
+    READ_EXACT(at_store_get_u8, "model/nodes/default_left", dl, nn, uint8_t);
+    if ((s = tree_list_from_flat(&m->trees, m->d, n_trees, off, fe, th, le, ri, dl, val, gain, err))) {
+        at_error_prefix(err, "%s: gradient boosting model: ", at_store_path(st));
+        goto fail;
+    }
+    for (size_t a = 0; a < nn; a++)
+        if (fe[a] == -1 && !isfinite(val[a])) {
+            s = bad(st, err, "a leaf value is not finite");
             goto fail;
         }
 
@@ -145,13 +168,13 @@ at_status gbdt_load(void *impl, at_store *st, at_error *err) {
         m->bins.offset[f + 1] = m->bins.offset[f] + m->bins.n_bins[f];
     }
     size_t ne = 0;
-    if ((s = at_store_get_f64(st, "model/bins/edges", &m->bins.edges, &ne, err))) goto fail;
+    if ((s = at_store_get_f64(st, "model/bins/edges", &m->bins.edge, &ne, err))) goto fail;
     if (ne != (size_t)m->bins.offset[m->d]) {
         s = bad(st, err, "bin edges do not match the bin counts");
         goto fail;
     }
     for (size_t e = 0; e < ne; e++)
-        if (isnan(m->bins.edges[e])) {
+        if (isnan(m->bins.edge[e])) {
             s = bad(st, err, "a bin edge is NaN");
             goto fail;
         }
@@ -174,9 +197,17 @@ at_status gbdt_load(void *impl, at_store *st, at_error *err) {
     m->rounds_run = run;
     m->fitted = 1;
     gbdt_history_view(m);
-    return AT_OK;
+    goto done;
 fail:
-    free(off);
     gbdt_model_clear(m);
+done:
+    free(off);
+    free(fe);
+    free(le);
+    free(ri);
+    free(th);
+    free(val);
+    free(gain);
+    free(dl);
     return s;
 }

@@ -10,6 +10,33 @@
 #include "harness.h"
 #include "models/forest_impl.h"
 
+/* The fitted trees in the model-file form (feature -1 on a leaf), for walking by hand. */
+typedef struct flat {
+    size_t n_trees, n_nodes, k, d;
+    int64_t *offset;
+    int32_t *feature, *left, *right, *depth;
+    double *threshold, *value, oob;
+} flat;
+
+static flat flatten(const at_model *m) {
+    const at_forest *f = m->impl;
+    const tree_list *L = &f->trees;
+    flat r = {L->n_trees, L->n_nodes, f->k, f->d, L->off, NULL, NULL, NULL, L->depth, NULL, L->value, f->oob};
+    r.feature = malloc(L->n_nodes * sizeof *r.feature);
+    r.left = malloc(L->n_nodes * sizeof *r.left);
+    r.right = malloc(L->n_nodes * sizeof *r.right);
+    r.threshold = malloc(L->n_nodes * sizeof *r.threshold);
+    tree_list_to_flat(L, r.feature, r.threshold, r.left, r.right, NULL);
+    return r;
+}
+
+static void flat_free(flat *f) {
+    free(f->feature);
+    free(f->left);
+    free(f->right);
+    free(f->threshold);
+}
+
 static const char *const FEAT[] = {"f0", "f1", "f2", "f3", "f4", "f5"};
 
 static at_dataset *make_ds(size_t n, size_t d, size_t k) {
@@ -78,7 +105,7 @@ static void test_stump_by_hand(void) {
     at_forest_params p = one_exact_tree();
     p.max_depth = 1;
     at_model *m = fit(&p, ds, 1, 1);
-    const at_forest *f = m->impl;
+    flat fl = flatten(m), *f = &fl;
     CHECK(f->n_trees == 1 && f->n_nodes == 3);
     CHECK(f->offset[0] == 0 && f->offset[1] == 3);
     CHECK(f->feature[0] == 0 && f->left[0] == 1 && f->right[0] == 2);
@@ -95,6 +122,7 @@ static void test_stump_by_hand(void) {
     CHECK_OK(at_model_predict_proba(m, X, 2, P, 1, &err), &err);
     CHECK_NEAR(P[0], 1.0, 0);
     CHECK_NEAR(P[3], 0.75, 1e-15);
+    flat_free(&fl);
     at_model_free(m);
     at_dataset_free(ds);
 }
@@ -110,13 +138,14 @@ static void test_best_feature_by_hand(void) {
     }
     at_forest_params p = one_exact_tree();
     at_model *m = fit(&p, ds, 1, 7);
-    const at_forest *f = m->impl;
+    flat fl = flatten(m), *f = &fl;
     CHECK(f->n_nodes == 3);
     CHECK(f->feature[0] == 1);
     CHECK_NEAR(f->threshold[0], 3.5, 0);
     CHECK_NEAR(f->value[2], 1.0, 0);
     CHECK_NEAR(f->value[5], 1.0, 0);
     CHECK_NEAR(accuracy(m, ds), 1.0, 0);
+    flat_free(&fl);
     at_model_free(m);
     at_dataset_free(ds);
 }
@@ -128,13 +157,14 @@ static void test_pure_node_is_leaf(void) {
     for (size_t i = 0; i < 20; i++) ds->y[i] = 1;
     at_forest_params p = one_exact_tree();
     at_model *m = fit(&p, ds, 1, 3);
-    const at_forest *f = m->impl;
+    flat fl = flatten(m), *f = &fl;
     CHECK(f->n_nodes == 1 && f->feature[0] == -1);
     CHECK_NEAR(f->value[0], 0.0, 0);
     CHECK_NEAR(f->value[1], 1.0, 0);
     double imp[2] = {1, 1};
     CHECK(m->ops->importances(m->impl, imp) == AT_OK);
     CHECK(imp[0] == 0 && imp[1] == 0);
+    flat_free(&fl);
     at_model_free(m);
     at_dataset_free(ds);
 }
@@ -210,7 +240,7 @@ static void test_min_samples_leaf_and_routing(void) {
         p.min_samples_leaf = leaf;
         strcpy(p.max_features, "sqrt");
         at_model *m = fit(&p, ds, 1, 4);
-        const at_forest *f = m->impl;
+        flat fl = flatten(m), *f = &fl;
         int *hits = calloc(f->n_nodes, sizeof *hits), *ones = calloc(f->n_nodes, sizeof *ones);
         for (size_t t = 0; t < f->n_trees; t++)
             for (size_t i = 0; i < n; i++) {
@@ -236,6 +266,7 @@ static void test_min_samples_leaf_and_routing(void) {
         CHECK(mismatched == 0);
         free(hits);
         free(ones);
+        flat_free(&fl);
         at_model_free(m);
     }
     at_dataset_free(ds);
@@ -247,15 +278,17 @@ static void test_class_weight_balanced(void) {
     for (size_t i = 0; i < 100; i++) ds->X[i] = 1.0, ds->y[i] = i < 10;
     at_forest_params p = one_exact_tree();
     at_model *m = fit(&p, ds, 1, 1);
-    const at_forest *f = m->impl;
+    flat fl = flatten(m), *f = &fl;
     CHECK(f->n_nodes == 1);
     CHECK_NEAR(f->value[0], 0.9, 1e-12);
+    flat_free(&fl);
     at_model_free(m);
     p.class_weight = AT_CLASS_WEIGHT_BALANCED;
     m = fit(&p, ds, 1, 1);
-    f = m->impl;
+    fl = flatten(m);
     CHECK_NEAR(f->value[0], 0.5, 1e-12);
     CHECK_NEAR(f->value[1], 0.5, 1e-12);
+    flat_free(&fl);
     at_model_free(m);
     at_dataset_free(ds);
 }
@@ -268,7 +301,7 @@ static void test_threads_identical(void) {
     at_forest_params_default(&p);
     p.n_trees = 16;
     at_model *a = fit(&p, ds, 1, 99), *b = fit(&p, ds, 2, 99), *c = fit(&p, ds, 2, 100);
-    const at_forest *fa = a->impl, *fb = b->impl, *fc = c->impl;
+    flat la = flatten(a), lb = flatten(b), lc = flatten(c), *fa = &la, *fb = &lb, *fc = &lc;
     CHECK(fa->n_nodes == fb->n_nodes);
     CHECK(memcmp(fa->feature, fb->feature, fa->n_nodes * sizeof *fa->feature) == 0);
     CHECK(memcmp(fa->threshold, fb->threshold, fa->n_nodes * sizeof *fa->threshold) == 0);
@@ -284,6 +317,9 @@ static void test_threads_identical(void) {
     for (size_t i = 0; i < ds->n; i++) CHECK_NEAR(P1[2 * i] + P1[2 * i + 1], 1.0, 1e-12);
     free(P1);
     free(P2);
+    flat_free(&la);
+    flat_free(&lb);
+    flat_free(&lc);
     at_model_free(a);
     at_model_free(b);
     at_model_free(c);
@@ -343,7 +379,7 @@ static void test_oob(void) {
     m->ops->describe(m->impl, &j);
     at_json_end_object(&j);
     /* describe reports the fitted forest's own figures (shortest round-trip text) */
-    const at_forest *f = m->impl;
+    flat fl = flatten(m), *f = &fl;
     double depth = 0;
     for (size_t t = 0; t < f->n_trees; t++) depth += f->depth[t];
     CHECK(json_number(j.buf, "oob_accuracy") == oob);
@@ -351,6 +387,7 @@ static void test_oob(void) {
     CHECK(json_number(j.buf, "total_nodes") == (double)f->n_nodes && f->n_nodes > 40);
     CHECK(json_number(j.buf, "mean_depth") == depth / 40);
     at_json_free(&j);
+    flat_free(&fl);
     at_model_free(m);
     p.bootstrap = 0;
     m = fit(&p, ds, 2, 8);
@@ -365,7 +402,7 @@ static void test_oob(void) {
  * leaf distributions in tree order, argmax with ties to the lower class; rows drawn by
  * every tree are not counted. Returns the accuracy; *counted the rows counted. */
 static double oob_by_hand(const at_model *m, const at_dataset *ds, uint64_t seed, size_t *counted) {
-    const at_forest *f = m->impl;
+    flat fl = flatten(m), *f = &fl;
     size_t n = ds->n, k = f->k, correct = 0;
     unsigned char *inbag = calloc(f->n_trees * n, 1);
     double *p = calloc(n * k, sizeof *p);
@@ -395,6 +432,7 @@ static double oob_by_hand(const at_model *m, const at_dataset *ds, uint64_t seed
         (*counted)++;
         correct += (int32_t)best == ds->y[i];
     }
+    flat_free(&fl);
     free(inbag);
     free(p);
     free(any);
@@ -515,8 +553,9 @@ static void test_save_load(void) {
     CHECK_OK(at_model_load_file(path, &back, &err), &err);
     if (back) {
         CHECK(back->ops == &at_forest_ops && back->n_features == 4 && back->n_classes == 2);
-        const at_forest *fa = m->impl, *fb = back->impl;
-        CHECK(fb->p.criterion == AT_CRITERION_ENTROPY && strcmp(fb->p.max_features, "0.5") == 0);
+        flat la = flatten(m), lb = flatten(back), *fa = &la, *fb = &lb;
+        const at_forest *pb = back->impl;
+        CHECK(pb->p.criterion == AT_CRITERION_ENTROPY && strcmp(pb->p.max_features, "0.5") == 0);
         CHECK(fb->n_trees == 10 && fb->n_nodes == fa->n_nodes);
         CHECK(memcmp(fa->depth, fb->depth, 10 * sizeof *fa->depth) == 0);
         CHECK(memcmp(&fa->oob, &fb->oob, sizeof fa->oob) == 0);
@@ -530,28 +569,31 @@ static void test_save_load(void) {
         m->ops->importances(m->impl, i1);
         back->ops->importances(back->impl, i2);
         CHECK(memcmp(i1, i2, sizeof i1) == 0);
+        flat_free(&la);
+        flat_free(&lb);
         at_model_free(back);
     }
     /* Corruptions written through save (which trusts memory), caught by load. */
     at_forest *f = m->impl;
+    tree_list *L = &f->trees;
     int32_t split = 0; /* the root of tree 0 splits */
-    CHECK(f->feature[split] >= 0);
-    int32_t old_left = f->left[split], old_feat = f->feature[split];
-    int64_t old_off = f->offset[1];
-    double old_val = f->value[0];
+    CHECK(!tree_node_is_leaf(&L->nodes[split], split));
+    int32_t old_right = L->nodes[split].right, old_feat = L->nodes[split].feature;
+    int64_t old_off = L->off[1];
+    double old_val = L->value[0];
     for (int c = 0; c < 4; c++) {
-        if (c == 0) f->left[split] = 0; /* a cycle */
-        if (c == 1) f->feature[split] = 4;
-        if (c == 2) f->offset[1] = f->offset[2] + 1;
-        if (c == 3) f->value[0] = NAN;
+        if (c == 0) L->nodes[split].right = 0; /* a cycle */
+        if (c == 1) L->nodes[split].feature = 4;
+        if (c == 2) L->off[1] = L->off[2] + 1;
+        if (c == 3) L->value[0] = NAN;
         CHECK_OK(at_model_save_file(m, path, &err), &err);
         back = NULL;
         CHECK_FAIL(at_model_load_file(path, &back, &err), AT_ERR_MODEL, &err, "random forest");
         CHECK(back == NULL);
-        f->left[split] = old_left;
-        f->feature[split] = old_feat;
-        f->offset[1] = old_off;
-        f->value[0] = old_val;
+        L->nodes[split].right = old_right;
+        L->nodes[split].feature = old_feat;
+        L->off[1] = old_off;
+        L->value[0] = old_val;
     }
     unlink(path);
     at_model_free(m);

@@ -145,27 +145,27 @@ static void test_binning_edge_cases(void) {
         X[i * d + 2] = NAN;
         X[i * d + 3] = i == 3 ? NAN : (double)i * 10;
     }
-    gbdt_bins b;
+    tree_bins b;
     at_error err;
-    CHECK_OK(gbdt_bins_fit(X, n, d, 255, &b, &err), &err);
+    CHECK_OK(tree_bins_fit(X, n, d, 255, TREE_CUTS_GREEDY, 1, 1, &b, &err), &err);
     CHECK(b.n_bins[0] == 1);
     CHECK(b.n_bins[1] == 3);
     CHECK(b.n_bins[2] == 0);
     CHECK(b.n_bins[3] == 7);
-    const double *e1 = b.edges + b.offset[1];
+    const double *e1 = b.edge + b.offset[1];
     CHECK_NEAR(e1[0], 0.5, 0);
     CHECK_NEAR(e1[1], 1.5, 0);
     CHECK(isinf(e1[2]) && e1[2] > 0);
-    CHECK(gbdt_bin_code(&b, 0, 5.0) == 0);
-    CHECK(gbdt_bin_code(&b, 0, -100) == 0);
-    CHECK(gbdt_bin_code(&b, 0, NAN) == 1);
-    CHECK(gbdt_bin_code(&b, 1, 0.0) == 0 && gbdt_bin_code(&b, 1, 1.0) == 1 && gbdt_bin_code(&b, 1, 2.0) == 2);
-    CHECK(gbdt_bin_code(&b, 1, 0.5) == 0 && gbdt_bin_code(&b, 1, 0.50001) == 1);
-    CHECK(gbdt_bin_code(&b, 1, INFINITY) == 2);
-    CHECK(gbdt_bin_code(&b, 2, 1.0) == 0 && gbdt_bin_code(&b, 2, NAN) == 0);
-    CHECK(gbdt_bin_code(&b, 3, NAN) == 7);
-    gbdt_bins_free(&b);
-    CHECK_FAIL(gbdt_bins_fit(X, n, d, 256, &b, &err), AT_ERR_CONFIG, &err, "max_bin");
+    CHECK(tree_bin_code(&b, 0, 5.0) == 0);
+    CHECK(tree_bin_code(&b, 0, -100) == 0);
+    CHECK(tree_bin_code(&b, 0, NAN) == 1);
+    CHECK(tree_bin_code(&b, 1, 0.0) == 0 && tree_bin_code(&b, 1, 1.0) == 1 && tree_bin_code(&b, 1, 2.0) == 2);
+    CHECK(tree_bin_code(&b, 1, 0.5) == 0 && tree_bin_code(&b, 1, 0.50001) == 1);
+    CHECK(tree_bin_code(&b, 1, INFINITY) == 2);
+    CHECK(tree_bin_code(&b, 2, 1.0) == 0 && tree_bin_code(&b, 2, NAN) == 0);
+    CHECK(tree_bin_code(&b, 3, NAN) == 7);
+    tree_bins_free(&b);
+    CHECK_FAIL(tree_bins_fit(X, n, d, 256, TREE_CUTS_GREEDY, 1, 1, &b, &err), AT_ERR_CONFIG, &err, "max_bin");
 }
 
 static void test_binning_quantiles(void) {
@@ -175,27 +175,27 @@ static void test_binning_quantiles(void) {
     at_rng_init(&r, 3, 0);
     for (size_t i = 0; i < n; i++) X[i] = at_rng_normal(&r);
     for (size_t i = 0; i < 2000; i++) X[i] = 0.25; /* a heavy value takes one bin whole */
-    gbdt_bins b;
+    tree_bins b;
     at_error err;
-    CHECK_OK(gbdt_bins_fit(X, n, 1, 16, &b, &err), &err);
+    CHECK_OK(tree_bins_fit(X, n, 1, 16, TREE_CUTS_GREEDY, 1, 1, &b, &err), &err);
     CHECK(b.n_bins[0] >= 10 && b.n_bins[0] <= 16);
     size_t count[16] = {0};
-    const double *e = b.edges;
+    const double *e = b.edge;
     for (int32_t k = 1; k < b.n_bins[0]; k++) CHECK(e[k] > e[k - 1]);
     for (size_t i = 0; i < n; i++) {
-        uint8_t c = gbdt_bin_code(&b, 0, X[i]);
+        uint8_t c = tree_bin_code(&b, 0, X[i]);
         CHECK(c < b.n_bins[0]);
         CHECK(X[i] <= e[c] && (c == 0 || X[i] > e[c - 1]));
         count[c]++;
     }
     /* Bins other than the heavy one hold about n / 16 rows each (nothing tiny or huge). */
-    uint8_t heavy = gbdt_bin_code(&b, 0, 0.25);
+    uint8_t heavy = tree_bin_code(&b, 0, 0.25);
     CHECK(count[heavy] >= 2000);
     for (int32_t k = 0; k < b.n_bins[0]; k++)
         if (k != heavy) {
             CHECK(count[k] > n / 40 && count[k] < n / 5);
         }
-    gbdt_bins_free(&b);
+    tree_bins_free(&b);
     free(X);
 }
 
@@ -222,27 +222,27 @@ static void test_first_tree_by_hand(void) {
     CHECK_OK(at_gbdt_new(&p, 1, 3, &m, &err), &err);
     CHECK_OK(fit(m, ds, NULL, 1, 1, &err), &err);
     const gbdt_model *g = m->impl;
-    CHECK(g->n_trees == 3);
+    CHECK(g->trees.n_trees == 3);
     CHECK_NEAR(g->base[0], log(1.0 / 3), 1e-15);
     /* Class 0: g = 1/3 - 1 = -2/3 on rows 0,1 and 1/3 elsewhere, h = 2/9 on every row. */
     const double eta = 0.3, lambda = 1;
-    CHECK(g->feature[0] == 0);
-    CHECK_NEAR(g->thr[0], 1.5, 0);
+    CHECK(g->trees.nodes[0].feature == 0);
+    CHECK_NEAR(g->trees.nodes[0].thr, 1.5, 0);
     double GL = 2 * (-2.0 / 3), HL = 2 * (2.0 / 9), GR = 4 * (1.0 / 3), HR = 4 * (2.0 / 9);
-    CHECK_NEAR(g->value[g->left[0]], -GL / (HL + lambda) * eta, 1e-15);
-    CHECK_NEAR(g->value[g->right[0]], -GR / (HR + lambda) * eta, 1e-15);
+    CHECK_NEAR(g->trees.value[g->trees.nodes[0].left], -GL / (HL + lambda) * eta, 1e-15);
+    CHECK_NEAR(g->trees.value[g->trees.nodes[0].right], -GR / (HR + lambda) * eta, 1e-15);
     double G = GL + GR, H = HL + HR;
-    CHECK_NEAR(g->gain[0], GL * GL / (HL + lambda) + GR * GR / (HR + lambda) - G * G / (H + lambda), 1e-12);
+    CHECK_NEAR(g->trees.gain[0], GL * GL / (HL + lambda) + GR * GR / (HR + lambda) - G * G / (H + lambda), 1e-12);
     /* Class 2 (rows 4,5) mirrors it at 3.5. */
-    size_t t2 = (size_t)g->tree_off[2];
-    CHECK_NEAR(g->thr[t2], 3.5, 0);
+    size_t t2 = (size_t)g->trees.off[2];
+    CHECK_NEAR(g->trees.nodes[t2].thr, 3.5, 0);
     /* Prediction for x = 0: softmax of base + the three leaves. */
     double P[3], x = 0;
     CHECK_OK(m->ops->predict_proba(m->impl, &x, 1, P, 1, &err), &err);
     double s[3];
     for (size_t c = 0; c < 3; c++) {
-        size_t o = (size_t)g->tree_off[c];
-        s[c] = g->base[c] + g->value[o + (size_t)(x <= g->thr[o] ? g->left[o] : g->right[o])];
+        size_t o = (size_t)g->trees.off[c];
+        s[c] = g->base[c] + g->trees.value[o + (size_t)(x <= g->trees.nodes[o].thr ? g->trees.nodes[o].left : g->trees.nodes[o].right)];
     }
     double z = exp(s[0]) + exp(s[1]) + exp(s[2]);
     for (size_t c = 0; c < 3; c++) CHECK_NEAR(P[c], exp(s[c]) / z, 1e-15);
@@ -291,7 +291,7 @@ static void test_early_stopping_keeps_best_round(void) {
     int64_t best = at_gbdt_best_round(m);
     CHECK(best >= 0 && best < 20);
     CHECK(g->rounds_run == best + 1 + 5);
-    CHECK(g->n_trees == (size_t)(best + 1) * 3);
+    CHECK(g->trees.n_trees == (size_t)(best + 1) * 3);
     const at_history *h = m->ops->history(m->impl);
     CHECK(h->n_rows == (size_t)g->rounds_run && h->n_cols == 5);
     CHECK(strcmp(h->names[3], "valid_logloss") == 0);
@@ -346,8 +346,8 @@ static void test_nan_direction_is_learned(void) {
     CHECK(P[4] > 0.1 && P[4] < 0.5); /* present: about a quarter class 1 */
     /* The root of the class-1 tree splits on the missingness of feature 0. */
     const gbdt_model *g = m->impl;
-    size_t o = (size_t)g->tree_off[1];
-    CHECK(g->feature[o] == 0);
+    size_t o = (size_t)g->trees.off[1];
+    CHECK(g->trees.nodes[o].feature == 0);
     double imp[2];
     CHECK_OK(m->ops->importances(m->impl, imp), &err);
     CHECK_NEAR(imp[0] + imp[1], 1.0, 1e-12);
@@ -419,7 +419,7 @@ static void test_binary(void) {
     CHECK_OK(at_gbdt_new(&p, 3, 2, &m, &err), &err);
     CHECK_OK(fit(m, tr, te, 2, 1, &err), &err);
     const gbdt_model *g = m->impl;
-    CHECK(g->kt == 1 && g->n_trees == 50);
+    CHECK(g->kt == 1 && g->trees.n_trees == 50);
     double *P = malloc(te->n * 2 * sizeof *P);
     CHECK_OK(m->ops->predict_proba(m->impl, te->X, te->n, P, 2, &err), &err);
     size_t hits = 0;
@@ -484,15 +484,15 @@ static void test_save_load(void) {
     if (back) {
         CHECK(back->ops == &at_gbdt_ops && back->n_features == 4 && back->n_classes == 3);
         const gbdt_model *a = m->impl, *b = back->impl;
-        CHECK(b->n_trees == a->n_trees && b->n_nodes == a->n_nodes && b->best_round == a->best_round);
+        CHECK(b->trees.n_trees == a->trees.n_trees && b->trees.n_nodes == a->trees.n_nodes && b->best_round == a->best_round);
         CHECK(at_gbdt_best_round(back) == at_gbdt_best_round(m));
         CHECK(b->bins.offset[4] == a->bins.offset[4]);
-        CHECK(memcmp(b->bins.edges, a->bins.edges, (size_t)a->bins.offset[4] * sizeof(double)) == 0);
+        CHECK(memcmp(b->bins.edge, a->bins.edge, (size_t)a->bins.offset[4] * sizeof(double)) == 0);
         const at_history *h1 = m->ops->history(m->impl), *h2 = back->ops->history(back->impl);
         /* one history row per round run: all 40, or 3 (early_stopping_rounds) past the best */
         CHECK(h1->n_rows == h2->n_rows);
         CHECK(h1->n_rows == 40 || h1->n_rows == (size_t)at_gbdt_best_round(m) + 1 + 3);
-        CHECK(a->n_trees == (size_t)(at_gbdt_best_round(m) + 1) * 3); /* the best round kept */
+        CHECK(a->trees.n_trees == (size_t)(at_gbdt_best_round(m) + 1) * 3); /* the best round kept */
         CHECK(memcmp(h1->values, h2->values, h1->n_rows * 5 * sizeof(double)) == 0);
         double *P1 = malloc(va->n * 3 * sizeof *P1), *P2 = malloc(va->n * 3 * sizeof *P2);
         CHECK_OK(at_model_predict_proba(m, va->X, va->n, P1, 2, &err), &err);
@@ -508,27 +508,27 @@ static void test_save_load(void) {
     }
     /* Corruptions written through save (which trusts memory), caught by load. */
     gbdt_model *g = m->impl;
-    CHECK(g->feature[0] >= 0);
-    int32_t old_left = g->left[0], old_feat = g->feature[0], old_nb = g->bins.n_bins[1];
-    int64_t old_off = g->tree_off[1], old_best = g->best_round;
-    size_t leaf = (size_t)g->left[0];
-    while (g->feature[leaf] >= 0) leaf = (size_t)g->left[leaf];
-    double old_val = g->value[leaf];
+    CHECK(!tree_node_is_leaf(&g->trees.nodes[0], 0));
+    int32_t old_right = g->trees.nodes[0].right, old_feat = g->trees.nodes[0].feature, old_nb = g->bins.n_bins[1];
+    int64_t old_off = g->trees.off[1], old_best = g->best_round;
+    size_t leaf = (size_t)g->trees.nodes[0].left;
+    while (!tree_node_is_leaf(&g->trees.nodes[leaf], (int32_t)leaf)) leaf = (size_t)g->trees.nodes[leaf].left;
+    double old_val = g->trees.value[leaf];
     for (int c = 0; c < 6; c++) {
-        if (c == 0) g->left[0] = 0; /* a cycle */
-        if (c == 1) g->feature[0] = 4;
-        if (c == 2) g->tree_off[1] = g->tree_off[2] + 1;
-        if (c == 3) g->value[leaf] = NAN;
+        if (c == 0) g->trees.nodes[0].right = 0; /* a cycle */
+        if (c == 1) g->trees.nodes[0].feature = 4;
+        if (c == 2) g->trees.off[1] = g->trees.off[2] + 1;
+        if (c == 3) g->trees.value[leaf] = NAN;
         if (c == 4) g->best_round = old_best + 5;
         if (c == 5) g->bins.n_bins[1] = 300;
         CHECK_OK(at_model_save_file(m, path, &err), &err);
         back = NULL;
         CHECK_FAIL(at_model_load_file(path, &back, &err), AT_ERR_MODEL, &err, "gradient boosting");
         CHECK(back == NULL);
-        g->left[0] = old_left;
-        g->feature[0] = old_feat;
-        g->tree_off[1] = old_off;
-        g->value[leaf] = old_val;
+        g->trees.nodes[0].right = old_right;
+        g->trees.nodes[0].feature = old_feat;
+        g->trees.off[1] = old_off;
+        g->trees.value[leaf] = old_val;
         g->best_round = old_best;
         g->bins.n_bins[1] = old_nb;
     }
@@ -567,6 +567,75 @@ static void test_save_load(void) {
     at_dataset_free(va);
 }
 
+/* ---- the histogram reduce seam ---- */
+
+/* Two workers holding the same rows: the sum of their histograms is twice one's. */
+static void double_it(void *ctx, double *buf, size_t n) {
+    (*(int *)ctx)++;
+    for (size_t i = 0; i < n; i++) buf[i] *= 2;
+}
+
+/* Grows one depth-3 tree on rows X (n x 2) with gradients gh; reduce may be NULL. */
+static void grow_one_tree(const double *X, size_t n, const gbdt_gh *gh, tree_reduce red, tree *out) {
+    at_error err;
+    tree_bins b;
+    CHECK_OK(tree_bins_fit(X, n, 2, 255, TREE_CUTS_GREEDY, 1, 1, &b, &err), &err);
+    uint8_t *codes = malloc(2 * n);
+    double *score = calloc(n, sizeof *score);
+    tree_bins_encode(&b, X, n, codes, 1);
+    gbdt_grow_params gp = {1.0, 0.0, 0.5, 0.5, 3, 0, 0, red};
+    gbdt_grower *g = NULL;
+    CHECK_OK(gbdt_grower_new(codes, n, &b, &gp, &g, &err), &err);
+    const int32_t feats[2] = {0, 1};
+    tree_init(out, 1);
+    CHECK_OK(gbdt_grow_tree(g, gh, NULL, n, feats, 2, 2, score, 1, out, &err), &err);
+    gbdt_grower_free(g);
+    tree_bins_free(&b);
+    free(codes);
+    free(score);
+}
+
+/* A learner whose histograms (and root totals) are summed over two identical workers grows
+ * the tree of the rows taken twice: the seam is called on every histogram built from rows,
+ * before splits are chosen. Gradients are multiples of 1/8, so every sum is exact. */
+static void test_hist_reduce_seam(void) {
+    const size_t n = 600;
+    double *X = malloc(2 * 2 * n * sizeof *X);
+    gbdt_gh *gh = malloc(2 * n * sizeof *gh);
+    at_rng r;
+    at_rng_init(&r, 5, 0);
+    for (size_t i = 0; i < n; i++) {
+        X[2 * i] = (double)at_rng_below(&r, 40);
+        X[2 * i + 1] = (double)at_rng_below(&r, 9);
+        double y = X[2 * i] > 20 && X[2 * i + 1] < 5 ? 1 : 0;
+        gh[i].g = (double)at_rng_below(&r, 5) / 8 - (y ? 0.75 : 0);
+        gh[i].h = 0.25;
+    }
+    memcpy(X + 2 * n, X, 2 * n * sizeof *X); /* the rows taken twice */
+    memcpy(gh + n, gh, n * sizeof *gh);
+    int calls = 0;
+    tree a, b, c;
+    grow_one_tree(X, n, gh, (tree_reduce){double_it, &calls}, &a);
+    grow_one_tree(X, 2 * n, gh, (tree_reduce){NULL, NULL}, &b);
+    grow_one_tree(X, n, gh, (tree_reduce){NULL, NULL}, &c);
+    CHECK(calls >= 1 + 3); /* the root totals, the root, at least one child per level */
+    CHECK(a.n_nodes == b.n_nodes && a.n_nodes >= 7 && a.depth == 3);
+    int same = a.n_nodes == b.n_nodes, differs = a.n_nodes != c.n_nodes;
+    for (size_t i = 0; same && i < a.n_nodes; i++) {
+        same &= a.nodes[i].feature == b.nodes[i].feature && a.nodes[i].thr == b.nodes[i].thr &&
+                a.nodes[i].left == b.nodes[i].left && a.nodes[i].right == b.nodes[i].right &&
+                a.value[i] == b.value[i] && a.gain[i] == b.gain[i];
+        differs |= i < c.n_nodes && a.value[i] != c.value[i];
+    }
+    CHECK(same);
+    CHECK(differs); /* one worker alone: other leaf values */
+    tree_free(&a);
+    tree_free(&b);
+    tree_free(&c);
+    free(X);
+    free(gh);
+}
+
 int main(void) {
     RUN(test_softmax_gradient_matches_finite_differences);
     RUN(test_logistic_gradient_matches_finite_differences);
@@ -581,5 +650,6 @@ int main(void) {
     RUN(test_binary);
     RUN(test_interrupt_stops_the_fit);
     RUN(test_save_load);
+    RUN(test_hist_reduce_seam);
     return harness_done();
 }
