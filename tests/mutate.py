@@ -63,10 +63,12 @@ def copy_tree(dst):
             continue
         out = os.path.join(dst, rel)
         os.makedirs(os.path.dirname(out), exist_ok=True)
-        # Unchanged files keep their time stamps so that make rebuilds only what changed.
+        # Unchanged files keep their time stamps so that make rebuilds only what changed; a
+        # changed one gets the time of copying (not its own, which may be older than the
+        # object built from its previous content), so make rebuilds it.
         if os.path.exists(out) and open(out, "rb").read() == open(src, "rb").read():
             continue
-        shutil.copy2(src, out)
+        shutil.copy(src, out)
     # Files deleted from the tree since the last copy must go from the copy too.
     keep = {f.decode() for f in files if f}
     for d, dirs, names in os.walk(dst):

@@ -52,7 +52,7 @@ static at_status resolve_model(at_config *c, at_model_config *mc, int member, at
             }
         return at_error_prefix(err, "%s: [%s] ", c->source[0] ? c->source : "--set", section);
     }
-    if (member >= 0 && strcmp(mc->type, "ensemble") == 0)
+    if (member >= 0 && at_model_type_has(mc->type, AT_CAP_BUILT_FROM_MEMBERS))
         return at_fail(err, AT_ERR_CONFIG, "%s: [%s] an ensemble cannot be a member of an ensemble", source_of(c),
                        section);
     size_t n = 0;
@@ -84,7 +84,7 @@ at_status at_config_load_layers(const char *const *paths, size_t n_paths, const 
     if (st) return st;
     for (size_t i = 0; i < c->model_lines.n; i++)
         if (!at_model_params_known(c->model_lines.line[i].key)) return unknown_model_key(c, i, err);
-    int is_cnn = strcmp(c->model.type, "cnn") == 0;
+    int is_cnn = at_model_type_has(c->model.type, AT_CAP_BUILT_FROM_NET);
     if (is_cnn || c->net.n) {
         if (!is_cnn)
             return at_fail(err, AT_ERR_CONFIG, "%s:%u: [%s] describes a network: set [model] type = cnn", source_of(c),
