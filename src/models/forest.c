@@ -306,7 +306,7 @@ static size_t forest_memory_estimate(const void *params, size_t n, size_t d, siz
     double leaves = rows / (double)(p->min_samples_leaf > 0 ? p->min_samples_leaf : 1);
     if (p->max_depth > 0 && p->max_depth < 60 && leaves > ldexp(1.0, (int)p->max_depth))
         leaves = ldexp(1.0, (int)p->max_depth);
-    double node_bytes = 20.0 + 8.0 * (double)k;
+    double node_bytes = 32.0 + 8.0 * (double)k; /* tree_node (24) + gain (8) + k leaf values */
     double trees = 2.0 * (double)p->n_trees * (0.25 * 2.0 * leaves + 1.0) * node_bytes;
     double data = (double)n * (double)d * 9.0 + (double)(threads > 0 ? threads : 1) * (double)n * 32.0;
     double total = trees + data;

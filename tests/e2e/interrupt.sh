@@ -7,6 +7,9 @@ cd "$TMP"
 cat > long.ini <<INI
 [run]
 output_dir = $TMP/runs
+; a fit long enough to interrupt, whatever memory the machine has free now (the memory check
+; is bad_inputs.sh's; this run is stopped long before its trees would need it)
+memory_limit_mb = 1000000
 [data]
 path = $SAMPLE
 [model]
