@@ -10,8 +10,10 @@
 #include <unistd.h>
 
 #include <jpeglib.h>
+#include <png.h>
 
 #include "astrotrain/images.h"
+#include "data/images_internal.h"
 #include "harness.h"
 
 static char tmpdir[64];
@@ -540,6 +542,51 @@ static void test_star_galaxy(void) {
     at_images_free(im);
 }
 
+/* PNG variants a survey's cutouts come in, written with libpng's own simplified writer and
+ * decoded by ours: a palette image gives its colours (not its indices), a 16-bit image gives
+ * the high byte of each sample. */
+static void test_png_palette_and_16bit(void) {
+    at_error err = {0};
+    /* 2 x 2 palette image: indices 0 1 / 1 2 over three colours. */
+    uint8_t idx[4] = {0, 1, 1, 2}, cmap[9] = {10, 20, 30, 200, 150, 100, 7, 8, 9};
+    png_image im;
+    memset(&im, 0, sizeof im);
+    im.version = PNG_IMAGE_VERSION;
+    im.width = im.height = 2;
+    im.format = PNG_FORMAT_RGB_COLORMAP;
+    im.colormap_entries = 3;
+    png_alloc_size_t n = 0;
+    CHECK(png_image_write_to_memory(&im, NULL, &n, 0, idx, 0, cmap));
+    uint8_t *buf = malloc(n);
+    CHECK(buf && png_image_write_to_memory(&im, buf, &n, 0, idx, 0, cmap));
+    at_img_raw raw = {0};
+    CHECK_OK(at_png_decode("palette.png", buf, n, &raw, &err), &err);
+    CHECK(raw.h == 2 && raw.w == 2 && raw.c == 3);
+    const uint8_t want[12] = {10, 20, 30, 200, 150, 100, 200, 150, 100, 7, 8, 9};
+    if (raw.px) CHECK(memcmp(raw.px, want, sizeof want) == 0);
+    free(raw.px);
+    free(buf);
+
+    /* 2 x 1 16-bit RGB image: samples 0x1234 0xABCD 0x00FF / 0xFF00 0x8080 0x0102. */
+    const uint16_t wide[6] = {0x1234, 0xABCD, 0x00FF, 0xFF00, 0x8080, 0x0102};
+    memset(&im, 0, sizeof im);
+    im.version = PNG_IMAGE_VERSION;
+    im.width = 2;
+    im.height = 1;
+    im.format = PNG_FORMAT_LINEAR_RGB;
+    n = 0;
+    CHECK(png_image_write_to_memory(&im, NULL, &n, 0, wide, 0, NULL));
+    buf = malloc(n);
+    CHECK(buf && png_image_write_to_memory(&im, buf, &n, 0, wide, 0, NULL));
+    memset(&raw, 0, sizeof raw);
+    CHECK_OK(at_png_decode("wide.png", buf, n, &raw, &err), &err);
+    CHECK(raw.h == 1 && raw.w == 2 && raw.c == 3);
+    const uint8_t high[6] = {0x12, 0xAB, 0x00, 0xFF, 0x80, 0x01};
+    if (raw.px) CHECK(memcmp(raw.px, high, sizeof high) == 0);
+    free(raw.px);
+    free(buf);
+}
+
 int main(void) {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/at_images_XXXXXX");
     if (!mkdtemp(tmpdir)) return 1;
@@ -551,6 +598,7 @@ int main(void) {
     RUN(test_d4);
     RUN(test_shift_brightness);
     RUN(test_png_grid);
+    RUN(test_png_palette_and_16bit);
     RUN(test_star_galaxy);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
