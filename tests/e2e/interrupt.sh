@@ -53,18 +53,22 @@ check "SIGTERM during fit: only a complete log.txt is left" no_partial_run "$TMP
 ok "train a small model" "$ASTROTRAIN" --config long.ini --quiet --set run.name=small --set model.n_trees=20 \
     --set plots.enabled=false
 # The catalogue comes through a FIFO: 1000 rows, a pause (the signal arrives while predict
-# waits in read(), which must resume rather than fail), then the rest.
+# waits in read(), which must resume rather than fail), then the rest. The signal goes only once
+# predict has read the first rows (first.done: more than a pipe's buffer has gone through), so a
+# slow start (valgrind, a busy machine) cannot make it arrive before predict opens the FIFO, and
+# the writer is stopped afterwards, so a reader that never came cannot leave it blocked.
 zcat "$SAMPLE" > all.csv
 mkfifo in.fifo
-{ head -n 1001 all.csv; sleep 2; tail -n +1002 all.csv; } > in.fifo &
+{ head -n 1001 all.csv; touch first.done; sleep 2; tail -n +1002 all.csv; } > in.fifo &
 writer=$!
 "$ASTROTRAIN" predict --model runs/small/model.h5 --input in.fifo --output out.csv --chunk-rows 500 \
     --threads 1 2>pred.log >/dev/null &
 pid=$!
-sleep 1
+for i in $(seq 1 600); do [ -e first.done ] && break; sleep 0.1; done
 kill -TERM "$pid"
 wait "$pid"
 rc=$?
+kill "$writer" 2>/dev/null
 wait "$writer" 2>/dev/null
 check "SIGTERM during predict: exit code 8" test "$rc" -eq 8
 check "SIGTERM during predict: message" grep -q "^astrotrain: interrupted; out.csv not written" pred.log
