@@ -17,6 +17,20 @@
 const char *const mlp_history_names[6] = {"epoch",      "train_loss",     "train_accuracy",
                                           "valid_loss", "valid_accuracy", "learning_rate"};
 
+void mlp_adopt(mlp_model *m, float *params, double *hist, size_t hist_rows, int64_t best_epoch,
+               int64_t epochs_run) {
+    free(m->params);
+    free(m->hist_values);
+    m->params = params;
+    m->hist_values = hist;
+    m->hist.n_rows = hist_rows;
+    m->hist.n_cols = 6;
+    m->hist.names = mlp_history_names;
+    m->hist.values = hist;
+    m->best_epoch = best_epoch;
+    m->epochs_run = epochs_run;
+}
+
 static const char *const activation_names[] = {"relu", "leaky_relu", "tanh", "sigmoid"};
 
 const char *at_mlp_activation_name(int activation) {

@@ -364,19 +364,10 @@ at_status mlp_fit(void *impl, const at_fit_input *in, at_error *err) {
     }
     if (early && best_epoch > 0) memcpy(rep[0].params, best, P * sizeof(float));
 
-    free(m->params);
-    free(m->hist_values);
-    m->params = rep[0].params;
+    mlp_adopt(m, rep[0].params, hist, rows_done, best_epoch, (int64_t)rows_done);
     rep[0].params = NULL;
-    m->eng.net.params = m->params;
-    m->hist_values = hist;
     hist = NULL;
-    m->hist.n_rows = rows_done;
-    m->hist.n_cols = 6;
-    m->hist.names = mlp_history_names;
-    m->hist.values = m->hist_values;
-    m->best_epoch = best_epoch;
-    m->epochs_run = (int64_t)rows_done;
+    m->eng.net.params = m->params;
     m->stopped_early = halt == 1;
 
 done:

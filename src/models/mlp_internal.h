@@ -86,6 +86,12 @@ typedef struct mlp_model {
 
 extern const char *const mlp_history_names[6];
 
+/* The model takes ownership of its fitted state, from a fit or a file: params (n_params) and
+ * the history (hist_rows x 6, may be NULL), replacing what it had. The caller then points the
+ * engine at m->params. */
+void mlp_adopt(mlp_model *m, float *params, double *hist, size_t hist_rows, int64_t best_epoch,
+               int64_t epochs_run);
+
 /* mlp_fit.c: the training loop (at_model_ops.fit). */
 at_status mlp_fit(void *impl, const at_fit_input *in, at_error *err);
 

@@ -159,19 +159,10 @@ at_status mlp_load(void *impl, at_store *st, at_error *err) {
     for (size_t l = 1; l < net.n_layers; l++)
         len += (size_t)snprintf(m->p.hidden + len, len < sizeof m->p.hidden ? sizeof m->p.hidden - len : 0,
                                 "%s%zu", l > 1 ? "," : "", net.sizes[l]);
-    free(m->params);
-    free(m->hist_values);
-    m->params = params;
+    mlp_adopt(m, params, hist, hist_rows, best_epoch, epochs_run);
     params = NULL;
-    mlp_engine_build(&m->net, m->p.dropout, m->params, NULL, &m->eng);
-    m->hist_values = hist;
     hist = NULL;
-    m->hist.n_rows = hist_rows;
-    m->hist.n_cols = 6;
-    m->hist.names = mlp_history_names;
-    m->hist.values = m->hist_values;
-    m->best_epoch = best_epoch;
-    m->epochs_run = epochs_run;
+    mlp_engine_build(&m->net, m->p.dropout, m->params, NULL, &m->eng);
     s = AT_OK;
 done:
     free(sizes);
