@@ -40,12 +40,12 @@ no_partial_run() {
 }
 
 start_then INT int.log timeout 120 "$ASTROTRAIN" --config long.ini --set run.name=int
-check "SIGINT during fit: exit code 8" test "$rc" -eq 8
+check "SIGINT during fit: exit code 8 (got $rc)" test "$rc" -eq 8
 check "SIGINT during fit: one clear line" grep -qE "^astrotrain: random forest: fit interrupted; no results written \(the log is in .*/runs/int/log.txt\)" int.log
 check "SIGINT during fit: only a complete log.txt is left" no_partial_run "$TMP/runs/int"
 
 start_then TERM term.log timeout 120 "$ASTROTRAIN" --config long.ini --set run.name=term --threads 1
-check "SIGTERM during fit: exit code 8" test "$rc" -eq 8
+check "SIGTERM during fit: exit code 8 (got $rc)" test "$rc" -eq 8
 check "SIGTERM during fit: message" grep -q "^astrotrain: random forest: fit interrupted" term.log
 check "SIGTERM during fit: only a complete log.txt is left" no_partial_run "$TMP/runs/term"
 
@@ -70,7 +70,7 @@ wait "$pid"
 rc=$?
 kill "$writer" 2>/dev/null
 wait "$writer" 2>/dev/null
-check "SIGTERM during predict: exit code 8" test "$rc" -eq 8
+check "SIGTERM during predict: exit code 8 (got $rc)" test "$rc" -eq 8
 check "SIGTERM during predict: message" grep -q "^astrotrain: interrupted; out.csv not written" pred.log
 check "SIGTERM during predict: no output, no temporary file" \
     bash -c "[ ! -e out.csv ] && [ -z \"\$(ls | grep '\.tmp\.')\" ]"
