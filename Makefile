@@ -15,7 +15,7 @@ CC       ?= gcc
 PREFIX   ?= /usr/local
 ARCH     ?= -march=native
 SANITIZE ?= 0
-PKGS     := hdf5 inih zlib libpng libjpeg openblas lapacke
+PKGS     := hdf5 inih zlib libpng libjpeg openblas lapacke libmicrohttpd jansson cfitsio
 
 ifeq ($(SANITIZE),1)
 BUILD    := build/asan

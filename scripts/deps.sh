@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Installs the Debian packages astrotrain needs to build and run, only when some are missing;
 # `deps.sh test` adds what the tests use as independent peers (scikit-learn, numpy, h5py,
-# h5dump). apt-get update first; as root directly, through sudo otherwise.
+# h5dump, SciPy, astropy, PyTorch + torchvision, chromium for the page, wrk for load).
+# apt-get update first; as root directly, through sudo otherwise.
 set -euo pipefail
 pkgs=(gcc make pkg-config libopenblas-dev liblapacke-dev libhdf5-dev libpng-dev
-      libjpeg62-turbo-dev zlib1g-dev libinih-dev gnuplot-nox)
+      libjpeg62-turbo-dev zlib1g-dev libinih-dev gnuplot-nox
+      libmicrohttpd-dev libjansson-dev libcfitsio-dev libopenmpi-dev openmpi-bin)
 if [ "${1:-}" = test ]; then
-    pkgs+=(python3 python3-numpy python3-h5py python3-sklearn hdf5-tools)
+    pkgs+=(python3 python3-numpy python3-h5py python3-sklearn hdf5-tools
+           python3-scipy python3-astropy python3-torch python3-torchvision chromium wrk)
 fi
 missing=()
 for p in "${pkgs[@]}"; do
