@@ -178,3 +178,6 @@ VALGRIND_E2E ?= bad_inputs interrupt
 valgrind:
 	@$(MAKE) --no-print-directory BUILD=build/valgrind ARCH= SANITIZE=0 build/valgrind/astrotrain
 	@BUILD=build/valgrind VALGRIND=1 ONLY=e2e E2E_FILTER="$(VALGRIND_E2E)" bash tests/run.sh
+
+# ---- serve (issue 12): the web page and the OpenAPI file are assembled into assets.o --------
+$(BUILD)/src/serve/assets.o $(FUZZ_BUILD)/src/serve/assets.o: src/serve/page.html src/serve/openapi.json

@@ -54,5 +54,7 @@ int cmd_experiment(int argc, char **argv, volatile int *stop);
 int cmd_info(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
+/* serve: the prediction service (issue 12) */
+int cmd_serve(int argc, char **argv, volatile int *stop);
 
 #endif

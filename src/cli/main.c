@@ -38,6 +38,8 @@ static void usage(FILE *f) {
           "  astrotrain config --doc                                            every key, as markdown\n"
           "  astrotrain synth galaxy10 --out FILE.h5 [--n N] [--size S] [--seed K]\n"
           "      synthetic Galaxy10-layout images for trying the image pipeline\n"
+          "  astrotrain serve --model MODEL.h5 [--model NAME=PATH ...] [--port 8080] [--bind ADDR]\n"
+          "      serve models over HTTP: web page, V2 protocol, JSON/CSV/image predict, /metrics\n"
           "  astrotrain COMMAND --help     help for one command\n"
           "  astrotrain --version\n"
           "\n"
@@ -77,6 +79,7 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "info") == 0) return cmd_info(argc - 1, argv + 1);
     if (strcmp(cmd, "config") == 0) return cmd_config(argc - 1, argv + 1);
     if (strcmp(cmd, "synth") == 0) return cmd_synth(argc - 1, argv + 1);
+    if (strcmp(cmd, "serve") == 0) return cmd_serve(argc - 1, argv + 1, stop);
     if (cmd[0] == '-') return cmd_train(argc, argv, stop); /* astrotrain --config x.ini */
     return cli_usage("unknown command '%s'", cmd);
 }
