@@ -231,7 +231,10 @@ static int parse_csv_rows(const at_server *s, const at_served *v, const uint8_t 
                     if (hl >= 2 && h[0] == '"' && h[hl - 1] == '"') h[hl - 1] = 0, h++;
                     if (strcmp(h, v->b->feature_names[j]) == 0) col[j] = (long)f;
                 }
-                if (col[j] < 0) rc = fail(p, 422, "the CSV header has no column '%s'", v->b->feature_names[j]);
+                if (col[j] < 0) {
+                    rc = fail(p, 422, "the CSV header has no column '%s'", v->b->feature_names[j]);
+                    break;
+                }
             }
             if (!rc && !(p->X = malloc((lines * d + 1) * sizeof *p->X))) rc = fail(p, 500, "out of memory");
             continue;
