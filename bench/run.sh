@@ -135,3 +135,9 @@ if [ "${BENCH_STREAM:-0}" = 1 ]; then
     echo "predict streaming (bench/predict_stream.sh)"
     bash bench/predict_stream.sh
 fi
+
+# The prediction service under wrk beside the FastAPI peer (bench/serve.sh; about 2 minutes
+# with its 60-second memory run). BENCH_SERVE=0 skips it.
+if [ "${BENCH_SERVE:-1}" = 1 ]; then
+    bash bench/serve.sh
+fi
