@@ -140,6 +140,11 @@ static void test_predict_same_as_bundle(void) {
     CHECK(json_number_value(json_object_get(json_object_get(json_array_get(json_object_get(j, "predictions"), 1),
                                                             "probabilities"), "GALAXY")) == P[0]);
     json_decref(j), free(b);
+    /* null is a missing value: the model's cleaning (missing = drop) rejects the row */
+    CHECK(call(s, "POST", "/v1/models/rf/predict", "application/json",
+               "{\"rows\":[{\"u_g\":null,\"g_r\":1,\"redshift\":1}]}", &b) == 200);
+    CHECK(strstr(b, "\"class\":null") != NULL);
+    free(b);
     /* V2 infer: features in model order, nested data */
     char inf[600];
     snprintf(inf, sizeof inf, "{\"inputs\":[{\"name\":\"input\",\"shape\":[1,3],\"datatype\":\"FP64\",\"data\":[[%.17g,%.17g,%.17g]]}]}",
