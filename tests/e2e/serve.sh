@@ -289,6 +289,54 @@ kill -TERM "$PID"
 wait "$PID"; rc=$?
 check "SIGTERM: drains and exits 0" test "$rc" -eq 0
 check "the server said it drained" grep -q "draining and stopping" serve.err
+# --models-dir with a PCA model (answers coordinates, as `transform` does), and the connection
+# limits: a third connection from one address over --max-per-ip 2, an idle one past --timeout 1
+ok "train a PCA" "$ASTROTRAIN" --config "$ROOT/configs/pca.ini" --set data.path="$SAMPLE" --set run.output_dir="$TMP/runs" --set plots.enabled=false --quiet
+ok "transform the rows with astrotrain transform" "$ASTROTRAIN" transform --model runs/pca/model.h5 --input rows.csv --output pcs.csv --quiet
+rm -f port.txt
+"$ASTROTRAIN" serve --models-dir runs --port 0 --port-file port.txt --access-log off --max-per-ip 2 --timeout 1 2> serve2.err &
+PID2=$!
+for _ in $(seq 100); do [ -s port.txt ] && break; sleep 0.1; done
+export PORT=$(cat port.txt 2>/dev/null || echo 0)
+check "--models-dir serves every run; a PCA answers transform's coordinates" python3 - <<'PY'
+from srv import *
+import csv, json
+s, j = js("GET", "/v2"); assert s == 200 and j["models"] == ["cnn", "pca", "rf"], j
+s, m = js("GET", "/v2/models/pca"); assert m["kind"] == "transform" and m["outputs"][0]["shape"] == [-1, 3], m
+s, t, d = req("POST", "/v1/models/pca/predict", open("rows.csv", "rb").read(), "text/csv"); assert s == 200, d
+got = json.loads(d)["predictions"]
+want = list(csv.DictReader(open("pcs.csv")))
+assert len(got) == len(want), (len(got), len(want))
+for g, w in zip(got, want):
+    for c in ["PC1", "PC2", "PC3"]: assert abs(g["components"][c] - float(w[c])) <= 1e-7 * max(1, abs(float(w[c]))), (g, w)
+PY
+check "connection limits: per address and idle time" python3 - <<'PY'
+from srv import *
+import socket, time
+def conn():
+    c = socket.create_connection(("127.0.0.1", PORT)); c.settimeout(5); return c
+ask = b"GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n"
+a, b = conn(), conn()
+for c in (a, b):
+    c.sendall(ask); assert b"200 OK" in c.recv(4096)
+third = conn()
+try:
+    third.sendall(ask); got = third.recv(4096)
+except OSError:
+    got = b""
+assert got == b"", got            # closed without an answer: over --max-per-ip
+a.close(); b.close(); third.close()
+time.sleep(0.3)
+idle = conn(); time.sleep(2.5)   # past --timeout 1: the server closed it
+try:
+    idle.sendall(ask); got = idle.recv(4096)
+except OSError:
+    got = b""
+assert got == b"", got
+s, j = js("GET", "/v2/health/live"); assert s == 200
+PY
+kill -INT "$PID2"; wait "$PID2"; rc=$?
+check "SIGINT: exits 0" test "$rc" -eq 0
 fails "serve without a model is a usage error" 2 "at least one --model" "$ASTROTRAIN" serve --port 0
 fails "serve with a missing model file names it" 5 "nothere.h5" "$ASTROTRAIN" serve --model nothere.h5 --port 0
 done_tests
