@@ -39,10 +39,15 @@ void at_serve_error(at_serve_response *rs, int status, const char *fmt, ...) {
     at_serve_response_clear(rs);
     rs->status = status, rs->content_type = "application/json", rs->body_static = 0;
     json_t *j = json_pack("{s:s,s:i}", "error", msg, "status", status);
+    if (!j) { /* not UTF-8 (an echoed URL or name): the same message in plain ASCII */
+        for (char *p = msg; *p; p++)
+            if ((unsigned char)*p >= 0x7f) *p = '?';
+        j = json_pack("{s:s,s:i}", "error", msg, "status", status);
+    }
     char *t = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
-    if (!t) { /* not UTF-8 (an echoed name) or no memory: a fixed line */
-        set_static(rs, status, "application/json", "{\"error\":\"bad request\"}", 23);
+    if (!t) { /* no memory: a fixed line */
+        set_static(rs, status, "application/json", "{\"error\":\"out of memory\"}\n", 26);
         return;
     }
     size_t n = strlen(t);

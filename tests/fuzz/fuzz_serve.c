@@ -11,7 +11,6 @@
 #include <string.h>
 
 #include "astrotrain/serve.h"
-#include "fuzz_util.h"
 #include "serve/serve_internal.h"
 #include "serve_fixture.h"
 
