@@ -209,7 +209,11 @@ void at_serve_handle(at_server *s, const at_serve_request *rq, at_serve_response
     int v1 = 0;
     if ((m = model_of(s, u, "/v2/repository/models/", &rest, &nl)) != -2) {
         rs->route = AT_R_LOAD;
-        if (m < 0 || !is(rest, "/load")) goto unknown;
+        if (m >= 0 && !is(rest, "/load")) {
+            at_serve_error(rs, 404, "no such endpoint: %s (see /openapi.json)", u);
+            return;
+        }
+        if (m < 0) goto unknown;
         rs->model = (int)m;
         if (method_ok(&r, "POST", rs)) load_model(s, m, rs);
         return;

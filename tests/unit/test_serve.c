@@ -75,6 +75,8 @@ static void test_routes(void) {
     CHECK(call(s, "GET", "/v2/models/xx", NULL, NULL, &b) == 404 && strstr(b, "unknown model 'xx'"));
     free(b);
     CHECK(call(s, "GET", "/v2/models/rf/nothing", NULL, NULL, NULL) == 404);
+    CHECK(call(s, "POST", "/v2/repository/models/rf/unload", NULL, NULL, &b) == 404 && strstr(b, "no such endpoint"));
+    free(b);
     CHECK(call(s, "GET", "/nothing", NULL, NULL, NULL) == 404);
     CHECK(call(s, "GET", "/monitor", NULL, NULL, &b) == 404 && strstr(b, "--history"));
     free(b);
