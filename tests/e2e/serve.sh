@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# End to end: `astrotrain serve` on a free loopback port with a 10-tree forest and a tiny CNN.
+# End to end: `astrotrain serve` on a free loopback port with a 10-tree forest and a tiny CNN
+# (then a folder of runs adding an ensemble and a PCA).
 # Every endpoint; served probabilities equal `predict`'s on the same rows (CSV and JSON) and
 # the same image files (PNG and JPEG); every kind of bad request gets its 4xx with a one-line
 # JSON error and the server lives on; reload (SIGHUP and the V2 load endpoint) under load with
@@ -293,15 +294,39 @@ check "the server said it drained" grep -q "draining and stopping" serve.err
 # limits: a third connection from one address over --max-per-ip 2, an idle one past --timeout 1
 ok "train a PCA" "$ASTROTRAIN" --config "$ROOT/configs/pca.ini" --set data.path="$SAMPLE" --set run.output_dir="$TMP/runs" --set plots.enabled=false --quiet
 ok "transform the rows with astrotrain transform" "$ASTROTRAIN" transform --model runs/pca/model.h5 --input rows.csv --output pcs.csv --quiet
+cat > ens.ini <<INI
+[run]
+output_dir = $TMP/runs
+name = ens
+[data]
+path = $SAMPLE
+[model]
+type = ensemble
+n_trials = 50
+[member.rf]
+type = random_forest
+n_trees = 8
+[member.gb]
+type = gradient_boosting
+n_rounds = 20
+[plots]
+enabled = false
+INI
+ok "train an ensemble (forest + boosting)" "$ASTROTRAIN" --config ens.ini --quiet --threads 2
+ok "predict the rows with the ensemble" "$ASTROTRAIN" predict --model runs/ens/model.h5 --input rows.csv --output enspred.csv --quiet
 rm -f port.txt
 "$ASTROTRAIN" serve --models-dir runs --port 0 --port-file port.txt --access-log off --max-per-ip 2 --timeout 1 2> serve2.err &
 PID2=$!
 for _ in $(seq 100); do [ -s port.txt ] && break; sleep 0.1; done
 export PORT=$(cat port.txt 2>/dev/null || echo 0)
-check "--models-dir serves every run; a PCA answers transform's coordinates" python3 - <<'PY'
+check "--models-dir serves every run; the ensemble answers predict's probabilities, the PCA transform's coordinates" python3 - <<'PY'
 from srv import *
 import csv, json
-s, j = js("GET", "/v2"); assert s == 200 and j["models"] == ["cnn", "pca", "rf"], j
+s, j = js("GET", "/v2"); assert s == 200 and j["models"] == ["cnn", "ens", "pca", "rf"], j
+s, t, d = req("POST", "/v1/models/ens/predict", open("rows.csv", "rb").read(), "text/csv"); assert s == 200, d
+for g, w in zip(json.loads(d)["predictions"], list(csv.DictReader(open("enspred.csv")))):
+    assert g["class"] == w["predicted"], (g, w)
+    for c in ["GALAXY", "QSO", "STAR"]: assert abs(g["probabilities"][c] - float(w["p_" + c])) <= 1e-8, (g, w)
 s, m = js("GET", "/v2/models/pca"); assert m["kind"] == "transform" and m["outputs"][0]["shape"] == [-1, 3], m
 s, t, d = req("POST", "/v1/models/pca/predict", open("rows.csv", "rb").read(), "text/csv"); assert s == 200, d
 got = json.loads(d)["predictions"]
