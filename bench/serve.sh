@@ -18,6 +18,10 @@ DUR=${BENCH_SERVE_DURATION:-10s}
 MEMSECS=${BENCH_SERVE_MEM_SECONDS:-60}
 THREADS=${SERVE_THREADS:-2}
 mkdir -p "$W"
+# Debian's OpenBLAS 0.3.21 does not recognise this CPU and runs its generic Prescott sgemm (about
+# 4x slower, the CNN's whole cost); on an AVX-512 machine use its SkylakeX kernels (README,
+# "Performance"). The peer's PyTorch-free stack does not use OpenBLAS for the forest.
+if grep -q avx512f /proc/cpuinfo 2>/dev/null; then export OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-SkylakeX}; fi
 command -v wrk >/dev/null || { echo "serve bench: wrk missing (apt-get install wrk)"; exit 0; }
 ROW='{"u":23.87882,"g":22.2753,"r":20.39501,"i":19.16573,"z":18.79371,"redshift":0.6347936}'
 
@@ -76,7 +80,7 @@ start_server() {
     PORT=$(cat "$W/port")
 }
 
-echo "serve bench: wrk -t2 -c32 -d$DUR --latency, server $THREADS threads, $(nproc) cores, $(date -u +%F)"
+echo "serve bench: wrk -t2 -c32 -d$DUR --latency, server $THREADS threads, $(nproc) cores, $(date -u +%F), OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-(auto)}"
 echo "  load now: $(cut -d' ' -f1-3 /proc/loadavg) (other jobs on this machine skew the figures)"
 start_server
 WRK_PATH=/v1/models/rf/predict WRK_BODY="{\"rows\":[$ROW]}" \
