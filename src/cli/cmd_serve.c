@@ -177,6 +177,12 @@ int cmd_serve(int argc, char **argv, volatile int *stop) {
         return cli_usage("--access-log %s: %s", access, strerror(errno));
     if (log) setvbuf(log, NULL, _IOLBF, 0);
     ho.access_log = log;
+    /* from here on SIGINT/SIGTERM/SIGHUP wait for the loop below (a SIGHUP while the models
+     * load must not kill us); every thread started later inherits the blocked set */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT), sigaddset(&set, SIGTERM), sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
     at_error err = {0};
     at_server *s = NULL;
     if (at_server_new(&so, &s, &err)) {
@@ -196,11 +202,6 @@ int cmd_serve(int argc, char **argv, volatile int *stop) {
         rc = cli_fail(&err);
         goto out;
     }
-    /* every thread started from here on inherits the blocked set */
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT), sigaddset(&set, SIGTERM), sigaddset(&set, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
     at_httpd *h = NULL;
     if (at_httpd_start(s, &ho, &h, &err)) {
         rc = cli_fail(&err);
