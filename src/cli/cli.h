@@ -54,5 +54,6 @@ int cmd_experiment(int argc, char **argv, volatile int *stop);
 int cmd_info(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
+int cmd_monitor(int argc, char **argv, volatile int *stop); /* cmd_monitor.c */
 
 #endif

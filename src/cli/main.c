@@ -38,6 +38,8 @@ static void usage(FILE *f) {
           "  astrotrain config --doc                                            every key, as markdown\n"
           "  astrotrain synth galaxy10 --out FILE.h5 [--n N] [--size S] [--seed K]\n"
           "      synthetic Galaxy10-layout images for trying the image pipeline\n"
+          "  astrotrain monitor --model MODEL.h5 --history DIR --input BATCH.csv[.gz] [--labels] [--batch NAME]\n"
+          "      drift and accuracy of a new batch against the model's training reference (history + report)\n"
           "  astrotrain COMMAND --help     help for one command\n"
           "  astrotrain --version\n"
           "\n"
@@ -77,6 +79,7 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "info") == 0) return cmd_info(argc - 1, argv + 1);
     if (strcmp(cmd, "config") == 0) return cmd_config(argc - 1, argv + 1);
     if (strcmp(cmd, "synth") == 0) return cmd_synth(argc - 1, argv + 1);
+    if (strcmp(cmd, "monitor") == 0) return cmd_monitor(argc - 1, argv + 1, stop);
     if (cmd[0] == '-') return cmd_train(argc, argv, stop); /* astrotrain --config x.ini */
     return cli_usage("unknown command '%s'", cmd);
 }
