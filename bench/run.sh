@@ -135,3 +135,7 @@ if [ "${BENCH_STREAM:-0}" = 1 ]; then
     echo "predict streaming (bench/predict_stream.sh)"
     bash bench/predict_stream.sh
 fi
+
+# monitor: a 1,000,000-row batch, `astrotrain monitor` beside `astrotrain predict` (bound 1.2x).
+echo "monitor vs predict, 1M-row batch (bench/monitor_batch.sh)"
+bash bench/monitor_batch.sh
