@@ -133,6 +133,28 @@ for r, path in zip(recs[:3], sys.argv[3:6]):
         assert abs(res.pvalue - f["ks_p"]) < 0.01, (r["batch"], f["name"], res.pvalue, f["ks_p"])
         assert abs(min(1, res.pvalue * 6) - f["ks_p_bonferroni"]) < 0.06
 PY
+    check "missing and out-of-range shares against the reference's training range" "$PY" - "$H" "$M" "$TMP/shifted.csv" "$TMP/stars.csv" <<'PY'
+import csv, json, sys
+import h5py
+h, m = sys.argv[1], sys.argv[2]
+recs = [json.loads(l) for l in open(h + "/history.jsonl")]
+f5 = h5py.File(m, "r"); lo = f5["reference/lo"][()]; hi = f5["reference/hi"][()]
+for r, path in zip(recs[1:3], sys.argv[3:5]):
+    rows = list(csv.DictReader(open(path)))
+    for j, f in enumerate(r["features"]):
+        x = [float(row[f["name"]]) for row in rows]
+        want = sum(v < lo[j] or v > hi[j] for v in x) / len(x)
+        assert abs(f["out_of_range_share"] - want) < 1e-12 and f["missing_share"] == 0, (r["batch"], f["name"], f["out_of_range_share"], want)
+PY
+    # Every 10th row's r far above the training maximum, every 20th row's z far below the minimum.
+    (cat "$TMP/hdr"; head -200 "$TMP/pool" | awk -F, 'BEGIN{OFS=","} NR % 10 == 0 {$5 = 99} NR % 20 == 1 {$7 = 1} {print}') > "$TMP/range.csv"
+    "$ASTROTRAIN" monitor --model "$M" --history "$TMP/h3" --input "$TMP/range.csv" --batch range --quiet --no-report
+    check "out-of-range shares above and below the training range" "$PY" - "$TMP/h3" <<'PY'
+import json, sys
+r = json.loads(open(sys.argv[1] + "/history.jsonl").readline())
+f = {f["name"]: f["out_of_range_share"] for f in r["features"]}
+assert f["r"] == 0.1 and 0.05 <= f["z"] <= 0.06, f  # (one natural z of these rows is outside too)
+PY
     check "chi-square of the class mix as scipy.stats.chisquare" "$PY" - "$H" <<'PY'
 import json, sys
 from scipy.stats import chisquare
