@@ -64,19 +64,19 @@ void at_monitor_alerts(json_t *rec) {
     size_t i;
     json_t *f;
     json_array_foreach(json_object_get(rec, "features"), i, f) {
-        double psi = num(f, "psi");
+        double fpsi = num(f, "psi");
         const char *name = json_string_value(json_object_get(f, "name"));
         if (!name) name = "?";
         double ks = num(f, "ks"), ksp = num(f, "ks_p_bonferroni");
-        if (psi > AT_MON_PSI_ALERT) {
-            snprintf(why, sizeof why, "feature %s: PSI %.3f > %.2f", name, psi, AT_MON_PSI_ALERT);
+        if (fpsi > AT_MON_PSI_ALERT) {
+            snprintf(why, sizeof why, "feature %s: PSI %.3f > %.2f", name, fpsi, AT_MON_PSI_ALERT);
             add(alerts, "alert", "feature", name, why);
         } else if (ksp < AT_MON_KS_P && ks >= AT_MON_KS_D) {
             snprintf(why, sizeof why, "feature %s: KS D %.3f >= %.2f with p %.3g < %.2f (Bonferroni; PSI %.3f)", name,
-                     ks, AT_MON_KS_D, ksp, AT_MON_KS_P, psi);
+                     ks, AT_MON_KS_D, ksp, AT_MON_KS_P, fpsi);
             add(alerts, "alert", "feature", name, why);
-        } else if (psi > AT_MON_PSI_WATCH) {
-            snprintf(why, sizeof why, "feature %s: PSI %.3f in (%.2f, %.2f]", name, psi, AT_MON_PSI_WATCH,
+        } else if (fpsi > AT_MON_PSI_WATCH) {
+            snprintf(why, sizeof why, "feature %s: PSI %.3f in (%.2f, %.2f]", name, fpsi, AT_MON_PSI_WATCH,
                      AT_MON_PSI_ALERT);
             add(alerts, "watch", "feature", name, why);
         }

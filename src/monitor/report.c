@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "astrotrain/atomic_file.h"
 #include "astrotrain/monitor.h"
@@ -44,7 +45,7 @@ static void inline_png(at_strbuf *b, const char *dir, const char *name, const ch
     snprintf(path, sizeof path, "%s/%s.png", dir, name);
     FILE *f = fopen(path, "rb");
     if (!f) {
-        at_strbuf_printf(b, "<p class=\"note\">%s: not rendered (gnuplot not on the PATH); script plots/%s.gp</p>\n",
+        at_strbuf_printf(b, "<p class=\"note\">%s: not rendered (no gnuplot, or --no-render); script plots/%s.gp</p>\n",
                          alt, name);
         return;
     }
@@ -75,7 +76,8 @@ static void fmt_num(at_strbuf *b, double v, const char *f) {
 }
 
 /* The figures; each one failing to render leaves its script (the report says so). */
-static at_status figures(const char *pdir, json_t *hist, int render, char *warn, size_t wcap, at_error *err) {
+static at_status figures(const char *pdir, json_t *hist, int render, int labelled, char *warn, size_t wcap,
+                         at_error *err) {
     size_t nb = json_array_size(hist);
     json_t *last = json_array_get(hist, nb - 1);
     json_t *classes = json_object_get(last, "classes"), *feats = json_object_get(last, "features");
@@ -118,7 +120,14 @@ static at_status figures(const char *pdir, json_t *hist, int render, char *warn,
     const char *acc_series[] = {"accuracy", "95% lower", "95% upper", "training test accuracy"};
     const char *win_series[] = {"mean winning probability"};
     const char *psi_series[] = {"reference", "latest batch"};
-    if (!s) s = at_plot_lines(pdir, "accuracy", "Accuracy per batch (Wilson 95% interval)", "batch", "accuracy", x, nb,
+    /* A PNG of an earlier report must not stand in for a figure not rendered now. */
+    for (size_t i = 0; i < 4 + d; i++) {
+        char png[4200];
+        if (i < 4) snprintf(png, sizeof png, "%s/%s.png", pdir, (const char *[]){"accuracy", "class_mix", "psi", "winning_probability"}[i]);
+        else snprintf(png, sizeof png, "%s/feature_%zu.png", pdir, i - 4);
+        unlink(png);
+    }
+    if (!s && labelled) s = at_plot_lines(pdir, "accuracy", "Accuracy per batch (Wilson 95% interval)", "batch", "accuracy", x, nb,
                               acc_series, 4, acc, 0, err);
     if (!s) s = at_plot_bars(pdir, "class_mix", "Predicted class shares (reference: test part)", "batch", "share",
                              (const char *const *)bnames, nb + 1, cnames, k, mix, err);
@@ -155,7 +164,7 @@ static at_status figures(const char *pdir, json_t *hist, int render, char *warn,
             char name[96];
             if (i < 4) snprintf(name, sizeof name, "%s", fixed[i]);
             else snprintf(name, sizeof name, "feature_%zu", i - 4);
-            if (i == 2 && !d) continue;
+            if ((i == 2 && !d) || (i == 0 && !labelled)) continue;
             if (at_plot_render(pdir, name, &e2) && !warn[0]) snprintf(warn, wcap, "%s", e2.msg);
         }
     }
@@ -177,7 +186,11 @@ at_status at_monitor_report(const char *dir, int render, at_error *err) {
         return at_fail(err, AT_ERR_IO, "%s: cannot create: %s", pdir, strerror(errno));
     }
     if (nb) at_remove_stale_temps(pdir);
-    if (nb && (s = figures(pdir, hist, render, warn, sizeof warn, err))) {
+    int labelled = 0;
+    size_t t0;
+    json_t *r0;
+    json_array_foreach(hist, t0, r0) labelled |= json_is_object(json_object_get(r0, "labels"));
+    if (nb && (s = figures(pdir, hist, render, labelled, warn, sizeof warn, err))) {
         json_decref(hist);
         return s;
     }
@@ -266,7 +279,8 @@ at_status at_monitor_report(const char *dir, int render, at_error *err) {
             esc(&b, warn);
             at_strbuf_printf(&b, "</p>\n");
         }
-        inline_png(&b, pdir, "accuracy", "Accuracy with its Wilson 95% interval (batches with labels)");
+        if (labelled) inline_png(&b, pdir, "accuracy", "Accuracy with its Wilson 95% interval (batches with labels)");
+        else at_strbuf_printf(&b, "<p>No batch has labels yet (--labels, or --labels-for when they arrive).</p>\n");
         inline_png(&b, pdir, "class_mix", "Predicted class shares");
         inline_png(&b, pdir, "psi", "PSI per feature and batch (watch above 0.10, alert above 0.25)");
         inline_png(&b, pdir, "winning_probability", "Mean winning probability");
