@@ -22,11 +22,12 @@ zcat "$SRC" | awk -v rows="$((ROWS / 10))" -f bench/gen_catalogue.awk > "$DIR/sm
 "$AT" --config configs/rf.ini --quiet --threads "$THREADS" --set run.output_dir="$DIR/runs" --set plots.enabled=false \
     >/dev/null 2>"$DIR/train.log" || { echo "monitor_batch: training failed: $(tail -n 1 "$DIR/train.log")"; exit 1; }
 M=$DIR/runs/rf/model.h5
-# run NAME CMD... : prints "seconds kB" of one run
+# run CMD... : prints "wall-seconds kB cpu-seconds" of one run
 run() {
     /usr/bin/time -v "$@" >/dev/null 2>"$DIR/time.log" || { echo "failed: $*: $(tail -n 3 "$DIR/time.log")" >&2; echo "nan 0"; return; }
     awk -F': ' '/Elapsed \(wall clock\)/ {n = split($2, t, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + t[i]}
-                /Maximum resident set size/ {kb = $2} END {print s, kb}' "$DIR/time.log"
+                /User time|System time/ {cpu += $2}
+                /Maximum resident set size/ {kb = $2} END {print s, kb, cpu}' "$DIR/time.log"
 }
 median() { sort -g | awk '{a[NR]=$1} END {print (NR % 2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 : > "$DIR/p" ; : > "$DIR/m"
@@ -36,13 +37,16 @@ for r in $(seq "$REPEATS"); do # alternate, so drift of a shared machine hits bo
     run "$AT" monitor --model "$M" --history "$DIR/h" --input "$DIR/big.csv" --batch big --no-report --threads "$THREADS" --quiet >> "$DIR/m"
 done
 rm -rf "$DIR/h"
-read -r ssmall kbsmall < <(run "$AT" monitor --model "$M" --history "$DIR/h" --input "$DIR/small.csv" --batch small --no-report --threads "$THREADS" --quiet)
+read -r ssmall kbsmall _ < <(run "$AT" monitor --model "$M" --history "$DIR/h" --input "$DIR/small.csv" --batch small --no-report --threads "$THREADS" --quiet)
 tp=$(cut -d' ' -f1 "$DIR/p" | median); tm=$(cut -d' ' -f1 "$DIR/m" | median)
 kp=$(cut -d' ' -f2 "$DIR/p" | sort -g | tail -1); km=$(cut -d' ' -f2 "$DIR/m" | sort -g | tail -1)
+cp=$(cut -d' ' -f3 "$DIR/p" | median); cm=$(cut -d' ' -f3 "$DIR/m" | median)
 ratio=$(awk -v a="$tm" -v b="$tp" 'BEGIN {printf "%.3f", a / b}')
-printf '  predict  %8d rows  %6.2f s (median of %d)  peak RSS %6.1f MB\n' "$ROWS" "$tp" "$REPEATS" "$(awk -v k="$kp" 'BEGIN {print k / 1024}')"
-printf '  monitor  %8d rows  %6.2f s (median of %d)  peak RSS %6.1f MB  -> %sx predict (bound %s)\n' "$ROWS" "$tm" "$REPEATS" \
-    "$(awk -v k="$km" 'BEGIN {print k / 1024}')" "$ratio" "$MAX_RATIO"
+cratio=$(awk -v a="$cm" -v b="$cp" 'BEGIN {printf "%.3f", a / b}')
+printf '  predict  %8d rows  %6.2f s (median of %d)  CPU %6.2f s  peak RSS %6.1f MB\n' "$ROWS" "$tp" "$REPEATS" "$cp" "$(awk -v k="$kp" 'BEGIN {print k / 1024}')"
+printf '  monitor  %8d rows  %6.2f s (median of %d)  CPU %6.2f s  peak RSS %6.1f MB  -> %sx predict wall, %sx CPU (bound %s)\n' \
+    "$ROWS" "$tm" "$REPEATS" "$cm" "$(awk -v k="$km" 'BEGIN {print k / 1024}')" "$ratio" "$cratio" "$MAX_RATIO"
 printf '  monitor  %8d rows  %6.2f s              peak RSS %6.1f MB  (memory flat with batch size)\n' "$((ROWS / 10))" "$ssmall" \
     "$(awk -v k="$kbsmall" 'BEGIN {print k / 1024}')"
-awk -v r="$ratio" -v m="$MAX_RATIO" 'BEGIN {exit !(r <= m)}'
+# The bound on CPU time: on a shared machine wall time mostly measures the neighbours.
+awk -v r="$cratio" -v m="$MAX_RATIO" 'BEGIN {exit !(r <= m)}'

@@ -133,7 +133,7 @@ static void write_rows(FILE *f, const at_dataset *ds, size_t key_col, int has_ke
         if (has_key) fprintf(f, ",%.17g", ds->X[i * ds->d + key_col]);
         if (labels) fprintf(f, ",%s", ds->y && ds->y[i] >= 0 ? b->class_names[ds->y[i]] : "");
         fprintf(f, ",%s", b->class_names[at_argmax(p, k)]);
-        for (size_t c = 0; c < k; c++) fprintf(f, ",%.6g", p[c]);
+        for (size_t c = 0; c < k; c++) fprintf(f, ",%.9g", p[c]); /* as predict */
         fputc('\n', f);
     }
 }
