@@ -48,5 +48,11 @@ printf '  monitor  %8d rows  %6.2f s (median of %d)  CPU %6.2f s  peak RSS %6.1f
     "$ROWS" "$tm" "$REPEATS" "$cm" "$(awk -v k="$km" 'BEGIN {print k / 1024}')" "$ratio" "$cratio" "$MAX_RATIO"
 printf '  monitor  %8d rows  %6.2f s              peak RSS %6.1f MB  (memory flat with batch size)\n' "$((ROWS / 10))" "$ssmall" \
     "$(awk -v k="$kbsmall" 'BEGIN {print k / 1024}')"
+# The peer: pandas + scikit-learn + SciPy doing the same job (bench/monitor_peer.py), when there.
+if /usr/bin/python3 -c 'import pandas, sklearn, scipy' 2>/dev/null; then
+    peer=$(/usr/bin/python3 bench/monitor_peer.py "$DIR/big.csv" "$DIR/peer.csv" --threads "$THREADS" 2>/dev/null)
+    [ -n "$peer" ] && printf '  peer     %8d rows  %s\n  monitor / peer (wall): %s\n' "$ROWS" "$peer" \
+        "$(echo "$peer" | /usr/bin/python3 -c "import json,sys; print('%.3f' % ($tm / json.load(sys.stdin)['total_seconds']))")"
+fi
 # The bound on CPU time: on a shared machine wall time mostly measures the neighbours.
 awk -v r="$cratio" -v m="$MAX_RATIO" 'BEGIN {exit !(r <= m)}'
