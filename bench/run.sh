@@ -141,3 +141,6 @@ fi
 if [ "${BENCH_SERVE:-1}" = 1 ]; then
     bash bench/serve.sh
 fi
+# monitor: a 1,000,000-row batch, `astrotrain monitor` beside `astrotrain predict` (bound 1.2x).
+echo "monitor vs predict, 1M-row batch (bench/monitor_batch.sh)"
+bash bench/monitor_batch.sh

@@ -18,6 +18,7 @@
 #include "model_file.h"
 #include "pca.h"
 #include "preprocess.h"
+#include "reference.h"
 #include "status.h"
 
 typedef struct at_bundle {
@@ -33,6 +34,8 @@ typedef struct at_bundle {
     at_pca *pca;          /* PCA stage in front of the model, or NULL */
     char *config_text;    /* effective configuration (INI) */
     char *metrics_json;   /* metrics of the training run */
+    /* monitor: the training reference (reference.h), or NULL (older files, image models) */
+    at_reference *reference;
 } at_bundle;
 
 /* A whole model file, written atomically, and read back. */

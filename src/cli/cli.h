@@ -56,5 +56,6 @@ int cmd_config(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
 /* serve: the prediction service (issue 12) */
 int cmd_serve(int argc, char **argv, volatile int *stop);
+int cmd_monitor(int argc, char **argv, volatile int *stop); /* cmd_monitor.c */
 
 #endif

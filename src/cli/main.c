@@ -40,11 +40,13 @@ static void usage(FILE *f) {
           "      synthetic Galaxy10-layout images for trying the image pipeline\n"
           "  astrotrain serve --model MODEL.h5 [--model NAME=PATH ...] [--port 8080] [--bind ADDR]\n"
           "      serve models over HTTP: web page, V2 protocol, JSON/CSV/image predict, /metrics\n"
+          "  astrotrain monitor --model MODEL.h5 --history DIR --input BATCH.csv[.gz] [--labels] [--batch NAME]\n"
+          "      drift and accuracy of a new batch against the model's training reference (history + report)\n"
           "  astrotrain COMMAND --help     help for one command\n"
           "  astrotrain --version\n"
           "\n"
           "exit codes: 0 ok, 2 usage, 3 config, 4 data, 5 i/o, 6 model file, 7 memory, 8 interrupted,\n"
-          "            9 internal error\n",
+          "            9 internal error, 10 alert (monitor --fail-on-alert)\n",
           f);
 }
 
@@ -80,6 +82,7 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "config") == 0) return cmd_config(argc - 1, argv + 1);
     if (strcmp(cmd, "synth") == 0) return cmd_synth(argc - 1, argv + 1);
     if (strcmp(cmd, "serve") == 0) return cmd_serve(argc - 1, argv + 1, stop);
+    if (strcmp(cmd, "monitor") == 0) return cmd_monitor(argc - 1, argv + 1, stop);
     if (cmd[0] == '-') return cmd_train(argc, argv, stop); /* astrotrain --config x.ini */
     return cli_usage("unknown command '%s'", cmd);
 }

@@ -11,7 +11,8 @@
  *   preprocess/pca/...     the PCA stage, when there is one
  *   config                 the effective configuration (INI text)
  *   metrics                metrics.json of the training run (text)
- *   model/...              the family's arrays */
+ *   model/...              the family's arrays
+ *   reference/...          the training reference for monitoring (optional; reference_io.c) */
 #include "astrotrain/bundle.h"
 
 #include <math.h>
@@ -39,6 +40,7 @@ at_status at_bundle_write(const at_bundle *b, at_store *st, at_error *err) {
                       (s = at_store_put_f64(st, "preprocess/scaler_scale", b->scaler->scale, b->d, err))))
         return s;
     if (b->pca && (s = at_pca_save(b->pca, st, "preprocess/pca/", err))) return s;
+    if (b->reference && (s = at_reference_write(b->reference, st, err))) return s;
     return AT_OK;
 }
 
@@ -63,6 +65,7 @@ void at_bundle_free(at_bundle *b) {
     at_pca_free(b->pca);
     free(b->config_text);
     free(b->metrics_json);
+    at_reference_free(b->reference);
     free(b);
 }
 
@@ -119,6 +122,7 @@ at_status at_bundle_read(at_store *st, at_bundle **out, at_error *err) {
     }
     if ((s = at_store_get_str(st, "config", &b->config_text, err))) goto done;
     if ((s = at_store_get_str(st, "metrics", &b->metrics_json, err))) goto done;
+    if (at_store_has(st, "reference") && (s = at_reference_read(st, b->d, b->k, &b->reference, err))) goto done;
 done:
     free(shift);
     free(scale);

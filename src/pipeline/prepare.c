@@ -27,6 +27,7 @@ void at_prepared_free(at_prepared *d) {
     at_images_free(d->images_test);
     free(d->counts_before);
     free(d->counts_after);
+    at_reference_free(d->reference);
     free(d);
 }
 
@@ -103,6 +104,7 @@ at_status at_prepared_with_pca(const at_prepared *base, int64_t components, int 
     }
     if (!s && base->scaler)
         s = at_scaler_new(base->scaler->kind, base->scaler->d, base->scaler->shift, base->scaler->scale, &d->scaler, err);
+    if (!s && base->reference) s = at_reference_copy(base->reference, &d->reference, err);
     if (!s) s = copy_part(base->train, &d->train, err);
     if (!s) s = copy_part(base->valid, &d->valid, err);
     if (!s) s = copy_part(base->test, &d->test, err);
@@ -232,6 +234,8 @@ at_status at_prepare_data(const at_config *c, const at_progress *p, at_prepared 
         s = at_prepared_split_images(d, err);
         goto done;
     }
+    /* monitor: summarise the raw training values before they are scaled. */
+    if ((s = at_reference_build(d->train, (uint64_t)c->run.seed, &d->reference, err))) goto done;
     if (c->normalise.method != AT_SCALER_NONE) {
         if ((s = at_scaler_fit((at_scaler_kind)c->normalise.method, d->train, &d->scaler, err))) goto done;
         at_scaler_apply(d->scaler, d->train->X, d->train->n);

@@ -10,6 +10,7 @@
 #include "astrotrain/pca.h"
 #include "astrotrain/preprocess.h"
 #include "astrotrain/progress.h"
+#include "astrotrain/reference.h"
 #include "astrotrain/status.h"
 
 typedef struct at_prepared {
@@ -29,6 +30,9 @@ typedef struct at_prepared {
     double *class_weight;             /* k, [model] class_weight = balanced on the training part; else NULL */
     /* Image sets only (NULL for tables): every image, and the three parts. */
     at_images *images, *images_train, *images_valid, *images_test;
+    /* Tables only (NULL for image sets): the training part's raw values summarised before
+     * scaling, for the model file's monitoring reference (reference.h). */
+    at_reference *reference;
 } at_prepared;
 
 /* Tables or images by the family's capability flags (AT_CAP_IMAGES). */

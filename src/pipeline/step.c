@@ -177,6 +177,7 @@ static at_status make_bundle(const at_config *c, const at_prepared *d, at_model 
     if (!s && d->scaler)
         s = at_scaler_new(d->scaler->kind, d->scaler->d, d->scaler->shift, d->scaler->scale, &b->scaler, err);
     if (!s && d->pca) s = at_pca_copy(d->pca, &b->pca, err);
+    if (!s && d->reference) s = at_reference_copy(d->reference, &b->reference, err);
     if (s) {
         if (!b->feature_names) b->d = 0;
         if (!b->class_names) b->k = 0;
@@ -281,6 +282,9 @@ at_status at_run_step(const at_config *c, const at_prepared *d, at_model *model,
     }
     if ((s = make_bundle(c, d, m, &out->bundle, err))) goto done;
     m = NULL; /* owned by the bundle now */
+    /* monitor: the reference learns the test outcome (class mix, winning probability, accuracy). */
+    if (out->bundle->reference && out->classifier)
+        at_reference_set_test(out->bundle->reference, d->test->y, out->P_test, d->test->n);
     out->bundle->config_text = config_text;
     out->bundle->metrics_json = json.buf;
     config_text = NULL;
