@@ -10,8 +10,9 @@
 #define AT_FMT_G9_MAX 32
 
 /* Writes v as printf("%.9g", v) would into buf (at least AT_FMT_G9_MAX bytes), NUL-terminated;
- * returns the length. Values printf would print in exponent form, and the rare values whose
- * ninth digit sits within rounding error of a tie, go through snprintf. */
+ * returns the length. Values with a positive or three-digit exponent (>= 1e9, < 1e-99), -0,
+ * NaN/Inf, and the rare values whose ninth digit sits within rounding error of a tie go
+ * through snprintf. */
 size_t at_fmt_g9(char *buf, double v);
 
 #endif

@@ -1,5 +1,5 @@
 /* test_numfmt.c - the fast "%.9g" formatter against glibc's printf: edge values (powers of
- * ten and their neighbours, ties, signs, zero, huge/tiny, NaN/Inf) and many random doubles
+ * ten and their neighbours, the e-XX forms, ties, signs, zero, huge/tiny, NaN/Inf) and many random doubles
  * of every magnitude and of the probability range. */
 #include <float.h>
 #include <math.h>
@@ -56,6 +56,8 @@ static void test_random(void) {
         }
         same(v);
     }
+    /* The e-XX forms the fast path writes: exponents down to -100. */
+    for (int i = 0; i < 300000; i++) same((double)(next() >> 11) / 9007199254740992.0 * pow(10.0, -(double)(next() % 101)));
     /* Exact ninth-digit ties: k + 0.5 units at every position. */
     for (int i = 0; i < 200000; i++) same(((double)(next() % 1000000000) + 0.5) / pow(10.0, (double)(next() % 13)));
     CHECK(mismatches == 0);
