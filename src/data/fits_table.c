@@ -206,8 +206,12 @@ static at_status read_block(fits_src *f, at_error *err) {
         int st = 0, anynul = 0;
         int tc = abs(c->typecode);
         if (tc != TSTRING) {
+            /* Integers: TNULL -> NaN. Floats unchecked, as stored: CFITSIO's null test on
+             * floats also catches infinities, which are a different issue (infinite). */
             double nul = NAN;
-            if (fits_read_col(f->fp, TDOUBLE, (int)j + 1, first + 1, 1, n, &nul, c->num, &anynul, &st)) {
+            int is_float = tc == TFLOAT || tc == TDOUBLE;
+            if (fits_read_col(f->fp, TDOUBLE, (int)j + 1, first + 1, 1, n, is_float ? NULL : &nul, c->num, &anynul,
+                              &st)) {
                 char what[160];
                 snprintf(what, sizeof what, "cannot read column '%s' at rows %lld-%lld (truncated file?)", c->name,
                          (long long)first + 1, (long long)first + n);
