@@ -185,13 +185,20 @@ __attribute__((target("avx512f,avx512bw,avx512vbmi"))) static void block_walk(co
         __m512i slot = _mm512_sub_epi8(idx, base);
         const double *lv = f->leaf + t * 64;
         double *a = acc + (t % f->groups) * FAST_ROWS;
-        for (int q = 0; q < 4; q++) {
-            __m512i s32 = _mm512_cvtepu8_epi32(_mm512_extracti32x4_epi32(slot, q));
-            __m512d g0 = _mm512_i32gather_pd(_mm512_castsi512_si256(s32), lv, 8);
-            __m512d g1 = _mm512_i32gather_pd(_mm512_extracti64x4_epi64(s32, 1), lv, 8);
-            _mm512_storeu_pd(a + q * 16, _mm512_add_pd(_mm512_loadu_pd(a + q * 16), g0));
-            _mm512_storeu_pd(a + q * 16 + 8, _mm512_add_pd(_mm512_loadu_pd(a + q * 16 + 8), g1));
-        }
+        /* The extract's lane must be a constant (clang at -O1 does not unroll a loop). */
+#define FAST_GATHER_ADD(q)                                                                         \
+    do {                                                                                           \
+        __m512i s32 = _mm512_cvtepu8_epi32(_mm512_extracti32x4_epi32(slot, q));                    \
+        __m512d g0 = _mm512_i32gather_pd(_mm512_castsi512_si256(s32), lv, 8);                      \
+        __m512d g1 = _mm512_i32gather_pd(_mm512_extracti64x4_epi64(s32, 1), lv, 8);                \
+        _mm512_storeu_pd(a + (q) * 16, _mm512_add_pd(_mm512_loadu_pd(a + (q) * 16), g0));          \
+        _mm512_storeu_pd(a + (q) * 16 + 8, _mm512_add_pd(_mm512_loadu_pd(a + (q) * 16 + 8), g1));  \
+    } while (0)
+        FAST_GATHER_ADD(0);
+        FAST_GATHER_ADD(1);
+        FAST_GATHER_ADD(2);
+        FAST_GATHER_ADD(3);
+#undef FAST_GATHER_ADD
     }
 }
 #endif
