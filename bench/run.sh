@@ -135,3 +135,9 @@ if [ "${BENCH_STREAM:-0}" = 1 ]; then
     echo "predict streaming (bench/predict_stream.sh)"
     bash bench/predict_stream.sh
 fi
+
+# BENCH_CATALOGUE=1: catalogue-scale predict (1M rows, CSV in and out) beside the pandas peers.
+if [ "${BENCH_CATALOGUE:-0}" = 1 ]; then
+    echo "catalogue predict (bench/catalogue.sh)"
+    bash bench/catalogue.sh
+fi
