@@ -91,49 +91,84 @@ at_status cat_out_open(const cat_out_spec *spec, cat_out **out, at_error *err) {
 
 /* ---- CSV ---- */
 
+/* Appends text to a line buffer that grows as needed. */
+typedef struct linebuf {
+    char *p;
+    size_t n, cap;
+} linebuf;
+
+static int lb_put(linebuf *l, const char *s, size_t len) {
+    if (l->n + len + 1 > l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 256;
+        while (cap < l->n + len + 1) cap *= 2;
+        char *q = realloc(l->p, cap);
+        if (!q) return -1;
+        l->p = q, l->cap = cap;
+    }
+    memcpy(l->p + l->n, s, len);
+    l->n += len;
+    return 0;
+}
+
+static int lb_str(linebuf *l, const char *s) { return lb_put(l, s, strlen(s)); }
+
+static int lb_int(linebuf *l, long long v) {
+    char tmp[24];
+    size_t w = sizeof tmp;
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    do tmp[--w] = (char)('0' + u % 10), u /= 10;
+    while (u);
+    if (v < 0) tmp[--w] = '-';
+    return lb_put(l, tmp + w, sizeof tmp - w);
+}
+
+/* One line per row, built in memory and written with one fwrite. */
 static at_status csv_rows(cat_out *o, const at_dataset *ds, const at_table_reader *t, const double *V,
-                          const char *const *status) {
+                          const char *const *status, at_error *err) {
     FILE *f = at_afile_stream(o->af);
     const size_t k = o->spec.k;
     char num[AT_FMT_G9_MAX + 1];
-    for (size_t i = 0; i < ds->n; i++) {
+    linebuf l = {0};
+    int bad = 0;
+    for (size_t i = 0; i < ds->n && !bad; i++) {
         const double *p = V + i * k;
         if (o->spec.skip_unpredicted && k && isnan(p[0])) continue;
-        fprintf(f, "%lld", (long long)ds->row[i]);
+        l.n = 0;
+        bad |= lb_int(&l, (long long)ds->row[i]);
         for (size_t j = 0; j < o->spec.n_keep; j++) {
-            fputc(',', f);
+            bad |= lb_put(&l, ",", 1);
             const char *s = at_table_kept(t, i, j);
             if (strpbrk(s, ",\"\r\n")) { /* RFC 4180 quoting */
-                fputc('"', f);
-                for (; *s; s++) {
-                    if (*s == '"') fputc('"', f);
-                    fputc(*s, f);
-                }
-                fputc('"', f);
+                bad |= lb_put(&l, "\"", 1);
+                for (; *s; s++) bad |= *s == '"' ? lb_put(&l, "\"\"", 2) : lb_put(&l, s, 1);
+                bad |= lb_put(&l, "\"", 1);
             } else {
-                fputs(s, f);
+                bad |= lb_str(&l, s);
             }
         }
         if (o->spec.with_true) {
-            fputc(',', f);
-            if (ds->y && ds->y[i] >= 0) fputs(o->spec.class_names[ds->y[i]], f);
+            bad |= lb_put(&l, ",", 1);
+            if (ds->y && ds->y[i] >= 0) bad |= lb_str(&l, o->spec.class_names[ds->y[i]]);
         }
         int none = k > 0 && isnan(p[0]);
         if (o->spec.predict) {
-            fputc(',', f);
-            if (!none) fputs(o->spec.class_names[at_argmax(p, k)], f);
+            bad |= lb_put(&l, ",", 1);
+            if (!none) bad |= lb_str(&l, o->spec.class_names[at_argmax(p, k)]);
         }
         for (size_t c = 0; c < k; c++) {
             num[0] = ',';
             size_t len = none ? 0 : at_fmt_g9(num + 1, p[c]);
-            fwrite(num, 1, len + 1, f);
+            bad |= lb_put(&l, num, len + 1);
         }
         if (status) {
-            fputc(',', f);
-            fputs(status[i], f);
+            bad |= lb_put(&l, ",", 1);
+            bad |= lb_str(&l, status[i]);
         }
-        fputc('\n', f);
+        bad |= lb_put(&l, "\n", 1);
+        if (!bad) fwrite(l.p, 1, l.n, f);
     }
+    free(l.p);
+    if (bad) return at_fail(err, AT_ERR_MEMORY, "out of memory writing %s", o->spec.path);
     return AT_OK;
 }
 
@@ -296,7 +331,7 @@ static at_status fits_rows(cat_out *o, const at_dataset *ds, const at_table_read
 
 at_status cat_out_rows(cat_out *o, const at_dataset *ds, const at_table_reader *t, const double *V,
                        const char *const *status, at_error *err) {
-    return o->fits ? fits_rows(o, ds, t, V, status, err) : csv_rows(o, ds, t, V, status);
+    return o->fits ? fits_rows(o, ds, t, V, status, err) : csv_rows(o, ds, t, V, status, err);
 }
 
 at_status cat_out_commit(cat_out *o, at_error *err) {
