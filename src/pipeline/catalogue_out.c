@@ -66,7 +66,7 @@ at_status cat_out_open(const cat_out_spec *spec, cat_out **out, at_error *err) {
     o->spec = *spec;
     o->fits = cat_out_is_fits(spec->path);
     o->label_w = 1;
-    for (size_t c = 0; spec->predict && c < spec->k; c++)
+    for (size_t c = 0; c < spec->n_classes; c++)
         if (strlen(spec->class_names[c]) > o->label_w) o->label_w = strlen(spec->class_names[c]);
     if (!o->fits) {
         if (!(o->af = at_afile_open(spec->path, err))) {

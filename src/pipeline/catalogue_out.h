@@ -18,6 +18,7 @@ typedef struct cat_out_spec {
     int with_true;           /* a "true" column (the label) */
     int predict;             /* 1: predicted,p_<class>...; 0: PC1..PCk */
     const char *const *class_names;
+    size_t n_classes;        /* class_names entries (the true and predicted columns) */
     size_t k;                /* classes (predict) or components (transform) */
     int status;              /* a last "status" column */
     size_t status_width;     /* longest status text (FITS column width) */

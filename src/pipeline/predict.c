@@ -138,6 +138,7 @@ static at_status stream(const at_bundle *b, const char *input, const char *outpu
                          .with_true = rep->has_label,
                          .predict = mode == MODE_PREDICT,
                          .class_names = (const char *const *)b->class_names,
+                         .n_classes = b->k,
                          .k = k,
                          .status = catalogue,
                          .skip_unpredicted = !catalogue,

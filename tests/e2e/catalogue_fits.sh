@@ -161,6 +161,16 @@ common="--quiet --set run.output_dir=$TMP/runs --set plots.enabled=false"
 ok "pca run" "$ASTROTRAIN" --config "$ROOT/configs/pca.ini" $common --set data.path="$SAMPLE"
 ok "transform CSV" "$ASTROTRAIN" transform --model runs/pca/model.h5 --input base.csv --output tr.csv --quiet
 ok "transform FITS" "$ASTROTRAIN" transform --model runs/pca/model.h5 --input cat.fits --hdu CATALOGUE --output tr_fits.csv --quiet
+ok "transform to FITS" "$ASTROTRAIN" transform --model runs/pca/model.h5 --input base.csv --output tr.fits --quiet
+check "transform FITS output: whole class names, the CSV's values" "$PY" - tr.fits tr.csv <<'PY'
+import csv, math, sys
+from astropy.io import fits
+d = fits.open(sys.argv[1])[1].data; rows = list(csv.DictReader(open(sys.argv[2])))
+assert list(d.columns.names) == ["row", "true", "PC1", "PC2", "PC3", "status"]
+for i, r in enumerate(rows):
+    assert d["true"][i] == r["true"] and d["status"][i] == r["status"], (d["true"][i], r["true"])
+    assert (r["PC1"] == "" and math.isnan(d["PC1"][i])) or float("%.9g" % d["PC1"][i]) == float(r["PC1"])
+PY
 check "transform: FITS gives the CSV coordinates" python3 - tr.csv tr_fits.csv <<'PY'
 import sys
 a = open(sys.argv[1]).read().splitlines(); b = open(sys.argv[2]).read().splitlines()
