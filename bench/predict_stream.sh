@@ -47,7 +47,7 @@ for fam in $families; do
         rc=$?
         secs=$(awk -F': ' '/Elapsed \(wall clock\)/ {n = split($2, t, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + t[i]; print s}' "$DIR/time.log")
         kb=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$DIR/time.log")
-        lines=$(($(wc -l < "$DIR/pred.csv") - 1))
+        lines=$(grep -c ",ok$" "$DIR/pred.csv")
         printf '  %-18s %9d rows  %7.1f s  %9.0f rows/s  peak RSS %6.1f MB  (%d predicted, exit %d)\n' \
             "$fam" "$n" "$secs" "$(awk -v n="$n" -v s="$secs" 'BEGIN {print (s > 0 ? n / s : 0)}')" \
             "$(awk -v k="$kb" 'BEGIN {print k / 1024}')" "$lines" "$rc"

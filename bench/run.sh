@@ -144,3 +144,8 @@ fi
 # monitor: a 1,000,000-row batch, `astrotrain monitor` beside `astrotrain predict` (bound 1.2x).
 echo "monitor vs predict, 1M-row batch (bench/monitor_batch.sh)"
 bash bench/monitor_batch.sh
+# BENCH_CATALOGUE=1: catalogue-scale predict (1M rows, CSV in and out) beside the pandas peers.
+if [ "${BENCH_CATALOGUE:-0}" = 1 ]; then
+    echo "catalogue predict (bench/catalogue.sh)"
+    bash bench/catalogue.sh
+fi

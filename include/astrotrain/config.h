@@ -67,6 +67,7 @@ typedef struct at_config {
         int64_t width, height; /* 0 = [net]'s */
         double crop;
         char cache[AT_PATH_MAX];
+        char hdu[128];      /* FITS catalogue: table HDU name or number; "" = the first table */
     } data;
     struct {
         int use_sentinel;

@@ -65,6 +65,16 @@ typedef struct at_load_options {
     /* Whole-file loader: stop with AT_ERR_MEMORY once the table would need more than this
      * many bytes (0 = no bound), so a file larger than estimated cannot exhaust memory. */
     size_t max_table_bytes;
+    /* ---- catalogue mode (predict, transform; issue 14) ----
+     * keep_all_rows: every record becomes a row of the chunk, in order. A feature cell that
+     * is empty/NaN, infinite (unless missing = keep, which keeps them as NaN) or not a number
+     * is not dropped or refused: the row gets NaN there and an issue (at_table_row_issue). */
+    int keep_all_rows;
+    const char *const *keep; /* columns copied per row as text (at_table_kept); any type */
+    size_t n_keep;
+    /* FITS input: the binary-table HDU by EXTNAME, or by number (0 = primary, as astropy
+     * counts); NULL or "" = the first table HDU. Ignored for CSV. */
+    const char *hdu;
 } at_load_options;
 
 void at_load_options_default(at_load_options *o);
@@ -89,6 +99,21 @@ at_status at_table_read(at_table_reader *t, size_t max_rows, at_dataset **chunk,
 int at_table_has_label(const at_table_reader *t);
 const at_load_report *at_table_report(const at_table_reader *t);
 void at_table_close(at_table_reader *t);
+
+/* ---- catalogue mode accessors (valid for the chunk at_table_read returned last) ---- */
+typedef enum at_row_issue {
+    AT_ROW_OK = 0,
+    AT_ROW_MISSING = 1,     /* empty or NaN cell (FITS: TNULL or NaN) */
+    AT_ROW_INFINITE = 2,
+    AT_ROW_NOT_NUMBER = 3
+} at_row_issue;
+/* Why row i of the last chunk has NaN features (keep_all_rows): the first feature (index
+ * into opt->features) with an issue in *feature; AT_ROW_OK for a complete row. */
+at_row_issue at_table_row_issue(const at_table_reader *t, size_t i, size_t *feature);
+/* The text of kept column j (opt->keep[j]) on row i of the last chunk. */
+const char *at_table_kept(const at_table_reader *t, size_t i, size_t j);
+/* Short name of an issue: "missing", "infinite", "not a number" ("ok" for AT_ROW_OK). */
+const char *at_row_issue_name(at_row_issue r);
 
 /* Parses a feature cell: a number, or empty/NaN/Inf (case-insensitive) reported through
  * *special (1 = empty or NaN, 2 = infinite). Returns 0 when the text is not a number. */

@@ -56,6 +56,14 @@ typedef struct at_predict_options {
     int threads;
     int comments;      /* input has '#' comment lines */
     char delimiter;    /* 0 = ',' */
+    /* Catalogue output (issue 14): by default every input row gives one output row, in
+     * order, with a last "status" column ("ok", "missing u", "sentinel g", "not a number r",
+     * "infinite z"; skipped rows have empty prediction fields). skip_invalid = 1: the old
+     * layout, skipped rows left out and no status column. */
+    int skip_invalid;
+    const char *const *keep; /* input columns copied after "row" (objid, ra, dec) */
+    size_t n_keep;
+    const char *hdu;         /* FITS input: table HDU name or number (NULL: the first table) */
 } at_predict_options;
 
 typedef struct at_predict_report {

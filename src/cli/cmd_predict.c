@@ -6,12 +6,16 @@
 #include "cli/cli.h"
 
 static void help(void) {
-    puts("usage: astrotrain predict --model MODEL.h5 --input FILE.csv[.gz] --output OUT.csv [options]\n"
+    puts("usage: astrotrain predict --model MODEL.h5 --input FILE.csv[.gz]|FILE.fits --output OUT.csv|OUT.fits [options]\n"
          "       astrotrain predict --model CNN.h5 --input IMAGES --output OUT.csv [options]\n"
          "\n"
          "Applies the model's cleaning, scaling and classifier to every row of FILE (columns in any\n"
-         "order, extra columns ignored) in chunks, so catalogues of any size fit in memory. Writes\n"
-         "row,[true,]predicted,p_<class>... (true only when the label column is present).\n"
+         "order, extra columns ignored) in chunks, so catalogues of any size fit in memory. FILE is a\n"
+         "CSV (plain or gzip) or a FITS binary table. Writes one row per input row, in order:\n"
+         "row,[KEPT...,][true,]predicted,p_<class>...,status (true only when the label column is\n"
+         "present); a row the model's cleaning rejects has empty prediction fields and a status\n"
+         "saying why (missing u, sentinel g, not a number r, infinite z), the others status ok.\n"
+         "OUT.fits (.fit, .fts) writes a FITS binary table with the same columns.\n"
          "For a cnn model, IMAGES is a Galaxy10-layout HDF5 file, a folder with one subfolder per\n"
          "class, or PNG/JPEG files (repeat --input); row is the image index.\n"
          "\n"
@@ -19,6 +23,10 @@ static void help(void) {
          "  --threads N       threads (0 = all cores, the default)\n"
          "  --chunk-rows N    rows per chunk (default 65536)\n"
          "  --comments        skip lines starting with '#'\n"
+         "  --keep COL,...    copy these input columns (objid, ra, dec) after row\n"
+         "  --skip-invalid    leave rejected rows out and write no status column (the old layout)\n"
+         "  --hdu NAME|N      FITS input: the binary table's EXTNAME or HDU number (0 = primary);\n"
+         "                    default: the first binary table\n"
          "  --quiet           no progress output\n");
 }
 
@@ -28,7 +36,8 @@ static int predict_or_transform(int argc, char **argv, volatile int *stop, int t
     const char *inputs[256];
     size_t n_inputs = 0;
     long threads = 0, chunk = 65536;
-    int quiet = 0, comments = 0;
+    int quiet = 0, comments = 0, skip_invalid = 0;
+    const char *keep_arg = NULL, *hdu = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -38,7 +47,8 @@ static int predict_or_transform(int argc, char **argv, volatile int *stop, int t
                      "Applies the model's cleaning and scaling, then its PCA (a pca model, or the PCA stage of any\n"
                      "model), to every row of FILE in chunks; writes row,[true,]PC1..PCk.\n"
                      "\n"
-                     "options: --threads N, --chunk-rows N, --comments, --quiet (as for predict)");
+                     "options: --threads N, --chunk-rows N, --comments, --keep COL,..., --skip-invalid, --hdu NAME|N,\n"
+                     "--quiet (as for predict; FITS in and out too, and the same status column)");
             else
                 help();
             return 0;
@@ -56,6 +66,12 @@ static int predict_or_transform(int argc, char **argv, volatile int *stop, int t
         } else if (strcmp(a, "--chunk-rows") == 0 && i + 1 < argc) {
             if (cli_parse_int(argv[++i], 1, 100000000, &chunk))
                 return cli_usage("--chunk-rows: '%s' is not a number from 1 to 100000000", argv[i]);
+        } else if (strcmp(a, "--keep") == 0 && i + 1 < argc) {
+            keep_arg = argv[++i];
+        } else if (strcmp(a, "--hdu") == 0 && i + 1 < argc) {
+            hdu = argv[++i];
+        } else if (strcmp(a, "--skip-invalid") == 0) {
+            skip_invalid = 1;
         } else if (strcmp(a, "--comments") == 0) {
             comments = 1;
         } else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
@@ -73,7 +89,35 @@ static int predict_or_transform(int argc, char **argv, volatile int *stop, int t
     cli_ui ui;
     cli_ui_init(&ui, quiet);
     at_progress prog = cli_ui_progress(&ui, stop);
-    at_predict_options opt = {(size_t)chunk, nthreads, comments, 0};
+    /* --keep a,b,c: names split at commas (spaces around them ignored). */
+    char keep_buf[4096];
+    const char *keep[64];
+    size_t n_keep = 0;
+    if (keep_arg) {
+        if (strlen(keep_arg) >= sizeof keep_buf) {
+            at_bundle_free(b);
+            return cli_usage("--keep: the column list is too long");
+        }
+        strcpy(keep_buf, keep_arg);
+        for (char *tok = strtok(keep_buf, ","); tok; tok = strtok(NULL, ",")) {
+            while (*tok == ' ') tok++;
+            size_t len = strlen(tok);
+            while (len && tok[len - 1] == ' ') tok[--len] = '\0';
+            if (!len) continue;
+            if (n_keep == sizeof keep / sizeof keep[0]) {
+                at_bundle_free(b);
+                return cli_usage("--keep: at most 64 columns");
+            }
+            keep[n_keep++] = tok;
+        }
+    }
+    at_predict_options opt = {.chunk_rows = (size_t)chunk,
+                              .threads = nthreads,
+                              .comments = comments,
+                              .skip_invalid = skip_invalid,
+                              .keep = keep,
+                              .n_keep = n_keep,
+                              .hdu = hdu};
     at_predict_report rep;
     int images = at_model_has(b->model, AT_CAP_IMAGES);
     if (!images && n_inputs > 1) {
@@ -93,9 +137,9 @@ static int predict_or_transform(int argc, char **argv, volatile int *stop, int t
     at_bundle_free(b);
     if (s) return cli_fail(&err);
     if (!quiet) {
-        fprintf(stderr, "%s %zu of %zu %s (%zu skipped by the model's cleaning rules) -> %s\n",
+        fprintf(stderr, "%s %zu of %zu %s (%zu skipped by the model's cleaning rules%s) -> %s\n",
                 transform ? "transformed" : "predicted", rep.rows_written, rep.rows_read, images ? "images" : "rows",
-                rep.rows_skipped, output);
+                rep.rows_skipped, skip_invalid || images ? "" : ", see the status column", output);
         if (!transform && rep.has_label && rep.rows_written)
             fprintf(stderr, "accuracy against the %s: %.4f\n", images ? "labels" : "label column",
                     (double)rep.correct / (double)rep.rows_written);

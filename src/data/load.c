@@ -2,7 +2,10 @@
  * label column mapped to class indices, the missing-value policy applied.
  *
  * One row parser serves both the whole-file loader (at_dataset_load_csv) and the chunked
- * reader (at_table_*), so the two can never disagree about a file. */
+ * reader (at_table_*), so the two can never disagree about a file. The rows come from a CSV
+ * file or from a FITS binary table (fits_table.c), told apart by content, behind the same
+ * at_table_* interface; in catalogue mode (keep_all_rows) every record stays a row, with its
+ * issue and its kept columns on the side. */
 #include "astrotrain/csv.h"
 
 #include <errno.h>
@@ -13,6 +16,7 @@
 #include <string.h>
 
 #include "data/csv_internal.h"
+#include "data/fits_internal.h"
 
 /* More distinct labels than this means the label option names the wrong column (an id,
  * a magnitude); stopping here also keeps per-class tables downstream small. */
@@ -213,29 +217,62 @@ struct at_table_reader {
     at_load_report rep;
     int eof;
     size_t max_bytes;   /* opt->max_table_bytes */
+    fits_src *fits;     /* the source when the file is FITS (csv is NULL then) */
+    /* Catalogue mode: per row of the last chunk, its issue and the feature it concerns,
+     * and the kept columns' text (kept_off: n_keep offsets into kept per row). */
+    int keep_all;
+    size_t n_keep;
+    long *keep_col;
+    uint8_t *issue;
+    uint32_t *issue_f;
+    size_t *kept_off;
+    size_t rows_cap;
+    char *kept;
+    size_t kept_len, kept_cap;
 };
 
+/* ---- the row source: CSV or FITS ---- */
+
+static size_t src_ncols(const at_table_reader *t) {
+    return t->fits ? fits_src_ncols(t->fits) : at_csv_ncols(t->csv);
+}
+static const char *src_colname(const at_table_reader *t, size_t j) {
+    return t->fits ? fits_src_colname(t->fits, j) : at_csv_colname(t->csv, j);
+}
+static const char *src_path(const at_table_reader *t) {
+    return t->fits ? fits_src_path(t->fits) : at_csv_path(t->csv);
+}
+/* "file:line" (CSV) or "file: row N" (FITS, 1-based) of the current record. */
+static const char *src_where(const at_table_reader *t, char *buf, size_t cap) {
+    if (t->fits) snprintf(buf, cap, "%s: row %lld", fits_src_path(t->fits), (long long)fits_src_row(t->fits) + 1);
+    else snprintf(buf, cap, "%s:%zu", at_csv_path(t->csv), at_csv_line(t->csv));
+    return buf;
+}
+static int64_t src_record(const at_table_reader *t) {
+    return t->fits ? fits_src_row(t->fits) : at_csv_record(t->csv);
+}
+
 /* Column index of name: a missing column or an ambiguous (repeated) one is an error. */
-static at_status find_column(at_csv_reader *r, const char *name, long *col, at_error *err) {
+static at_status find_column(const at_table_reader *r, const char *name, long *col, at_error *err) {
     long found = -1;
-    for (size_t j = 0; j < at_csv_ncols(r); j++) {
-        if (strcmp(at_csv_colname(r, j), name) != 0) continue;
+    for (size_t j = 0; j < src_ncols(r); j++) {
+        if (strcmp(src_colname(r, j), name) != 0) continue;
         if (found >= 0)
             return at_fail(err, AT_ERR_DATA,
                            "%s: column '%s' appears more than once in the header (columns %ld "
                            "and %zu)",
-                           at_csv_path(r), name, found + 1, j + 1);
+                           src_path(r), name, found + 1, j + 1);
         found = (long)j;
     }
     if (found < 0) {
         char list[600];
-        size_t nc = at_csv_ncols(r);
-        const char **names = at_malloc(nc, sizeof *names, err);
+        size_t nc = src_ncols(r);
+        const char **names = at_malloc(nc + 1, sizeof *names, err);
         if (!names) return AT_ERR_MEMORY;
-        for (size_t j = 0; j < nc; j++) names[j] = at_csv_colname(r, j);
+        for (size_t j = 0; j < nc; j++) names[j] = src_colname(r, j);
         join_names(list, sizeof list, names, nc);
         free(names);
-        return at_fail(err, AT_ERR_DATA, "%s: no column '%s' (columns are: %s)", at_csv_path(r),
+        return at_fail(err, AT_ERR_DATA, "%s: no column '%s' (columns are: %s)", src_path(r),
                        name, list);
     }
     *col = found;
@@ -245,6 +282,8 @@ static at_status find_column(at_csv_reader *r, const char *name, long *col, at_e
 void at_table_close(at_table_reader *t) {
     if (!t) return;
     at_csv_close(t->csv);
+    fits_src_close(t->fits);
+    free(t->keep_col), free(t->issue), free(t->issue_f), free(t->kept_off), free(t->kept);
     if (t->feat)
         for (size_t j = 0; j < t->d; j++) free(t->feat[j]);
     free(t->feat);
@@ -282,7 +321,10 @@ static at_status table_open(const char *path, const at_load_options *opt, int al
     t->missing = opt->missing;
     t->max_bytes = opt->max_table_bytes;
     t->label_col = -1;
-    at_status st = at_csv_open(path, &opt->csv, &t->csv, err);
+    t->keep_all = opt->keep_all_rows;
+    t->n_keep = opt->n_keep;
+    at_status st = fits_src_is_fits(path) ? fits_src_open(path, opt->hdu, &t->fits, err)
+                                          : at_csv_open(path, &opt->csv, &t->csv, err);
     if (st) goto fail;
     t->col = at_malloc(t->d, sizeof *t->col, err);
     t->feat = at_calloc(t->d, sizeof *t->feat, err);
@@ -291,21 +333,40 @@ static at_status table_open(const char *path, const at_load_options *opt, int al
         goto fail;
     }
     for (size_t j = 0; j < t->d; j++) {
-        if ((st = find_column(t->csv, opt->features[j], &t->col[j], err))) goto fail;
+        if ((st = find_column(t, opt->features[j], &t->col[j], err))) goto fail;
+        if (t->fits && (st = fits_src_want(t->fits, (size_t)t->col[j], 0, err))) goto fail;
         if (!(t->feat[j] = at_strdup(opt->features[j], err))) {
             st = AT_ERR_MEMORY;
             goto fail;
         }
     }
     if (opt->label) {
-        if (opt->label_optional && at_csv_find(t->csv, opt->label) < 0) {
+        long lc = -1;
+        for (size_t j = 0; j < src_ncols(t) && lc < 0; j++)
+            if (strcmp(src_colname(t, j), opt->label) == 0) lc = (long)j;
+        if (opt->label_optional && lc < 0) {
             /* Prediction input without labels: fine, y stays NULL. */
         } else {
-            if ((st = find_column(t->csv, opt->label, &t->label_col, err))) goto fail;
+            if ((st = find_column(t, opt->label, &t->label_col, err))) goto fail;
+            if (t->fits && (st = fits_src_want(t->fits, (size_t)t->label_col, 1, err))) goto fail;
             if (!(t->label = at_strdup(opt->label, err))) {
                 st = AT_ERR_MEMORY;
                 goto fail;
             }
+        }
+    }
+    if (opt->n_keep) {
+        if (!opt->keep) {
+            st = at_fail(err, AT_ERR_USAGE, "%s: %zu kept columns requested but no names given", path, opt->n_keep);
+            goto fail;
+        }
+        if (!(t->keep_col = at_malloc(opt->n_keep, sizeof *t->keep_col, err))) {
+            st = AT_ERR_MEMORY;
+            goto fail;
+        }
+        for (size_t j = 0; j < opt->n_keep; j++) {
+            if ((st = find_column(t, opt->keep[j] ? opt->keep[j] : "", &t->keep_col[j], err))) goto fail;
+            if (t->fits && (st = fits_src_want(t->fits, (size_t)t->keep_col[j], 1, err))) goto fail;
         }
     }
     if (opt->class_names) {
@@ -339,62 +400,78 @@ int at_table_has_label(const at_table_reader *t) { return t->label_col >= 0; }
 
 const at_load_report *at_table_report(const at_table_reader *t) { return &t->rep; }
 
-/* Parses one record into x[0..d) and *y. *keep = 0 when the missing-value policy drops it.
+/* Parses one record (CSV fields f, or the FITS source's current row) into x[0..d) and *y.
+ * *keep = 0 when the missing-value policy drops it. In catalogue mode nothing is dropped:
+ * a cell that cannot be used leaves NaN and the first such cell's issue in *issue / *ifeat.
  * The label is checked even on dropped rows, so a broken file is reported either way, but
  * only kept rows introduce new classes. */
-static at_status parse_row(at_table_reader *t, char **f, double *x, int32_t *y, int *keep,
-                           at_error *err) {
-    const char *path = at_csv_path(t->csv);
+static at_status parse_row(at_table_reader *t, char **f, double *x, int32_t *y, int *keep, uint8_t *issue,
+                           uint32_t *ifeat, at_error *err) {
+    char where[1200];
     *keep = 1;
+    *issue = AT_ROW_OK;
+    *ifeat = 0;
     for (size_t j = 0; j < t->d; j++) {
-        const char *cell = f[t->col[j]];
+        const char *cell = NULL;
         int special;
-        if (!at_parse_number(cell, &x[j], &special)) {
+        if (t->fits) {
+            double v = fits_src_num(t->fits, (size_t)t->col[j]);
+            x[j] = v;
+            special = v != v ? 1 : isinf(v) ? 2 : 0;
+        } else if (!at_parse_number(cell = f[t->col[j]], &x[j], &special)) {
+            if (t->keep_all) {
+                x[j] = NAN;
+                if (!*issue) *issue = AT_ROW_NOT_NUMBER, *ifeat = (uint32_t)j;
+                continue;
+            }
             char shown[96];
-            return at_fail(err, AT_ERR_DATA, "%s:%zu: column '%s': '%s' is not a number", path,
-                           at_csv_line(t->csv), t->feat[j],
-                           at_csv_quote_for_message(shown, sizeof shown, cell));
+            return at_fail(err, AT_ERR_DATA, "%s: column '%s': '%s' is not a number", src_where(t, where, sizeof where),
+                           t->feat[j], at_csv_quote_for_message(shown, sizeof shown, cell));
         }
         if (!special) continue;
         if (t->missing == AT_MISSING_ERROR) {
             char shown[96];
             return at_fail(err, AT_ERR_DATA,
-                           "%s:%zu: column '%s' is empty/NaN/infinite: '%s' (the missing-value "
+                           "%s: column '%s' is empty/NaN/infinite: '%s' (the missing-value "
                            "policy is error)",
-                           path, at_csv_line(t->csv), t->feat[j],
-                           at_csv_quote_for_message(shown, sizeof shown, cell));
+                           src_where(t, where, sizeof where), t->feat[j],
+                           cell ? at_csv_quote_for_message(shown, sizeof shown, cell) : special == 1 ? "NaN/null" : "inf");
         }
-        if (t->missing == AT_MISSING_DROP) *keep = 0;
+        if (t->missing == AT_MISSING_DROP) {
+            if (t->keep_all) {
+                if (!*issue) *issue = (uint8_t)(special == 1 ? AT_ROW_MISSING : AT_ROW_INFINITE), *ifeat = (uint32_t)j;
+            } else {
+                *keep = 0;
+            }
+        }
         x[j] = NAN; /* KEEP: empty, NaN and Inf all become NaN */
     }
     if (t->label_col < 0) return AT_OK;
-    const char *lab = f[t->label_col];
+    const char *lab = t->fits ? fits_src_text(t->fits, (size_t)t->label_col) : f[t->label_col];
     if (!*lab)
-        return at_fail(err, AT_ERR_DATA, "%s:%zu: column '%s' (the label) is empty", path,
-                       at_csv_line(t->csv), t->label);
+        return at_fail(err, AT_ERR_DATA, "%s: column '%s' (the label) is empty", src_where(t, where, sizeof where),
+                       t->label);
     long bad = at_utf8_invalid_at(lab);
     if (bad >= 0) {
         char shown[96];
         return at_fail(err, AT_ERR_DATA,
-                       "%s:%zu: column '%s': label '%s' is not valid UTF-8 (byte %ld)", path,
-                       at_csv_line(t->csv), t->label,
-                       at_csv_quote_for_message(shown, sizeof shown, lab), bad + 1);
+                       "%s: column '%s': label '%s' is not valid UTF-8 (byte %ld)", src_where(t, where, sizeof where),
+                       t->label, at_csv_quote_for_message(shown, sizeof shown, lab), bad + 1);
     }
     long k = class_find(&t->classes, lab);
     if (k < 0 && t->fixed) {
         char shown[96], known[600];
         join_names(known, sizeof known, (const char *const *)t->classes.names, t->classes.n);
-        return at_fail(err, AT_ERR_DATA, "%s:%zu: class '%s' is not known to the model (known: %s)",
-                       path, at_csv_line(t->csv),
-                       at_csv_quote_for_message(shown, sizeof shown, lab), known);
+        return at_fail(err, AT_ERR_DATA, "%s: class '%s' is not known to the model (known: %s)",
+                       src_where(t, where, sizeof where), at_csv_quote_for_message(shown, sizeof shown, lab), known);
     }
     if (!*keep) return AT_OK;
     if (k < 0) {
         if (t->classes.n >= MAX_CLASSES)
             return at_fail(err, AT_ERR_DATA,
-                           "%s:%zu: column '%s' has more than %d distinct labels; is it really "
+                           "%s: column '%s' has more than %d distinct labels; is it really "
                            "the class column?",
-                           path, at_csv_line(t->csv), t->label, MAX_CLASSES);
+                           src_where(t, where, sizeof where), t->label, MAX_CLASSES);
         int32_t idx;
         at_status st = class_add(&t->classes, lab, &idx, err);
         if (st) return st;
@@ -402,6 +479,62 @@ static at_status parse_row(at_table_reader *t, char **f, double *x, int32_t *y, 
     }
     *y = (int32_t)k;
     return AT_OK;
+}
+
+/* Catalogue mode: room for the side arrays of row i, and the kept text of that row. */
+static at_status keep_side(at_table_reader *t, size_t i, char **f, at_error *err) {
+    if (i >= t->rows_cap) {
+        size_t cap = t->rows_cap ? t->rows_cap * 2 : 4096;
+        while (cap <= i) cap *= 2;
+        uint8_t *is = realloc(t->issue, cap);
+        if (is) t->issue = is;
+        uint32_t *isf = realloc(t->issue_f, cap * sizeof *isf);
+        if (isf) t->issue_f = isf;
+        size_t *ko = realloc(t->kept_off, cap * (t->n_keep ? t->n_keep : 1) * sizeof *ko);
+        if (ko) t->kept_off = ko;
+        if (!is || !isf || !ko) return at_fail(err, AT_ERR_MEMORY, "out of memory reading %s", src_path(t));
+        t->rows_cap = cap;
+    }
+    for (size_t j = 0; j < t->n_keep; j++) {
+        const char *txt = t->fits ? fits_src_text(t->fits, (size_t)t->keep_col[j]) : f[t->keep_col[j]];
+        size_t len = strlen(txt) + 1;
+        if (t->kept_len + len > t->kept_cap) {
+            size_t cap = t->kept_cap ? t->kept_cap * 2 : 65536;
+            while (cap < t->kept_len + len) cap *= 2;
+            char *p = realloc(t->kept, cap);
+            if (!p) return at_fail(err, AT_ERR_MEMORY, "out of memory reading %s", src_path(t));
+            t->kept = p;
+            t->kept_cap = cap;
+        }
+        memcpy(t->kept + t->kept_len, txt, len);
+        t->kept_off[i * t->n_keep + j] = t->kept_len;
+        t->kept_len += len;
+    }
+    return AT_OK;
+}
+
+at_row_issue at_table_row_issue(const at_table_reader *t, size_t i, size_t *feature) {
+    if (!t->keep_all || i >= t->rows_cap) {
+        if (feature) *feature = 0;
+        return AT_ROW_OK;
+    }
+    if (feature) *feature = t->issue_f[i];
+    return (at_row_issue)t->issue[i];
+}
+
+const char *at_table_kept(const at_table_reader *t, size_t i, size_t j) {
+    if (j >= t->n_keep || i >= t->rows_cap || !t->kept) return "";
+    return t->kept + t->kept_off[i * t->n_keep + j];
+}
+
+const char *at_row_issue_name(at_row_issue r) {
+    switch (r) {
+    case AT_ROW_OK: return "ok";
+    case AT_ROW_MISSING: return "missing";
+    case AT_ROW_INFINITE: return "infinite";
+    case AT_ROW_NOT_NUMBER: return "not a number";
+    }
+    return "?";
 }
 
 /* Growable row storage, handed over to a dataset when full. */
@@ -449,10 +582,10 @@ static at_status fill(at_table_reader *t, rowbuf *b, size_t max_rows, at_error *
     const size_t d = t->d;
     at_status st;
     while (b->n < max_rows && !t->eof) {
-        char **f;
+        char **f = NULL;
         size_t nf;
         int eof;
-        if ((st = at_csv_next(t->csv, &f, &nf, &eof, err))) return st;
+        if ((st = t->fits ? fits_src_next(t->fits, &eof, err) : at_csv_next(t->csv, &f, &nf, &eof, err))) return st;
         if (eof) {
             t->eof = 1;
             break;
@@ -464,13 +597,21 @@ static at_status fill(at_table_reader *t, rowbuf *b, size_t max_rows, at_error *
             if ((st = rowbuf_grow(b, d, labelled, cap, t->max_bytes, err))) return st;
         }
         int keep;
-        if ((st = parse_row(t, f, b->X + b->n * d, labelled ? b->y + b->n : NULL, &keep, err)))
-            return st;
+        uint8_t issue;
+        uint32_t ifeat;
+        int32_t yy = -1;
+        if ((st = parse_row(t, f, b->X + b->n * d, &yy, &keep, &issue, &ifeat, err))) return st;
+        if (labelled) b->y[b->n] = yy;
         if (!keep) {
             t->rep.rows_missing++;
             continue;
         }
-        b->row[b->n++] = at_csv_record(t->csv);
+        if (t->keep_all || t->n_keep) {
+            if ((st = keep_side(t, b->n, f, err))) return st;
+            t->issue[b->n] = issue;
+            t->issue_f[b->n] = ifeat;
+        }
+        b->row[b->n++] = src_record(t);
     }
     return AT_OK;
 }
@@ -507,7 +648,8 @@ at_status at_table_read(at_table_reader *t, size_t max_rows, at_dataset **chunk,
     *chunk = NULL;
     if (max_rows == 0)
         return at_fail(err, AT_ERR_USAGE, "%s: chunk size must be at least one row",
-                       at_csv_path(t->csv));
+                       src_path(t));
+    t->kept_len = 0;
     rowbuf b = {0};
     at_status st = fill(t, &b, max_rows, err);
     if (!st) st = make_dataset(t, &b, (const char *const *)t->classes.names, chunk, err);

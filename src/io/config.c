@@ -38,7 +38,8 @@ static const at_key keys[] = {
      "and stops loading a table that outgrows it; 0 = the memory available now (MemAvailable)."},
     /* [data] */
     {"data", "path", AT_KEY_STR, C_(data.path), "data/sdss17/star_classification.csv.gz", 0, 0, NULL,
-     "CSV catalogue, plain or gzip (detected by content). Relative to the working directory."},
+     "CSV catalogue, plain or gzip (detected by content), or a FITS binary table (see hdu). Relative "
+     "to the working directory."},
     {"data", "features", AT_KEY_STR, C_(data.features), "u,g,r,i,z,redshift", 0, 0, NULL,
      "Comma-separated feature column names, in model order."},
     {"data", "label", AT_KEY_STR, C_(data.label), "class", 0, 0, NULL, "Label (class) column name."},
@@ -48,6 +49,11 @@ static const at_key keys[] = {
      "Skip lines starting with '#'."},
     {"data", "delimiter", AT_KEY_STR, C_(data.delimiter), ",", 0, 0, NULL,
      "Field separator (one character; 'tab' for a tab)."},
+    /* [data] FITS catalogues (issue 14) */
+    {"data", "hdu", AT_KEY_STR, C_(data.hdu), "", 0, 0, NULL,
+     "FITS catalogue (path = x.fits, .fit, .fts, or a file starting with SIMPLE): the binary table's "
+     "EXTNAME or HDU number (0 = primary, as astropy counts); empty = the first binary table. "
+     "Feature columns must be scalar numbers (TNULL and NaN count as missing)."},
     {"data", "width", AT_KEY_INT, C_(data.width), "0", 0, 4096, NULL,
      "Images (cnn): width after resizing; 0 = [net] width."},
     {"data", "height", AT_KEY_INT, C_(data.height), "0", 0, 4096, NULL,

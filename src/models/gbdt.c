@@ -60,6 +60,7 @@ void gbdt_model_clear(gbdt_model *m) {
     free(m->hist_values);
     tree_list_free(&m->trees);
     tree_bins_free(&m->bins);
+    tree_fast_free(m->fast);
     at_gbdt_params p = m->p;
     size_t d = m->d, k = m->k, kt = m->kt;
     memset(m, 0, sizeof *m);
@@ -268,6 +269,8 @@ static at_status gbdt_fit(void *impl, const at_fit_input *in, at_error *err) {
     /* Keep the best round: later trees go. */
     m->best_round = best;
     tree_list_truncate(&m->trees, (size_t)(best + 1) * kt);
+    tree_fast_free(m->fast);
+    if ((s = tree_fast_build(&m->trees, m->d, kt, &m->fast, err))) goto fail;
     m->fitted = 1;
     gbdt_history_view(m);
     fit_buf_free(&b);
@@ -288,7 +291,8 @@ static at_status gbdt_predict_proba(const void *impl, const double *X, size_t n,
     double *score = at_malloc(n, kt * sizeof(double), err);
     if (!score) return AT_ERR_MEMORY;
     for (size_t i = 0; i < n; i++) memcpy(score + i * kt, m->base, kt * sizeof(double));
-    tree_predict_add(&m->trees, 0, m->trees.n_trees, kt, X, n, m->d, score, kt, threads);
+    if (m->fast) tree_fast_predict_add(m->fast, X, n, score, kt, threads);
+    else tree_predict_add(&m->trees, 0, m->trees.n_trees, kt, X, n, m->d, score, kt, threads);
 #pragma omp parallel for schedule(static) num_threads(threads > 0 ? threads : 1)
     for (size_t i = 0; i < n; i++) {
         double *p = P + i * k;

@@ -46,6 +46,7 @@ typedef struct gbdt_model {
     double *base;    /* kt initial scores */
     tree_list trees; /* width 1: leaf value, learning rate included; gain per split */
     tree_bins bins;
+    tree_fast *fast; /* the shallow-tree fast path over trees, or NULL (tree.h) */
     int64_t best_round, rounds_run;
     /* Learning curves. */
     size_t hist_rows;

@@ -195,6 +195,7 @@ at_status gbdt_load(void *impl, at_store *st, at_error *err) {
     }
     m->best_round = best;
     m->rounds_run = run;
+    if ((s = tree_fast_build(&m->trees, m->d, m->kt, &m->fast, err))) goto fail;
     m->fitted = 1;
     gbdt_history_view(m);
     goto done;

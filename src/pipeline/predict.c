@@ -1,17 +1,21 @@
-/* predict.c - applies a saved bundle to a catalogue of any size: read a chunk, clean,
- * scale, predict (or project), write, repeat, so memory stays flat whatever the input
- * size. `predict` writes class probabilities (at_bundle_predict_rows; the rows the
- * bundle's cleaning rejects are counted as skipped and not written), `transform` the PCA
- * coordinates. */
+/* predict.c - applies a saved bundle to a catalogue of any size (CSV or FITS table): read a
+ * chunk, clean, scale, predict (or project), write (CSV or FITS, catalogue_out.c), repeat,
+ * so memory stays flat whatever the input size. `predict` writes class probabilities
+ * (at_bundle_predict_rows), `transform` the PCA coordinates. Every input row gives one
+ * output row with a status ("ok", "missing u", "sentinel g", ...) and empty values when the
+ * bundle's cleaning rejects it; with skip_invalid those rows are counted and left out. */
 #include <errno.h>
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "astrotrain/atomic_file.h"
 #include "astrotrain/csv.h"
 #include "astrotrain/metrics.h"
 #include "astrotrain/pipeline.h"
-#include "pipeline/predictions.h"
+#include "pipeline/catalogue_out.h"
 
 typedef enum { MODE_PREDICT, MODE_TRANSFORM } stream_mode;
 
@@ -21,36 +25,75 @@ static const at_pca *transform_of(const at_bundle *b) {
     return p ? p : b->pca;
 }
 
-static void transform_header(FILE *f, size_t k, int with_true) {
-    fputs(with_true ? "row,true" : "row", f);
-    for (size_t c = 0; c < k; c++) fprintf(f, ",PC%zu", c + 1);
-    fputc('\n', f);
+/* The status text of each row of a chunk (catalogue mode): the reader's issue for the
+ * first unusable feature, else the first feature equal to the model's sentinel, else "ok".
+ * Texts point into buf (n * cap bytes). */
+static void chunk_status(const at_bundle *b, const at_table_reader *t, const at_dataset *ds, char *buf, size_t cap,
+                         const char **status, size_t *bad) {
+    *bad = 0;
+    for (size_t i = 0; i < ds->n; i++) {
+        size_t f = 0;
+        at_row_issue is = at_table_row_issue(t, i, &f);
+        char *s = buf + i * cap;
+        status[i] = s;
+        if (is != AT_ROW_OK) {
+            snprintf(s, cap, "%s %s", at_row_issue_name(is), b->feature_names[f]);
+            (*bad)++;
+            continue;
+        }
+        const double *x = ds->X + i * ds->d;
+        size_t j = 0;
+        while (j < ds->d && !(b->use_sentinel && x[j] == b->sentinel)) j++;
+        if (j < ds->d) {
+            snprintf(s, cap, "sentinel %s", b->feature_names[j]);
+            (*bad)++;
+            continue;
+        }
+        if (!at_bundle_row_ok(b, x)) { /* cannot happen: the reader flags NaN/inf */
+            snprintf(s, cap, "not predicted");
+            (*bad)++;
+            continue;
+        }
+        snprintf(s, cap, "ok");
+    }
 }
 
-/* One chunk of transform output: the bundle's preprocessing, then the PCA model's
- * projection (for a pca model) — the stage alone otherwise. */
-static at_status transform_chunk(const at_bundle *b, at_dataset *ds, FILE *f, int with_true, at_error *err) {
+/* One chunk of transform output values (n * k, NaN rows where status is not ok): the
+ * bundle's preprocessing, then the PCA model's projection (for a pca model) — the stage
+ * alone otherwise. */
+static at_status transform_values(const at_bundle *b, const at_dataset *ds, const char *const *status, double *V,
+                                  at_error *err) {
+    size_t k = transform_of(b)->k, d = ds->d, m = 0;
+    double *X = at_malloc(ds->n * d + 1, sizeof *X, err);
+    size_t *idx = at_malloc(ds->n + 1, sizeof *idx, err);
     double *Xm = NULL, *Z = NULL;
-    at_status s = at_bundle_prepare(b, ds->X, ds->n, &Xm, err);
-    if (s) return s;
+    at_status s = !X || !idx ? AT_ERR_MEMORY : AT_OK;
+    for (size_t i = 0; !s && i < ds->n; i++) {
+        for (size_t c = 0; c < k; c++) V[i * k + c] = NAN;
+        if (status ? strcmp(status[i], "ok") != 0 : !at_bundle_row_ok(b, ds->X + i * d)) continue;
+        memcpy(X + m * d, ds->X + i * d, d * sizeof *X);
+        idx[m++] = i;
+    }
+    if (!s && m) s = at_bundle_prepare(b, X, m, &Xm, err);
     const at_pca *model_pca = at_pca_of(b->model);
     const double *coords = Xm;
-    size_t k = transform_of(b)->k;
-    if (model_pca) {
-        Z = at_malloc(ds->n * k + 1, sizeof *Z, err);
+    if (!s && m && model_pca) {
+        Z = at_malloc(m * k + 1, sizeof *Z, err);
         if (!Z) s = AT_ERR_MEMORY;
-        else s = at_pca_transform(model_pca, Xm, ds->n, Z, err);
+        else s = at_pca_transform(model_pca, Xm, m, Z, err);
         coords = Z;
     }
-    for (size_t i = 0; !s && i < ds->n; i++) {
-        fprintf(f, "%lld", (long long)ds->row[i]);
-        if (with_true) fprintf(f, ",%s", ds->y && ds->y[i] >= 0 ? b->class_names[ds->y[i]] : "");
-        for (size_t c = 0; c < k; c++) fprintf(f, ",%.9g", coords[i * k + c]);
-        fputc('\n', f);
-    }
-    if (Xm != ds->X) free(Xm);
-    free(Z);
+    for (size_t r = 0; !s && r < m; r++) memcpy(V + idx[r] * k, coords + r * k, k * sizeof *V);
+    if (Xm && Xm != X) free(Xm);
+    free(X), free(idx), free(Z);
     return s;
+}
+
+/* Whether output would overwrite input (the same name, or the same file by inode). */
+static int same_file(const char *input, const char *output) {
+    if (strcmp(input, output) == 0) return 1;
+    struct stat a, o;
+    return stat(input, &a) == 0 && stat(output, &o) == 0 && a.st_dev == o.st_dev && a.st_ino == o.st_ino;
 }
 
 static at_status stream(const at_bundle *b, const char *input, const char *output, const at_predict_options *opt,
@@ -62,6 +105,9 @@ static at_status stream(const at_bundle *b, const char *input, const char *outpu
     if (mode == MODE_PREDICT && at_model_has(b->model, AT_CAP_TRANSFORM))
         return at_fail(err, AT_ERR_USAGE, "a %s model has no class probabilities; use `astrotrain transform`",
                        b->model->ops->type);
+    if (same_file(input, output))
+        return at_fail(err, AT_ERR_USAGE, "%s: the output is the input file; choose another --output", output);
+    const int catalogue = !opt->skip_invalid;
     at_load_options lo;
     at_load_options_default(&lo);
     lo.features = (const char *const *)b->feature_names;
@@ -73,21 +119,40 @@ static at_status stream(const at_bundle *b, const char *input, const char *outpu
     lo.missing = (at_missing_policy)b->missing;
     lo.csv.allow_comments = opt->comments;
     if (opt->delimiter) lo.csv.delimiter = opt->delimiter;
+    lo.keep_all_rows = catalogue;
+    lo.keep = opt->keep;
+    lo.n_keep = opt->n_keep;
+    lo.hdu = opt->hdu;
     at_table_reader *t = NULL;
     at_status s = at_table_open(input, &lo, &t, err);
     if (s) return s;
     rep->has_label = at_table_has_label(t);
-    at_afile *af = at_afile_open(output, err);
-    if (!af) {
+    size_t k = mode == MODE_PREDICT ? b->k : transform_of(b)->k;
+    size_t name_w = 1;
+    for (size_t j = 0; j < b->d; j++)
+        if (strlen(b->feature_names[j]) > name_w) name_w = strlen(b->feature_names[j]);
+    const size_t status_cap = name_w + 16; /* "not a number " + name + NUL */
+    cat_out_spec spec = {.path = output,
+                         .keep = opt->keep,
+                         .n_keep = opt->n_keep,
+                         .with_true = rep->has_label,
+                         .predict = mode == MODE_PREDICT,
+                         .class_names = (const char *const *)b->class_names,
+                         .n_classes = b->k,
+                         .k = k,
+                         .status = catalogue,
+                         .skip_unpredicted = !catalogue,
+                         .status_width = status_cap - 1};
+    cat_out *out = NULL;
+    if ((s = cat_out_open(&spec, &out, err))) {
         at_table_close(t);
-        return err ? err->code : AT_ERR_IO;
+        return s;
     }
-    FILE *f = at_afile_stream(af);
-    if (mode == MODE_PREDICT) at_predictions_header(f, (const char *const *)b->class_names, b->k, rep->has_label);
-    else transform_header(f, transform_of(b)->k, rep->has_label);
     size_t chunk_rows = opt->chunk_rows ? opt->chunk_rows : 65536;
-    double *P = mode == MODE_PREDICT ? at_malloc(chunk_rows * b->k, sizeof *P, err) : NULL;
-    if (mode == MODE_PREDICT && !P) s = AT_ERR_MEMORY;
+    double *P = at_malloc(chunk_rows * k + 1, sizeof *P, err);
+    const char **status = catalogue ? at_malloc(chunk_rows + 1, sizeof *status, err) : NULL;
+    char *status_buf = catalogue ? at_malloc(chunk_rows + 1, status_cap, err) : NULL;
+    if (!P || (catalogue && (!status || !status_buf))) s = AT_ERR_MEMORY;
     while (!s) {
         at_dataset *ds = NULL;
         if ((s = at_table_read(t, chunk_rows, &ds, err))) break;
@@ -95,34 +160,38 @@ static at_status stream(const at_bundle *b, const char *input, const char *outpu
             at_dataset_free(ds);
             break;
         }
-        size_t dropped = 0;
-        at_clean_rows(ds, b->use_sentinel, b->sentinel, b->missing == AT_MISSING_KEEP, &dropped, err);
-        rep->rows_skipped += dropped;
+        size_t bad = 0;
+        if (catalogue) chunk_status(b, t, ds, status_buf, status_cap, status, &bad);
         if (mode == MODE_TRANSFORM) {
-            s = transform_chunk(b, ds, f, rep->has_label, err);
-        } else if (!(s = at_bundle_predict_rows(b, (const char *const *)ds->feature_names, ds->d, ds->X, ds->n, P,
-                                                opt->threads, err))) {
-            at_predictions_rows(f, ds, P, (const char *const *)b->class_names, b->k, rep->has_label);
-            if (rep->has_label && ds->y)
-                for (size_t i = 0; i < ds->n; i++)
-                    if ((int32_t)at_argmax(P + i * b->k, b->k) == ds->y[i]) rep->correct++;
+            s = transform_values(b, ds, status, P, err);
+        } else {
+            s = at_bundle_predict_rows(b, (const char *const *)ds->feature_names, ds->d, ds->X, ds->n, P,
+                                       opt->threads, err);
         }
-        if (!s) rep->rows_written += ds->n;
+        /* Rows the cleaning rejects have NaN values: empty fields, or (--skip-invalid) no line. */
+        if (!s) s = cat_out_rows(out, ds, t, P, status, err);
+        for (size_t i = 0; !s && i < ds->n; i++) {
+            if (k && isnan(P[i * k])) {
+                rep->rows_skipped++;
+                continue;
+            }
+            rep->rows_written++;
+            if (mode == MODE_PREDICT && rep->has_label && ds->y && (int32_t)at_argmax(P + i * k, k) == ds->y[i])
+                rep->correct++;
+        }
         at_dataset_free(ds);
-        /* errno still holds the failed write's reason (ENOSPC on a full disk). */
-        if (!s && ferror(f)) s = at_fail(err, AT_ERR_IO, "%s: cannot write: %s", output, strerror(errno ? errno : EIO));
         at_progress_update(prog, mode == MODE_PREDICT ? "predict" : "transform", at_table_report(t)->rows_read, 0, NULL);
         if (!s && at_progress_stopped(prog)) s = at_fail(err, AT_ERR_INTERRUPTED, "interrupted; %s not written", output);
     }
     rep->rows_read = at_table_report(t)->rows_read;
     rep->rows_skipped += at_table_report(t)->rows_missing;
-    free(P);
+    free(P), free(status), free(status_buf);
     at_table_close(t);
     if (s) {
-        at_afile_abort(af);
+        cat_out_abort(out);
         return s;
     }
-    return at_afile_commit(af, err);
+    return cat_out_commit(out, err);
 }
 
 at_status at_predict_csv(const at_bundle *b, const char *input, const char *output, const at_predict_options *opt,

@@ -7,6 +7,7 @@
 #include "astrotrain/atomic_file.h"
 #include "astrotrain/metrics.h"
 #include "astrotrain/config.h"
+#include "core/numfmt.h"
 #include "pipeline/predictions.h"
 
 void at_predictions_header(FILE *f, const char *const *class_names, size_t k, int with_true) {
@@ -20,10 +21,20 @@ void at_predictions_rows(FILE *f, const at_dataset *ds, const double *P, const c
     for (size_t i = 0; i < ds->n; i++) {
         const double *p = P + i * k;
         fprintf(f, "%lld", (long long)ds->row[i]);
-        if (with_true) fprintf(f, ",%s", ds->y && ds->y[i] >= 0 ? class_names[ds->y[i]] : "");
-        fprintf(f, ",%s", class_names[at_argmax(p, k)]);
-        /* %.9g: beyond float precision, and identical text for identical doubles. */
-        for (size_t c = 0; c < k; c++) fprintf(f, ",%.9g", p[c]);
+        if (with_true) {
+            fputc(',', f);
+            if (ds->y && ds->y[i] >= 0) fputs(class_names[ds->y[i]], f);
+        }
+        fputc(',', f);
+        fputs(class_names[at_argmax(p, k)], f);
+        /* "%.9g" text (beyond float precision, identical for identical doubles), written
+         * by the fast formatter, which matches printf byte for byte. */
+        char num[AT_FMT_G9_MAX + 1];
+        for (size_t c = 0; c < k; c++) {
+            num[0] = ',';
+            size_t len = at_fmt_g9(num + 1, p[c]);
+            fwrite(num, 1, len + 1, f);
+        }
         fputc('\n', f);
     }
 }

@@ -140,6 +140,7 @@ static at_status load_table(const at_config *c, const at_progress *p, at_prepare
     lo.missing = (at_missing_policy)c->data.missing;
     lo.csv.allow_comments = c->data.comments;
     lo.csv.delimiter = c->data.delimiter[0];
+    lo.hdu = c->data.hdu[0] ? c->data.hdu : NULL;
     at_load_report rep = {0};
     /* Refuse early what cannot fit: from the file's size before reading, by bounding the
      * table while reading, and from the real sizes and the model's estimate after. */

@@ -43,7 +43,9 @@ small_kb=$(peak_kb tenth.csv)
 big_kb=$(peak_kb big.csv)
 check "predict $ROWS rows succeeds" test "$big_kb" != fail
 # every row but those with the sentinel (-9999), which the model's cleaning skips
-check "every row predicted" test "$(wc -l < out.csv)" -eq $((ROWS + 1 - $(grep -c -- -9999 big.csv)))
+check "one output row per input row" test "$(wc -l < out.csv)" -eq $((ROWS + 1))
+check "every row predicted" test "$(grep -c ',ok$' out.csv)" -eq $((ROWS - $(grep -c -- -9999 big.csv)))
+check "sentinel rows say so" test "$(grep -c ',sentinel [ugriz]$' out.csv)" -eq "$(grep -c -- -9999 big.csv)"
 check "no temporary file left" bash -c "! ls | grep -q '\.tmp\.'"
 echo "peak RSS: $((small_kb / 1024)) MB for $((ROWS / 10)) rows, $((big_kb / 1024)) MB for $ROWS rows"
 if [ "$UNDER_TOOL" = 0 ] && [ -x /usr/bin/time ]; then

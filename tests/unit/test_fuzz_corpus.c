@@ -32,6 +32,8 @@
 #undef LLVMFuzzerTestOneInput
 #define LLVMFuzzerTestOneInput fuzz_serve_one
 #include "../fuzz/fuzz_serve.c"
+#define LLVMFuzzerTestOneInput fuzz_fits_one
+#include "../fuzz/fuzz_fits.c"
 #undef LLVMFuzzerTestOneInput
 
 typedef int (*target_fn)(const uint8_t *, size_t);
@@ -79,6 +81,7 @@ static void test_model_corpus(void) { CHECK(replay("model", fuzz_model_one) >= 6
 static void test_image_corpus(void) { CHECK(replay("image", fuzz_image_one) >= 6); }
 static void test_galaxy10_corpus(void) { CHECK(replay("galaxy10", fuzz_galaxy10_one) >= 5); }
 static void test_serve_corpus(void) { CHECK(replay("serve", fuzz_serve_one) >= 12); }
+static void test_fits_corpus(void) { CHECK(replay("fits", fuzz_fits_one) >= 7); }
 
 int main(void) {
     RUN(test_config_corpus);
@@ -88,5 +91,6 @@ int main(void) {
     RUN(test_image_corpus);
     RUN(test_galaxy10_corpus);
     RUN(test_serve_corpus);
+    RUN(test_fits_corpus);
     return harness_done();
 }

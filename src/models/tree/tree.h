@@ -132,4 +132,16 @@ typedef struct tree_reduce {
     void *ctx;
 } tree_reduce;
 
+
+/* ---- the shallow-tree fast path (tree_fast.c) --------------------------------------------
+ * For width-1 lists (boosting) whose trees are at most 6 deep, with at most 254 distinct
+ * thresholds per feature and d <= 64, on a CPU with AVX-512 VBMI: 64 rows walk a tree at
+ * once. Results are bit-identical to tree_predict_add over all trees (groups as there).
+ * build sets *out = NULL (and returns AT_OK) when the list or the CPU does not qualify. */
+typedef struct tree_fast tree_fast;
+at_status tree_fast_build(const tree_list *L, size_t d, size_t groups, tree_fast **out, at_error *err);
+void tree_fast_free(tree_fast *f);
+/* out[i * stride + (t % groups)] += leaf of tree t for row i, all trees, in tree order. */
+void tree_fast_predict_add(const tree_fast *f, const double *X, size_t n, double *out, size_t stride, int threads);
+
 #endif

@@ -56,15 +56,24 @@ void tree_predict_add_except(const tree_list *L, size_t t0, size_t t1, size_t gr
             size_t j = 0;
             for (; j + LANES <= m; j += LANES) {
                 int32_t at[LANES] = {0};
-                for (int32_t s = 0; s < D; s++)
-                    for (int l = 0; l < LANES; l++)
-                        at[l] = step(&nodes[at[l]], X + (size_t)rows[j + (size_t)l] * d);
+                /* A leaf points to itself: once no lane moves, all LANES rows are at their
+                 * leaves (deep forests end most walks well before the deepest leaf). */
+                for (int32_t s = 0; s < D; s++) {
+                    int32_t moved = 0;
+                    for (int l = 0; l < LANES; l++) {
+                        int32_t nx = step(&nodes[at[l]], X + (size_t)rows[j + (size_t)l] * d);
+                        moved |= nx ^ at[l];
+                        at[l] = nx;
+                    }
+                    if (!moved) break;
+                }
                 for (int l = 0; l < LANES; l++)
                     add(out + (size_t)rows[j + (size_t)l] * stride + col, val + (size_t)at[l] * w, w);
             }
             for (; j < m; j++) {
                 int32_t a = 0;
-                for (int32_t s = 0; s < D; s++) a = step(&nodes[a], X + (size_t)rows[j] * d);
+                for (int32_t s = 0; s < D && !tree_node_is_leaf(&nodes[a], a); s++)
+                    a = step(&nodes[a], X + (size_t)rows[j] * d);
                 add(out + (size_t)rows[j] * stride + col, val + (size_t)a * w, w);
             }
         }
