@@ -32,6 +32,7 @@
 #undef LLVMFuzzerTestOneInput
 #define LLVMFuzzerTestOneInput fuzz_serve_one
 #include "../fuzz/fuzz_serve.c"
+#undef LLVMFuzzerTestOneInput
 #define LLVMFuzzerTestOneInput fuzz_fits_one
 #include "../fuzz/fuzz_fits.c"
 #undef LLVMFuzzerTestOneInput
