@@ -45,6 +45,9 @@ typedef struct at_run_options {
     int force;   /* overwrite an existing run directory */
     int threads; /* resolved thread count (>= 1) */
     const char *resume_dir; /* continue the run in this directory from its checkpoint (AT_CAP_CHECKPOINT families) */
+    /* MPI (comm.h): rank 0 writes the run directory, every rank trains on its rows; NULL or one
+     * rank = a plain run. */
+    struct at_comm *comm;
 } at_run_options;
 
 at_status at_run_experiment(const at_config *c, const at_run_options *opt, const at_progress *prog,

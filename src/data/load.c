@@ -564,11 +564,11 @@ at_status at_dataset_load_csv(const char *path, const at_load_options *opt, at_d
     const char **sorted = NULL;
     if ((st = fill(t, &b, SIZE_MAX, err))) goto done;
     if (report) *report = t->rep;
-    if (t->rep.rows_read == 0) {
+    if (t->rep.rows_read == 0 && !opt->shard) {
         st = at_fail(err, AT_ERR_DATA, "%s: no data rows", path);
         goto done;
     }
-    if (b.n == 0) {
+    if (b.n == 0 && !opt->shard) {
         st = at_fail(err, AT_ERR_DATA,
                      "%s: no usable rows: all %zu rows have empty, NaN or infinite features "
                      "(missing = drop)",

@@ -13,6 +13,7 @@
 
 typedef struct gnode {
     int64_t begin, end; /* rows part[begin .. end) */
+    int64_t count;      /* rows of the node over all workers (end - begin for one) */
     int32_t depth;
     double G, H;
     int32_t hist; /* histogram slot or -1 */
