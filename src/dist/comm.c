@@ -166,7 +166,8 @@ at_status at_comm_agree(at_comm *c, at_status s, at_error *err) {
     msg.msg[sizeof msg.msg - 1] = '\0';
     if (err) {
         *err = msg;
-        if (c->rank != root || c->size > 1) at_error_prefix(err, "rank %d: ", root);
+        /* An error already agreed on (passed on through later phases) keeps its one prefix. */
+        if (strncmp(err->msg, "rank ", 5) != 0) at_error_prefix(err, "rank %d: ", root);
     }
     c->agreed = 1;
     return msg.code ? msg.code : AT_ERR_INTERNAL;

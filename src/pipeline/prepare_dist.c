@@ -123,7 +123,11 @@ static at_status load_shard(const at_config *c, at_comm *comm, at_prepared *d, a
     }
     at_dataset *ds = NULL;
     at_status s = at_dataset_load_csv(c->data.path, &lo, &ds, rep, err);
-    if (s) return s;
+    /* A bad shard fails on its rank only: agree before the next collective. */
+    if ((s = at_comm_agree(comm, s, err))) {
+        at_dataset_free(ds);
+        return s;
+    }
     if (gz) {
         /* Everyone read everything: keep rows [n r / P, n (r + 1) / P); count the file once. */
         size_t a = ds->n * (size_t)r / (size_t)P, b = ds->n * (size_t)(r + 1) / (size_t)P;

@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# End to end under Open MPI (issue 15), on loopback: the same split and the same boosting model
+# and predictions (bit for bit) for 1, 2 and 3 ranks as one process without mpirun; plain CSV
+# read in byte ranges and gzip read whole; a rank killed mid-training stops the job with an
+# error and no hang; families that do not train across ranks yet say so. Skips when mpirun is
+# absent, and under the sanitizers (Open MPI's own allocations trip LeakSanitizer).
+source "$(dirname "$0")/lib.sh"
+if ! command -v mpirun >/dev/null; then
+    skip "mpi" "mpirun not on PATH (Debian: openmpi-bin)"
+    done_tests; exit
+fi
+if [ "${SANITIZE:-0}" = 1 ] || [ "${VALGRIND:-0}" = 1 ]; then
+    skip "mpi" "Open MPI's own allocations are reported by the sanitizers/valgrind; run without SANITIZE"
+    done_tests; exit
+fi
+MPIRUN=(timeout 120 mpirun --allow-run-as-root --oversubscribe --bind-to none)
+cd "$TMP"
+zcat "$SAMPLE" | head -n 4001 > small.csv
+cat > g.ini <<INI
+[run]
+name = g
+seed = 7
+output_dir = $TMP/runs
+[data]
+path = $TMP/small.csv
+[normalise]
+method = standard
+[split]
+train = 0.7
+validation = 0.15
+test = 0.15
+[model]
+type = gradient_boosting
+n_rounds = 25
+max_depth = 4
+early_stopping_rounds = 5
+[plots]
+enabled = false
+INI
+model_arrays() { h5dump -g /model "$1" | tail -n +2; }
+ok "boosting, one process without mpirun" "$ASTROTRAIN" --config g.ini --quiet --set run.name=g0
+ok "boosting, mpirun -np 1" "${MPIRUN[@]}" -np 1 "$ASTROTRAIN" --config g.ini --quiet --set run.name=g1
+for np in 2 3; do
+    ok "boosting, mpirun -np $np" "${MPIRUN[@]}" -np $np "$ASTROTRAIN" --config g.ini --quiet --set run.name=g$np
+done
+for np in 1 2 3; do
+    check "split.csv of -np $np is the single process's" cmp runs/g0/split.csv runs/g$np/split.csv
+    check "predictions.csv of -np $np is the single process's (bit for bit)" cmp runs/g0/predictions.csv runs/g$np/predictions.csv
+    check "model arrays of -np $np are the single process's" \
+        bash -c "diff <(h5dump -g /model runs/g0/model.h5 | tail -n +2) <(h5dump -g /model runs/g$np/model.h5 | tail -n +2)"
+done
+check "metrics.json records ranks, rows per rank and communication" python3 - runs/g3/metrics.json runs/g0/metrics.json <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1])); s = json.load(open(sys.argv[2]))
+d = m["distributed"]
+assert d["ranks"] == 3, d
+assert len(d["train_rows_per_rank"]) == 3 and sum(d["train_rows_per_rank"]) == m["data"]["train"], d
+assert min(d["train_rows_per_rank"]) > 0, d
+assert d["bytes_communicated"] > 0 and d["collectives"] > 0 and d["seconds_communicating"] >= 0, d
+assert "distributed" not in s
+for k in ("rows_read", "rows_after_undersampling", "train", "validation", "test", "class_counts_after"):
+    assert m["data"][k] == s["data"][k], (k, m["data"][k], s["data"][k])
+assert m["data"]["rows_read"] == 4000
+PY
+check "only rank 0 wrote: no stray files, other ranks' log lines carry their rank" bash -c \
+    "${MPIRUN[*]} -np 2 '$ASTROTRAIN' --config g.ini --set run.name=g2log --force 2>err.txt >/dev/null && grep -q '^\[rank 1\] loading' err.txt && ! grep -q '^\[rank 0\]' err.txt && test \$(ls runs | wc -l) -eq 5"
+# gzip: every rank reads the whole file and keeps its share; same split as one process.
+gzip -c small.csv > small.csv.gz
+ok "boosting from gzip, -np 2" "${MPIRUN[@]}" -np 2 "$ASTROTRAIN" --config g.ini --quiet --set run.name=gz \
+    --set data.path="$TMP/small.csv.gz"
+check "gzip input: the same split and predictions" bash -c "cmp runs/g0/split.csv runs/gz/split.csv && cmp runs/g0/predictions.csv runs/gz/predictions.csv"
+# Byte ranges with comment lines and CRLF line ends: the same rows as one process.
+{ echo "# a comment"; head -n 1 small.csv; tail -n +2 small.csv | awk 'NR % 500 == 0 { print "# note" } { print }'; } \
+    | sed 's/$/\r/' > crlf.csv
+ok "CRLF with comments, one process" "$ASTROTRAIN" --config g.ini --quiet --set run.name=c0 --set data.path="$TMP/crlf.csv" --set data.comments=true
+ok "CRLF with comments, -np 3" "${MPIRUN[@]}" -np 3 "$ASTROTRAIN" --config g.ini --quiet --set run.name=c3 \
+    --set data.path="$TMP/crlf.csv" --set data.comments=true
+check "CRLF with comments: same split and predictions across 3 ranks" bash -c "cmp runs/c0/split.csv runs/c3/split.csv && cmp runs/c0/predictions.csv runs/c3/predictions.csv"
+# A family that does not train across ranks yet: one clear error from every rank, no hang.
+sed -e 's/gradient_boosting/random_forest/' -e '/^n_rounds/d' -e '/^max_depth/d' -e '/^early/d' -e 's/^name = g/name = rf/' g.ini > rf.ini
+fails "forest across ranks is refused clearly" 3 "does not train across MPI ranks yet" \
+    "${MPIRUN[@]}" -np 2 "$ASTROTRAIN" --config rf.ini --quiet
+check "the refused run left no model" test ! -e runs/rf/model.h5
+# A bad shard on one rank (a cell that is not a number in the second half): one error, no hang.
+awk -F, 'NR == 3500 { $4 = "oops" } { print }' OFS=, small.csv > bad.csv
+fails "a bad cell on rank 1 stops all ranks with one error" 4 "rank 1: " \
+    "${MPIRUN[@]}" -np 2 "$ASTROTRAIN" --config g.ini --quiet --set run.name=bad --set data.path="$TMP/bad.csv" --set data.missing=error
+# A rank killed mid-training: mpirun stops the others; no hang (timeout would say 124).
+cat > long.ini <<INI
+[run]
+name = long
+output_dir = $TMP/runs
+[data]
+path = $TMP/small.csv
+[model]
+type = gradient_boosting
+n_rounds = 100000
+max_depth = 3
+[plots]
+enabled = false
+INI
+timeout 60 mpirun --allow-run-as-root --oversubscribe --bind-to none -np 2 "$ASTROTRAIN" --config long.ini --quiet \
+    > kill.out 2>&1 &
+MPIPID=$!
+victim=""
+for _ in $(seq 1 100); do
+    for p in $(pgrep -f "astrotrain --config long.ini" || true); do
+        if tr '\0' '\n' < /proc/$p/environ 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=1"; then victim=$p; fi
+    done
+    [ -n "$victim" ] && grep -q "fitting" runs/long/log.txt.tmp.* 2>/dev/null && break
+    sleep 0.1
+done
+sleep 1
+[ -n "$victim" ] && kill -9 "$victim"
+wait $MPIPID; rc=$?
+check "killed rank: the job ends with an error, not a hang (rc $rc)" test "$rc" -ne 0 -a "$rc" -ne 124
+check "killed rank: no model written" test ! -e runs/long/model.h5
+done_tests
