@@ -82,7 +82,7 @@ static at_status ensemble_create(const void *params, size_t d, size_t k, at_mode
  * at_model_family (add a field by appending ", .field = value" to the rows that set it). */
 #define FAMILY_ROWS(X)                                                                                         \
     X("random_forest", .ops = &at_forest_ops, .params = &at_forest_param_table, .create = forest_create,      \
-      .create_empty = forest_empty, .caps = AT_CAP_TABLES)                                                     \
+      .create_empty = forest_empty, .caps = AT_CAP_TABLES | AT_CAP_DISTRIBUTED)                                \
     X("gradient_boosting", .ops = &at_gbdt_ops, .params = &at_gbdt_param_table, .create = gbdt_create,        \
       .create_empty = gbdt_empty, .caps = AT_CAP_TABLES | AT_CAP_HISTORY | AT_CAP_DISTRIBUTED)                 \
     X("mlp", .ops = &at_mlp_ops, .params = &at_mlp_param_table, .create = mlp_create,                         \

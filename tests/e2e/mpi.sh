@@ -76,11 +76,24 @@ ok "CRLF with comments, one process" "$ASTROTRAIN" --config g.ini --quiet --set 
 ok "CRLF with comments, -np 3" "${MPIRUN[@]}" -np 3 "$ASTROTRAIN" --config g.ini --quiet --set run.name=c3 \
     --set data.path="$TMP/crlf.csv" --set data.comments=true
 check "CRLF with comments: same split and predictions across 3 ranks" bash -c "cmp runs/c0/split.csv runs/c3/split.csv && cmp runs/c0/predictions.csv runs/c3/predictions.csv"
-# A family that does not train across ranks yet: one clear error from every rank, no hang.
+# The forest by trees: every rank gathers the training part and grows a block of the trees;
+# the same forest (out-of-bag accuracy included) as one process.
 sed -e 's/gradient_boosting/random_forest/' -e '/^n_rounds/d' -e '/^max_depth/d' -e '/^early/d' -e 's/^name = g/name = rf/' g.ini > rf.ini
-fails "forest across ranks is refused clearly" 3 "does not train across MPI ranks yet" \
-    "${MPIRUN[@]}" -np 2 "$ASTROTRAIN" --config rf.ini --quiet
-check "the refused run left no model" test ! -e runs/rf/model.h5
+sed -i 's/^type = random_forest/&\nn_trees = 24/' rf.ini
+ok "forest, one process" "$ASTROTRAIN" --config rf.ini --quiet --set run.name=rf0
+for np in 2 3; do
+    ok "forest, mpirun -np $np" "${MPIRUN[@]}" -np $np "$ASTROTRAIN" --config rf.ini --quiet --set run.name=rf$np
+    check "forest -np $np: predictions and model arrays are the single process's" bash -c \
+        "cmp runs/rf0/predictions.csv runs/rf$np/predictions.csv && diff <(h5dump -g /model runs/rf0/model.h5 | tail -n +2) <(h5dump -g /model runs/rf$np/model.h5 | tail -n +2)"
+    check "forest -np $np: the same out-of-bag accuracy" python3 -c "
+import json; a = json.load(open('runs/rf0/metrics.json')); b = json.load(open('runs/rf$np/metrics.json'))
+assert a['model_info']['oob_accuracy'] == b['model_info']['oob_accuracy'], (a['model_info'], b['model_info'])"
+done
+# A family that does not train across ranks yet: one clear error from every rank, no hang.
+sed -e 's/gradient_boosting/mlp/' -e '/^n_rounds/d' -e '/^max_depth/d' -e '/^early/d' -e 's/^name = g/name = mlp/' g.ini > mlp.ini
+fails "the MLP across ranks is refused clearly" 3 "does not train across MPI ranks yet" \
+    "${MPIRUN[@]}" -np 2 "$ASTROTRAIN" --config mlp.ini --quiet
+check "the refused run left no model" test ! -e runs/mlp/model.h5
 # A bad shard on one rank (a cell that is not a number in the second half): one error, no hang.
 awk -F, 'NR == 3500 { $4 = "oops" } { print }' OFS=, small.csv > bad.csv
 fails "a bad cell on rank 1 stops all ranks with one error" 4 "rank 1: " \
