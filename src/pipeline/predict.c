@@ -11,6 +11,7 @@
 #include "astrotrain/csv.h"
 #include "astrotrain/metrics.h"
 #include "astrotrain/pipeline.h"
+#include "pipeline/predict_shard.h"
 #include "pipeline/predictions.h"
 
 typedef enum { MODE_PREDICT, MODE_TRANSFORM } stream_mode;
@@ -53,8 +54,24 @@ static at_status transform_chunk(const at_bundle *b, at_dataset *ds, FILE *f, in
     return s;
 }
 
+
+/* Keeps the rows of ds with keep_from <= row < keep_to, then shifts their numbers. */
+static void shard_rows(at_dataset *ds, const stream_shard *sh) {
+    size_t w = 0;
+    for (size_t i = 0; i < ds->n; i++) {
+        if (ds->row[i] < sh->keep_from || ds->row[i] >= sh->keep_to) continue;
+        if (w != i) {
+            memmove(ds->X + w * ds->d, ds->X + i * ds->d, ds->d * sizeof(double));
+            if (ds->y) ds->y[w] = ds->y[i];
+        }
+        ds->row[w++] = ds->row[i] + sh->row_offset;
+    }
+    ds->n = w;
+}
+
 static at_status stream(const at_bundle *b, const char *input, const char *output, const at_predict_options *opt,
-                        const at_progress *prog, at_predict_report *rep, stream_mode mode, at_error *err) {
+                        const at_progress *prog, at_predict_report *rep, stream_mode mode, const stream_shard *sh,
+                        at_error *err) {
     memset(rep, 0, sizeof *rep);
     if (mode == MODE_TRANSFORM && !transform_of(b))
         return at_fail(err, AT_ERR_USAGE, "the model is a %s without a PCA stage: nothing to transform (use predict)",
@@ -73,6 +90,7 @@ static at_status stream(const at_bundle *b, const char *input, const char *outpu
     lo.missing = (at_missing_policy)b->missing;
     lo.csv.allow_comments = opt->comments;
     if (opt->delimiter) lo.csv.delimiter = opt->delimiter;
+    if (sh) lo.csv.range_begin = sh->range_begin, lo.csv.range_end = sh->range_end;
     at_table_reader *t = NULL;
     at_status s = at_table_open(input, &lo, &t, err);
     if (s) return s;
@@ -83,8 +101,13 @@ static at_status stream(const at_bundle *b, const char *input, const char *outpu
         return err ? err->code : AT_ERR_IO;
     }
     FILE *f = at_afile_stream(af);
-    if (mode == MODE_PREDICT) at_predictions_header(f, (const char *const *)b->class_names, b->k, rep->has_label);
-    else transform_header(f, transform_of(b)->k, rep->has_label);
+    if (sh && !sh->header) {
+        /* a later part of one output file: no header */
+    } else if (mode == MODE_PREDICT) {
+        at_predictions_header(f, (const char *const *)b->class_names, b->k, rep->has_label);
+    } else {
+        transform_header(f, transform_of(b)->k, rep->has_label);
+    }
     size_t chunk_rows = opt->chunk_rows ? opt->chunk_rows : 65536;
     double *P = mode == MODE_PREDICT ? at_malloc(chunk_rows * b->k, sizeof *P, err) : NULL;
     if (mode == MODE_PREDICT && !P) s = AT_ERR_MEMORY;
@@ -95,6 +118,8 @@ static at_status stream(const at_bundle *b, const char *input, const char *outpu
             at_dataset_free(ds);
             break;
         }
+        int64_t last = ds->row[ds->n - 1];
+        if (sh) shard_rows(ds, sh);
         size_t dropped = 0;
         at_clean_rows(ds, b->use_sentinel, b->sentinel, b->missing == AT_MISSING_KEEP, &dropped, err);
         rep->rows_skipped += dropped;
@@ -113,6 +138,7 @@ static at_status stream(const at_bundle *b, const char *input, const char *outpu
         if (!s && ferror(f)) s = at_fail(err, AT_ERR_IO, "%s: cannot write: %s", output, strerror(errno ? errno : EIO));
         at_progress_update(prog, mode == MODE_PREDICT ? "predict" : "transform", at_table_report(t)->rows_read, 0, NULL);
         if (!s && at_progress_stopped(prog)) s = at_fail(err, AT_ERR_INTERRUPTED, "interrupted; %s not written", output);
+        if (sh && last + 1 >= sh->keep_to) break; /* the rest is another rank's */
     }
     rep->rows_read = at_table_report(t)->rows_read;
     rep->rows_skipped += at_table_report(t)->rows_missing;
@@ -127,10 +153,16 @@ static at_status stream(const at_bundle *b, const char *input, const char *outpu
 
 at_status at_predict_csv(const at_bundle *b, const char *input, const char *output, const at_predict_options *opt,
                          const at_progress *prog, at_predict_report *rep, at_error *err) {
-    return stream(b, input, output, opt, prog, rep, MODE_PREDICT, err);
+    return stream(b, input, output, opt, prog, rep, MODE_PREDICT, NULL, err);
 }
 
 at_status at_transform_csv(const at_bundle *b, const char *input, const char *output, const at_predict_options *opt,
                            const at_progress *prog, at_predict_report *rep, at_error *err) {
-    return stream(b, input, output, opt, prog, rep, MODE_TRANSFORM, err);
+    return stream(b, input, output, opt, prog, rep, MODE_TRANSFORM, NULL, err);
+}
+
+at_status at_predict_stream_shard(const at_bundle *b, const char *input, const char *output,
+                                  const at_predict_options *opt, const at_progress *prog, at_predict_report *rep,
+                                  int transform, const stream_shard *sh, at_error *err) {
+    return stream(b, input, output, opt, prog, rep, transform ? MODE_TRANSFORM : MODE_PREDICT, sh, err);
 }
