@@ -135,3 +135,9 @@ if [ "${BENCH_STREAM:-0}" = 1 ]; then
     echo "predict streaming (bench/predict_stream.sh)"
     bash bench/predict_stream.sh
 fi
+
+# BENCH_MPI=1: boosting and the forest on 2 MPI ranks x 1 thread vs 1 process x 2 threads (bench/mpi.sh).
+if [ "${BENCH_MPI:-0}" = 1 ]; then
+    echo "MPI: 2 ranks x 1 thread vs 1 process x 2 threads (bench/mpi.sh)"
+    bash bench/mpi.sh
+fi

@@ -205,8 +205,19 @@ static at_status expand(gbdt_grower *g, const int32_t *batch, size_t nb, const g
             gbdt_hist_build(gc, &gc->nodes[gc->build[i]], feats + f0, f1 - f0, gh);
     }
     /* The built histograms are each worker's share: summed before anything reads them. */
-    for (size_t i = 0; i < nb; i++)
-        if (g->build[i] >= 0) gbdt_hist_reduce(g, &g->nodes[g->build[i]], feats, nf);
+    if (g->gp.reduce.sum) {
+        size_t m = 0;
+        for (size_t i = 0; i < nb; i++)
+            if (g->build[i] >= 0) g->build[m++] = g->build[i];
+        /* build[] is packed for the reduce, then restored from the pairs below. */
+        gbdt_hist_reduce_many(g, g->build, m, feats, nf);
+        for (size_t i = nb, j = m; i-- > 0;) {
+            const gnode *p = &g->nodes[batch[i]];
+            int32_t b = j > 0 ? g->build[j - 1] : -1;
+            if (b >= 0 && (b == p->left || b == p->right)) g->build[i] = b, j--;
+            else g->build[i] = -1;
+        }
+    }
     /* Subtract for the larger, then search the splits of the kids that go on. kids[] lists them
      * pair by pair, so the kid index of a pair's children is found by walking. */
     size_t kid_at[nb ? nb : 1];

@@ -37,7 +37,6 @@ early_stopping_rounds = 5
 [plots]
 enabled = false
 INI
-model_arrays() { h5dump -g /model "$1" | tail -n +2; }
 ok "boosting, one process without mpirun" "$ASTROTRAIN" --config g.ini --quiet --set run.name=g0
 ok "boosting, mpirun -np 1" "${MPIRUN[@]}" -np 1 "$ASTROTRAIN" --config g.ini --quiet --set run.name=g1
 for np in 2 3; do
@@ -47,7 +46,7 @@ for np in 1 2 3; do
     check "split.csv of -np $np is the single process's" cmp runs/g0/split.csv runs/g$np/split.csv
     check "predictions.csv of -np $np is the single process's (bit for bit)" cmp runs/g0/predictions.csv runs/g$np/predictions.csv
     check "model arrays of -np $np are the single process's" \
-        bash -c "diff <(h5dump -g /model runs/g0/model.h5 | tail -n +2) <(h5dump -g /model runs/g$np/model.h5 | tail -n +2)"
+        bash -c "diff <(h5dump -m %.17g -g /model runs/g0/model.h5 | tail -n +2) <(h5dump -m %.17g -g /model runs/g$np/model.h5 | tail -n +2)"
 done
 check "metrics.json records ranks, rows per rank and communication" python3 - runs/g3/metrics.json runs/g0/metrics.json <<'PY'
 import json, sys
@@ -84,10 +83,11 @@ ok "forest, one process" "$ASTROTRAIN" --config rf.ini --quiet --set run.name=rf
 for np in 2 3; do
     ok "forest, mpirun -np $np" "${MPIRUN[@]}" -np $np "$ASTROTRAIN" --config rf.ini --quiet --set run.name=rf$np
     check "forest -np $np: predictions and model arrays are the single process's" bash -c \
-        "cmp runs/rf0/predictions.csv runs/rf$np/predictions.csv && diff <(h5dump -g /model runs/rf0/model.h5 | tail -n +2) <(h5dump -g /model runs/rf$np/model.h5 | tail -n +2)"
-    check "forest -np $np: the same out-of-bag accuracy" python3 -c "
+        "cmp runs/rf0/predictions.csv runs/rf$np/predictions.csv && diff <(h5dump -m %.17g -g /model runs/rf0/model.h5 | tail -n +2) <(h5dump -m %.17g -g /model runs/rf$np/model.h5 | tail -n +2)"
+    check "forest -np $np: the same out-of-bag accuracy and importances" python3 -c "
 import json; a = json.load(open('runs/rf0/metrics.json')); b = json.load(open('runs/rf$np/metrics.json'))
-assert a['model_info']['oob_accuracy'] == b['model_info']['oob_accuracy'], (a['model_info'], b['model_info'])"
+assert a['model_info']['oob_accuracy'] == b['model_info']['oob_accuracy'], (a['model_info'], b['model_info'])
+assert a['feature_importances'] == b['feature_importances'], (a['feature_importances'], b['feature_importances'])"
 done
 # Distributed predict: each rank streams its share; one file in input order, equal to one
 # process's; gzip read by every rank; --output-parts leaves one file per rank.
@@ -115,8 +115,7 @@ check "the refused run left no model" test ! -e runs/mlp/model.h5
 # A bad shard on one rank (a cell that is not a number in the second half): one error, no hang.
 awk -F, 'NR == 3500 { $4 = "oops" } { print }' OFS=, small.csv > bad.csv
 fails "a bad cell on rank 1 stops all ranks with one error" 4 "rank 1: " \
-    "${MPIRUN[@]}" -np 2 "$ASTROTRAIN" --config g.ini --quiet --set run.name=bad --set data.path="$TMP/bad.csv" --set data.missing=error
-# A rank killed mid-training: mpirun stops the others; no hang (timeout would say 124).
+    timeout 30 mpirun --allow-run-as-root --oversubscribe --bind-to none -np 2 "$ASTROTRAIN" --config g.ini --quiet --set run.name=bad --set data.path="$TMP/bad.csv" --set data.missing=error
 cat > long.ini <<INI
 [run]
 name = long
@@ -130,6 +129,17 @@ max_depth = 3
 [plots]
 enabled = false
 INI
+# SIGINT to mpirun: every rank stops at the same round with the one "interrupted" error.
+timeout 60 mpirun --allow-run-as-root --oversubscribe --bind-to none -np 2 "$ASTROTRAIN" --config long.ini \
+    --set run.name=sigint > sigint.out 2>&1 &
+MPIPID=$!
+for _ in $(seq 1 150); do grep -q "fit gradient_boosting" sigint.out 2>/dev/null && break; sleep 0.1; done
+kill -INT $MPIPID
+wait $MPIPID; rc=$?
+check "SIGINT to mpirun: stopped (rc $rc), not by the timeout" test "$rc" -ne 0 -a "$rc" -ne 124
+check "SIGINT to mpirun: one agreed 'interrupted' error on rank 0, log.txt kept, no model" bash -c \
+    "grep -q '^astrotrain: rank 0: gradient boosting interrupted at round' sigint.out && test -s runs/sigint/log.txt && test ! -e runs/sigint/model.h5"
+# A rank killed mid-training: mpirun stops the others; no hang (timeout would say 124).
 timeout 60 mpirun --allow-run-as-root --oversubscribe --bind-to none -np 2 "$ASTROTRAIN" --config long.ini --quiet \
     > kill.out 2>&1 &
 MPIPID=$!
