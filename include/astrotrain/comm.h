@@ -34,7 +34,8 @@ int at_comm_launched_by_mpirun(void);
 
 /* One rank, no MPI. Never fails for want of anything but memory. */
 at_status at_comm_new_single(at_comm **out, at_error *err);
-/* MPI_Init_thread (funneled) and MPI_COMM_WORLD. at_comm_free finalises. */
+/* MPI_Init_thread (serialized: one thread calls at a time) and MPI_COMM_WORLD. at_comm_free
+ * finalises. */
 at_status at_comm_new_mpi(int *argc, char ***argv, at_comm **out, at_error *err);
 void at_comm_free(at_comm *c);
 

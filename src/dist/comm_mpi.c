@@ -1,5 +1,5 @@
-/* comm_mpi.c - the communicator on Open MPI (MPI_COMM_WORLD, MPI_Init_thread funneled: only
- * the thread that called fit talks to MPI; OpenMP threads inside a rank never do). Created only
+/* comm_mpi.c - the communicator on Open MPI (MPI_COMM_WORLD, MPI_Init_thread serialized: one
+ * thread of a rank talks to MPI at a time, between the rank's own barriers). Created only
  * when mpirun started the process (at_comm_launched_by_mpirun), so a plain run never calls
  * MPI_Init. */
 #include <mpi.h>
@@ -96,7 +96,7 @@ at_status at_comm_new_mpi(int *argc, char ***argv, at_comm **out, at_error *err)
      * ranks starve the rank everyone waits for; measured 11x faster on a loaded 2-core machine,
      * and no slower on idle cores, where sched_yield returns at once. */
     setenv("OMPI_MCA_mpi_yield_when_idle", "1", 0);
-    if (MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS)
+    if (MPI_Init_thread(argc, argv, MPI_THREAD_SERIALIZED, &provided) != MPI_SUCCESS)
         return at_fail(err, AT_ERR_INTERNAL, "MPI_Init_thread failed");
     /* Errors come back as codes (the caller agrees on them or aborts), not as an abort inside MPI. */
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);

@@ -86,7 +86,7 @@ static at_status ensemble_create(const void *params, size_t d, size_t k, at_mode
     X("gradient_boosting", .ops = &at_gbdt_ops, .params = &at_gbdt_param_table, .create = gbdt_create,        \
       .create_empty = gbdt_empty, .caps = AT_CAP_TABLES | AT_CAP_HISTORY | AT_CAP_DISTRIBUTED)                 \
     X("mlp", .ops = &at_mlp_ops, .params = &at_mlp_param_table, .create = mlp_create,                         \
-      .create_empty = mlp_empty, .caps = AT_CAP_TABLES | AT_CAP_HISTORY)                                       \
+      .create_empty = mlp_empty, .caps = AT_CAP_TABLES | AT_CAP_HISTORY | AT_CAP_DISTRIBUTED)                  \
     X("pca", .ops = &at_pca_ops, .params = &at_pca_param_table, .create = pca_create,                         \
       .create_empty = pca_empty, .caps = AT_CAP_TABLES | AT_CAP_UNSUPERVISED | AT_CAP_TRANSFORM | AT_CAP_DISTRIBUTED) \
     X("gmm", .ops = &at_gmm_ops, .params = &at_gmm_param_table, .create = gmm_create,                         \

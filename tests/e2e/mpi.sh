@@ -150,11 +150,22 @@ for r, s in zip(A[1:], B[1:]):
     for x, y in zip(r[2:], s[2:]):
         assert abs(float(x) - float(y)) <= 1e-9 * max(1.0, abs(float(x))), (r, s)
 PY
-# A family that does not train across ranks yet: one clear error from every rank, no hang.
+# The MLP: data-parallel SGD, one gradient allreduce per step. The same model for the same
+# ranks x threads; within seed noise of one process.
 sed -e 's/gradient_boosting/mlp/' -e '/^n_rounds/d' -e '/^max_depth/d' -e '/^early/d' -e 's/^name = g/name = mlp/' g.ini > mlp.ini
-fails "the MLP across ranks is refused clearly" 3 "does not train across MPI ranks yet" \
-    "${MPIRUN[@]}" -np 2 "$ASTROTRAIN" --config mlp.ini --quiet
-check "the refused run left no model" test ! -e runs/mlp/model.h5
+sed -i 's/^type = mlp/&\nepochs = 15/' mlp.ini
+ok "mlp, one process" "$ASTROTRAIN" --config mlp.ini --quiet --set run.name=mlp0 --threads 1
+ok "mlp, -np 2" "${MPIRUN[@]}" -np 2 "$ASTROTRAIN" --config mlp.ini --quiet --set run.name=mlp2 --threads 1
+ok "mlp, -np 2 again" "${MPIRUN[@]}" -np 2 "$ASTROTRAIN" --config mlp.ini --quiet --set run.name=mlp2b --threads 1
+check "mlp -np 2: the same model for the same ranks x threads" cmp runs/mlp2/predictions.csv runs/mlp2b/predictions.csv
+check "mlp -np 2: test accuracy within 0.03 of one process's" python3 -c "
+import json; a = json.load(open('runs/mlp0/metrics.json'))['test']['accuracy']; b = json.load(open('runs/mlp2/metrics.json'))['test']['accuracy']
+assert abs(a - b) <= 0.03 and b > 0.85, (a, b)"
+# A family that does not train across ranks yet: one clear error from every rank, no hang.
+sed -e 's/gradient_boosting/gmm/' -e '/^n_rounds/d' -e '/^max_depth/d' -e '/^early/d' -e 's/^name = g/name = gmm/' g.ini > gmm.ini
+fails "the GMM across ranks is refused clearly" 3 "does not train across MPI ranks yet" \
+    "${MPIRUN[@]}" -np 2 "$ASTROTRAIN" --config gmm.ini --quiet
+check "the refused run left no model" test ! -e runs/gmm/model.h5
 # A bad shard on one rank (a cell that is not a number in the second half): one error, no hang.
 awk -F, 'NR == 3500 { $4 = "oops" } { print }' OFS=, small.csv > bad.csv
 fails "a bad cell on rank 1 stops all ranks with one error" 4 "rank 1: " \
