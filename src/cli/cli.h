@@ -68,5 +68,8 @@ at_progress cli_rank_progress_init(cli_rank_progress *r, const struct at_comm *c
 /* Ends the command: the exit code for s (rank 0 prints an agreed error once; an error the
  * other ranks never heard of aborts them all), then MPI_Finalize. */
 int cli_comm_close(struct at_comm *comm, at_status s, const at_error *err);
+/* Commands that do not run across ranks yet: under mpirun with more than one rank, rank 0 says
+ * so and every rank returns 2 (without starting MPI); 0 otherwise. */
+int cli_comm_refuse_ranks(const char *command);
 
 #endif

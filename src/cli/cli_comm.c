@@ -52,3 +52,16 @@ int cli_comm_close(at_comm *comm, at_status s, const at_error *err) {
     at_comm_free(comm);
     return code;
 }
+
+int cli_comm_refuse_ranks(const char *command) {
+    if (!at_comm_launched_by_mpirun()) return 0;
+    const char *size = getenv("OMPI_COMM_WORLD_SIZE"), *rank = getenv("OMPI_COMM_WORLD_RANK");
+    if (!size) size = getenv("PMI_SIZE");
+    if (!rank) rank = getenv("PMIX_RANK");
+    if (!rank) rank = getenv("PMI_RANK");
+    if (!size || atoi(size) <= 1) return 0;
+    if (!rank || atoi(rank) == 0)
+        fprintf(stderr, "astrotrain: %s does not run across MPI ranks yet: run it without mpirun (or with -np 1)\n",
+                command);
+    return 2;
+}

@@ -294,7 +294,13 @@ at_status at_run_step(const at_config *c, const at_prepared *d, at_model *model,
     /* Evaluation and writing are rank 0's (valid and test are whole there); the others wait
      * for its verdict at the end. */
     final_agreement = distributed;
-    if (!root) goto done;
+    if (!root) {
+        /* The other ranks keep the fitted model as a bundle too (an ensemble blends its
+         * members on every rank), but evaluate and write nothing. */
+        out->classifier = !at_model_has(m, AT_CAP_TRANSFORM);
+        if (!(s = make_bundle(c, d, m, &out->bundle, err))) m = NULL;
+        goto done;
+    }
     out->classifier = !at_model_has(m, AT_CAP_TRANSFORM);
     if (out->classifier) {
         out->P_test = at_malloc(d->test->n * k + 1, sizeof(double), err);

@@ -161,6 +161,36 @@ check "mlp -np 2: the same model for the same ranks x threads" cmp runs/mlp2/pre
 check "mlp -np 2: test accuracy within 0.03 of one process's" python3 -c "
 import json; a = json.load(open('runs/mlp0/metrics.json'))['test']['accuracy']; b = json.load(open('runs/mlp2/metrics.json'))['test']['accuracy']
 assert abs(a - b) <= 0.03 and b > 0.85, (a, b)"
+# The ensemble: members trained across ranks (forest by trees, boosting by rows), the weight
+# search on the validation part, which every rank holds whole: the single process's blend.
+cat > ens.ini <<INI
+[run]
+name = ens
+seed = 7
+output_dir = $TMP/runs
+[data]
+path = $TMP/small.csv
+[normalise]
+method = standard
+[model]
+type = ensemble
+n_trials = 200
+[member.rf]
+type = random_forest
+n_trees = 16
+[member.gb]
+type = gradient_boosting
+n_rounds = 10
+max_depth = 3
+[plots]
+enabled = false
+INI
+ok "ensemble, one process" "$ASTROTRAIN" --config ens.ini --quiet --set run.name=ens0
+ok "ensemble, -np 3" "${MPIRUN[@]}" -np 3 "$ASTROTRAIN" --config ens.ini --quiet --set run.name=ens3
+check "ensemble -np 3: the same weights, members and predictions as one process" bash -c \
+    "cmp runs/ens0/predictions.csv runs/ens3/predictions.csv && cmp runs/ens0/members/rf/predictions.csv runs/ens3/members/rf/predictions.csv && cmp runs/ens0/members/gb/predictions.csv runs/ens3/members/gb/predictions.csv && python3 -c \"import json; a = json.load(open('runs/ens0/metrics.json'))['model_info']; b = json.load(open('runs/ens3/metrics.json'))['model_info']; assert a['weights'] == b['weights'], (a, b)\""
+fails "experiment under mpirun -np 2 is refused clearly" 2 "experiment does not run across MPI ranks yet" \
+    "${MPIRUN[@]}" -np 2 "$ASTROTRAIN" experiment nothere.ini
 # A family that does not train across ranks yet: one clear error from every rank, no hang.
 sed -e 's/gradient_boosting/gmm/' -e '/^n_rounds/d' -e '/^max_depth/d' -e '/^early/d' -e 's/^name = g/name = gmm/' g.ini > gmm.ini
 fails "the GMM across ranks is refused clearly" 3 "does not train across MPI ranks yet" \
