@@ -191,6 +191,9 @@ check "ensemble -np 3: the same weights, members and predictions as one process"
     "cmp runs/ens0/predictions.csv runs/ens3/predictions.csv && cmp runs/ens0/members/rf/predictions.csv runs/ens3/members/rf/predictions.csv && cmp runs/ens0/members/gb/predictions.csv runs/ens3/members/gb/predictions.csv && python3 -c \"import json; a = json.load(open('runs/ens0/metrics.json'))['model_info']; b = json.load(open('runs/ens3/metrics.json'))['model_info']; assert a['weights'] == b['weights'], (a, b)\""
 fails "experiment under mpirun -np 2 is refused clearly" 2 "experiment does not run across MPI ranks yet" \
     "${MPIRUN[@]}" -np 2 "$ASTROTRAIN" experiment nothere.ini
+ok "transform, one process" "$ASTROTRAIN" transform --model runs/pca0/model.h5 --input big.csv --output t0.csv
+ok "transform, -np 3" "${MPIRUN[@]}" -np 3 "$ASTROTRAIN" transform --model runs/pca0/model.h5 --input big.csv --output t3.csv
+check "transform -np 3: the single process's file" cmp t0.csv t3.csv
 # A family that does not train across ranks yet: one clear error from every rank, no hang.
 sed -e 's/gradient_boosting/gmm/' -e '/^n_rounds/d' -e '/^max_depth/d' -e '/^early/d' -e 's/^name = g/name = gmm/' g.ini > gmm.ini
 fails "the GMM across ranks is refused clearly" 3 "does not train across MPI ranks yet" \
