@@ -13,7 +13,7 @@ if [ "${SANITIZE:-0}" = 1 ] || [ "${VALGRIND:-0}" = 1 ]; then
     skip "mpi" "Open MPI's own allocations are reported by the sanitizers/valgrind; run without SANITIZE"
     done_tests; exit
 fi
-MPIRUN=(timeout 120 mpirun --allow-run-as-root --oversubscribe --bind-to none)
+MPIRUN=(timeout 60 mpirun --allow-run-as-root --oversubscribe --bind-to none)
 cd "$TMP"
 zcat "$SAMPLE" | head -n 4001 > small.csv
 cat > g.ini <<INI
@@ -232,13 +232,16 @@ timeout 60 mpirun --allow-run-as-root --oversubscribe --bind-to none -np 2 "$AST
 MPIPID=$!
 victim=""
 for _ in $(seq 1 100); do
-    for p in $(pgrep -f "astrotrain --config long.ini" || true); do
-        if tr '\0' '\n' < /proc/$p/environ 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=1"; then victim=$p; fi
+    for e in /proc/[0-9]*/environ; do   # rank 1 of this job (no pgrep: procps may be absent)
+        p=${e#/proc/}; p=${p%/environ}
+        { tr '\0' ' ' < "/proc/$p/cmdline"; } 2>/dev/null | grep -q "config long.ini" || continue
+        if { tr '\0' '\n' < "$e"; } 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=1"; then victim=$p; fi
     done
     [ -n "$victim" ] && grep -q "fitting" runs/long/log.txt.tmp.* 2>/dev/null && break
     sleep 0.1
 done
 sleep 1
+check "killed rank: rank 1 found mid-training" test -n "$victim"
 [ -n "$victim" ] && kill -9 "$victim"
 wait $MPIPID; rc=$?
 check "killed rank: the job ends with an error, not a hang (rc $rc)" test "$rc" -ne 0 -a "$rc" -ne 124
