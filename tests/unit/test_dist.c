@@ -221,6 +221,19 @@ static void test_exact_scaler(void) {
     CHECK(r->shift[0] == fwd_mean);
     CHECK_NEAR(r->shift[0], 0.375, 1e-15);
     at_scaler_free(r);
+    at_dataset_free(ds);
+    /* Against the classic two-pass fit on 500 values of several magnitudes: equal to 1e-15. */
+    CHECK(at_dataset_new(500, 1, 1, feats, cls, 1, &ds, &e) == AT_OK);
+    for (int i = 0; i < 500; i++) ds->X[i] = 1000.0 * sin(i * 0.7) * (1 + i % 5), ds->y[i] = 0, ds->row[i] = i;
+    at_scaler *classic = NULL;
+    CHECK(at_scaler_fit(AT_SCALER_STANDARD, ds, &classic, &e) == AT_OK);
+    CHECK(at_scaler_fit_global(AT_SCALER_STANDARD, ds, NULL, &r, &e) == AT_OK);
+    CHECK(fabs(r->shift[0] - classic->shift[0]) <= 1e-15 * 1000);
+    CHECK(fabs(r->scale[0] - classic->scale[0]) <= 1e-15 * classic->scale[0]);
+    at_scaler_free(classic);
+    at_scaler_free(r);
+    for (int i = 0; i < 5; i++) ds->X[i] = v[i] * 0.1;
+    ds->n = 5;
     CHECK(at_scaler_fit_global(AT_SCALER_MINMAX, ds, NULL, &r, &e) == AT_OK);
     CHECK(r->shift[0] == 0.1 && r->scale[0] == 0.8 - 0.1);
     at_scaler_free(r);
