@@ -16,6 +16,7 @@ PREFIX   ?= /usr/local
 ARCH     ?= -march=native
 SANITIZE ?= 0
 PKGS     := hdf5 inih zlib libpng libjpeg openblas lapacke libmicrohttpd jansson cfitsio
+PKGS     += ompi-c# Open MPI (issue 15: src/dist/comm_mpi.c); MPI_Init only under mpirun
 
 ifeq ($(SANITIZE),1)
 BUILD    := build/asan

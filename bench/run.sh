@@ -148,4 +148,8 @@ bash bench/monitor_batch.sh
 if [ "${BENCH_CATALOGUE:-0}" = 1 ]; then
     echo "catalogue predict (bench/catalogue.sh)"
     bash bench/catalogue.sh
+# BENCH_MPI=1: boosting and the forest on 2 MPI ranks x 1 thread vs 1 process x 2 threads (bench/mpi.sh).
+if [ "${BENCH_MPI:-0}" = 1 ]; then
+    echo "MPI: 2 ranks x 1 thread vs 1 process x 2 threads (bench/mpi.sh)"
+    bash bench/mpi.sh
 fi

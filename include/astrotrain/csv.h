@@ -17,6 +17,11 @@ typedef struct at_csv_options {
     char delimiter;       /* ',' by default */
     int allow_comments;   /* skip lines whose first character is '#' (off by default) */
     size_t max_line;      /* longest record accepted, in bytes (default 1 MiB) */
+    /* A shard of a plain (not gzip) file for a distributed read: after the header, only the
+     * records whose first byte lies in [range_begin, range_end) (file offsets; records are
+     * found from the line start at or after range_begin, so a quoted field must not hold a
+     * line end). range_end = 0: the whole file (the default). */
+    int64_t range_begin, range_end;
 } at_csv_options;
 
 void at_csv_options_default(at_csv_options *o);
@@ -75,6 +80,9 @@ typedef struct at_load_options {
     /* FITS input: the binary-table HDU by EXTNAME, or by number (0 = primary, as astropy
      * counts); NULL or "" = the first table HDU. Ignored for CSV. */
     const char *hdu;
+    /* One rank's share of a distributed read (csv.range_*): a shard with no rows, or none
+     * usable, is not an error here; the caller checks the global counts. */
+    int shard;
 } at_load_options;
 
 void at_load_options_default(at_load_options *o);

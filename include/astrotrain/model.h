@@ -36,6 +36,9 @@ typedef struct at_fit_input {
                                     * class_weight parameter, the tree families, use theirs) */
     const char *checkpoint;        /* AT_CAP_CHECKPOINT families: written during fit; NULL = none */
     int resume;                    /* continue from checkpoint */
+    /* Distributed training (AT_CAP_DISTRIBUTED families): train holds this rank's rows only,
+     * valid is whole on every rank; NULL or one rank = a plain fit. */
+    struct at_comm *comm;
 } at_fit_input;
 
 /* A per-round or per-epoch table (learning curves): n_rows rows of n_cols values.
@@ -111,7 +114,8 @@ typedef enum at_model_cap {
     AT_CAP_BUILT_FROM_MEMBERS = 1u << 4, /* assembled from trained models, not from [model] (ensemble) */
     AT_CAP_BUILT_FROM_NET = 1u << 5,     /* built from [net] and layer sections, not from [model] (cnn) */
     AT_CAP_HISTORY = 1u << 6,            /* has a per-epoch/round learning history */
-    AT_CAP_CHECKPOINT = 1u << 7          /* checkpoints while fitting and can resume (--resume) */
+    AT_CAP_CHECKPOINT = 1u << 7,         /* checkpoints while fitting and can resume (--resume) */
+    AT_CAP_DISTRIBUTED = 1u << 8         /* fits across MPI ranks, each holding some rows (at_fit_input.comm) */
 } at_model_cap;
 
 /* The capability flags (at_model_cap bits) of a family by type name (0 if unknown), and

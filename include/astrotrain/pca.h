@@ -40,6 +40,11 @@ typedef struct at_pca {
 /* Fits on ds->X (n >= 2 finite rows). AT_ERR_CONFIG for bad parameters, AT_ERR_DATA for
  * too few rows or non-finite values. */
 at_status at_pca_fit(const at_pca_params *p, const at_dataset *ds, at_pca **out, at_error *err);
+/* The same over the rows of every rank of comm (MPI, comm.h): the mean and covariance sums are
+ * summed across ranks, every rank gets the same components. comm NULL: at_pca_fit. */
+struct at_comm;
+at_status at_pca_fit_comm(const at_pca_params *p, const at_dataset *ds, struct at_comm *comm, at_pca **out,
+                          at_error *err);
 /* The same on a bare row-major matrix. */
 at_status at_pca_fit_matrix(const at_pca_params *p, const double *X, size_t n, size_t d,
                             at_pca **out, at_error *err);

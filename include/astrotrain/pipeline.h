@@ -45,6 +45,9 @@ typedef struct at_run_options {
     int force;   /* overwrite an existing run directory */
     int threads; /* resolved thread count (>= 1) */
     const char *resume_dir; /* continue the run in this directory from its checkpoint (AT_CAP_CHECKPOINT families) */
+    /* MPI (comm.h): rank 0 writes the run directory, every rank trains on its rows; NULL or one
+     * rank = a plain run. */
+    struct at_comm *comm;
 } at_run_options;
 
 at_status at_run_experiment(const at_config *c, const at_run_options *opt, const at_progress *prog,
@@ -84,6 +87,15 @@ at_status at_predict_csv(const at_bundle *b, const char *input, const char *outp
 at_status at_transform_csv(const at_bundle *b, const char *input, const char *output,
                            const at_predict_options *opt, const at_progress *prog,
                            at_predict_report *rep, at_error *err);
+
+/* predict (transform = 0) or transform across the ranks of comm (MPI, comm.h): each rank
+ * streams its share of the input; rank 0 joins the parts into output in input order, or with
+ * output_parts every rank leaves output.part<RANK> (4 digits, each with the header). One rank
+ * and no parts: at_predict_csv / at_transform_csv. The report is the whole input's. */
+struct at_comm;
+at_status at_predict_csv_comm(const at_bundle *b, const char *input, const char *output,
+                              const at_predict_options *opt, struct at_comm *comm, int output_parts, int transform,
+                              const at_progress *prog, at_predict_report *rep, at_error *err);
 
 /* An image model's bundle (AT_CAP_IMAGES) on images: one Galaxy10-layout HDF5 file, one folder of class subfolders
  * (labelled when the subfolders are the model's classes), or PNG/JPEG files. Writes

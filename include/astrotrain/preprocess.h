@@ -54,4 +54,20 @@ at_status at_scaler_new(at_scaler_kind kind, size_t d, const double *shift, cons
 void at_scaler_apply(const at_scaler *s, double *X, size_t n);
 void at_scaler_free(at_scaler *s);
 
+struct at_comm;
+
+/* ---- the same on labels only (distributed runs: every rank runs them on the gathered labels
+ * of all ranks, so every rank finds the single process's rows) ---- */
+/* keep (n entries of room): the positions kept, ascending; *m of them. */
+at_status at_undersample_labels(const int32_t *y, size_t n, size_t k, at_undersample_strategy strategy,
+                                size_t per_class, uint64_t seed, size_t *keep, size_t *m, at_error *err);
+/* parts[p] (n entries of room each): the positions of train, validation, test, ascending. */
+at_status at_split_labels(const int32_t *y, size_t n, size_t k, double f_train, double f_valid, double f_test,
+                          uint64_t seed, size_t *parts[3], size_t counts[3], at_error *err);
+/* The scaler of the training rows of every rank (comm NULL: this process's), with sums that
+ * are exact (fixed point, 2^-62 of the largest magnitude), so the result does not depend on
+ * how rows are spread over ranks or in which order they are added (scale_global.c). */
+at_status at_scaler_fit_global(at_scaler_kind kind, const at_dataset *train, struct at_comm *comm, at_scaler **out,
+                               at_error *err);
+
 #endif

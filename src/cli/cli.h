@@ -58,4 +58,21 @@ int cmd_synth(int argc, char **argv);
 int cmd_serve(int argc, char **argv, volatile int *stop);
 int cmd_monitor(int argc, char **argv, volatile int *stop); /* cmd_monitor.c */
 
+/* ---- MPI (cli_comm.c, issue 15) ---- */
+struct at_comm;
+/* The communicator: MPI when mpirun started us, else one rank. 0, or the exit code. */
+int cli_comm_open(struct at_comm **out);
+/* Ranks other than 0 log "[rank N] line" and draw nothing (quiet: not even that). */
+typedef struct cli_rank_progress {
+    int rank, quiet;
+    at_progress inner;
+} cli_rank_progress;
+at_progress cli_rank_progress_init(cli_rank_progress *r, const struct at_comm *comm, at_progress inner);
+/* Ends the command: the exit code for s (rank 0 prints an agreed error once; an error the
+ * other ranks never heard of aborts them all), then MPI_Finalize. */
+int cli_comm_close(struct at_comm *comm, at_status s, const at_error *err);
+/* Commands that do not run across ranks yet: under mpirun with more than one rank, rank 0 says
+ * so and every rank returns 2 (without starting MPI); 0 otherwise. */
+int cli_comm_refuse_ranks(const char *command);
+
 #endif

@@ -18,6 +18,8 @@ static void help(void) {
 }
 
 int cmd_experiment(int argc, char **argv, volatile int *stop) {
+    int refused = cli_comm_refuse_ranks("experiment");
+    if (refused) return refused;
     const char *study = NULL;
     cli_common o;
     if (cli_common_init(&o, argc)) return 7;

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "astrotrain/comm.h"
 #include "astrotrain/pipeline.h"
 #include "cli/cli.h"
 
@@ -27,6 +28,8 @@ static void help(void) {
          "  --skip-invalid    leave rejected rows out and write no status column (the old layout)\n"
          "  --hdu NAME|N      FITS input: the binary table's EXTNAME or HDU number (0 = primary);\n"
          "                    default: the first binary table\n"
+         "  --output-parts    under mpirun: one file per rank, OUT.part0000, OUT.part0001, ...\n"
+         "                    (default: rank 0 joins the parts into OUT, in input order)\n"
          "  --quiet           no progress output\n");
 }
 
@@ -36,7 +39,7 @@ static int predict_or_transform(int argc, char **argv, volatile int *stop, int t
     const char *inputs[256];
     size_t n_inputs = 0;
     long threads = 0, chunk = 65536;
-    int quiet = 0, comments = 0, skip_invalid = 0;
+    int quiet = 0, comments = 0, skip_invalid = 0, output_parts = 0;
     const char *keep_arg = NULL, *hdu = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -72,6 +75,8 @@ static int predict_or_transform(int argc, char **argv, volatile int *stop, int t
             hdu = argv[++i];
         } else if (strcmp(a, "--skip-invalid") == 0) {
             skip_invalid = 1;
+        } else if (strcmp(a, "--output-parts") == 0) {
+            output_parts = 1;
         } else if (strcmp(a, "--comments") == 0) {
             comments = 1;
         } else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
@@ -86,16 +91,26 @@ static int predict_or_transform(int argc, char **argv, volatile int *stop, int t
     if (at_bundle_load(model, &b, &err)) return cli_fail(&err);
     int nthreads = at_threads_or_cores(threads);
     cli_set_threads(nthreads);
+    at_comm *comm = NULL;
+    int rc = cli_comm_open(&comm);
+    if (rc) {
+        at_bundle_free(b);
+        return rc;
+    }
+    int root = at_comm_is_root(comm);
     cli_ui ui;
-    cli_ui_init(&ui, quiet);
-    at_progress prog = cli_ui_progress(&ui, stop);
+    cli_ui_init(&ui, quiet || !root);
+    cli_rank_progress rp = {.quiet = quiet};
+    at_progress prog = cli_rank_progress_init(&rp, comm, cli_ui_progress(&ui, stop));
     /* --keep a,b,c: names split at commas (spaces around them ignored). */
     char keep_buf[4096];
     const char *keep[64];
     size_t n_keep = 0;
     if (keep_arg) {
         if (strlen(keep_arg) >= sizeof keep_buf) {
+            cli_ui_finish(&ui);
             at_bundle_free(b);
+            cli_comm_close(comm, AT_OK, &err);
             return cli_usage("--keep: the column list is too long");
         }
         strcpy(keep_buf, keep_arg);
@@ -105,7 +120,9 @@ static int predict_or_transform(int argc, char **argv, volatile int *stop, int t
             while (len && tok[len - 1] == ' ') tok[--len] = '\0';
             if (!len) continue;
             if (n_keep == sizeof keep / sizeof keep[0]) {
+                cli_ui_finish(&ui);
                 at_bundle_free(b);
+                cli_comm_close(comm, AT_OK, &err);
                 return cli_usage("--keep: at most 64 columns");
             }
             keep[n_keep++] = tok;
@@ -120,23 +137,30 @@ static int predict_or_transform(int argc, char **argv, volatile int *stop, int t
                               .hdu = hdu};
     at_predict_report rep;
     int images = at_model_has(b->model, AT_CAP_IMAGES);
+    if (images && (at_comm_size(comm) > 1 || output_parts)) {
+        cli_ui_finish(&ui);
+        at_bundle_free(b);
+        cli_comm_close(comm, AT_OK, &err);
+        return cli_usage("predict: image models predict on one rank (no mpirun, no --output-parts)");
+    }
     if (!images && n_inputs > 1) {
         cli_ui_finish(&ui);
         at_bundle_free(b);
+        cli_comm_close(comm, AT_OK, &err);
         return cli_usage("%s: one --input catalogue for a tabular model", transform ? "transform" : "predict");
     }
     if (images && transform) {
         cli_ui_finish(&ui);
         at_bundle_free(b);
+        cli_comm_close(comm, AT_OK, &err);
         return cli_usage("transform: an image model (cnn) classifies images; use predict");
     }
-    at_status s = images      ? at_predict_images(b, inputs, n_inputs, output, &opt, &prog, &rep, &err)
-                  : transform ? at_transform_csv(b, input, output, &opt, &prog, &rep, &err)
-                              : at_predict_csv(b, input, output, &opt, &prog, &rep, &err);
+    at_status s = images ? at_predict_images(b, inputs, n_inputs, output, &opt, &prog, &rep, &err)
+                         : at_predict_csv_comm(b, input, output, &opt, comm, output_parts, transform, &prog, &rep, &err);
     cli_ui_finish(&ui);
     at_bundle_free(b);
-    if (s) return cli_fail(&err);
-    if (!quiet) {
+    if ((rc = cli_comm_close(comm, s, &err))) return rc;
+    if (!quiet && root) {
         fprintf(stderr, "%s %zu of %zu %s (%zu skipped by the model's cleaning rules%s) -> %s\n",
                 transform ? "transformed" : "predicted", rep.rows_written, rep.rows_read, images ? "images" : "rows",
                 rep.rows_skipped, skip_invalid || images ? "" : ", see the status column", output);

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "astrotrain/comm.h"
 #include "astrotrain/config.h"
 #include "astrotrain/pipeline.h"
 #include "cli/cli.h"
@@ -90,18 +91,27 @@ int cmd_train(int argc, char **argv, volatile int *stop) {
         free(c);
         return cli_usage("--resume continues runs that keep a checkpoint (cnn) only");
     }
-    at_run_options opt = {o.force, at_config_threads(c), resume};
+    at_run_options opt = {.force = o.force, .threads = at_config_threads(c), .resume_dir = resume};
+    at_comm *comm = NULL;
+    int rc = cli_comm_open(&comm);
+    if (rc) {
+        free(c);
+        return rc;
+    }
+    opt.comm = comm;
     cli_set_threads(opt.threads);
     cli_ui ui;
-    cli_ui_init(&ui, o.quiet);
-    at_progress prog = cli_ui_progress(&ui, stop);
+    cli_ui_init(&ui, o.quiet || !at_comm_is_root(comm));
+    cli_rank_progress rp = {.quiet = o.quiet};
+    at_progress prog = cli_rank_progress_init(&rp, comm, cli_ui_progress(&ui, stop));
     at_run_summary sum;
     s = at_run_experiment(c, &opt, &prog, &sum, &err);
     cli_ui_finish(&ui);
     free(c);
-    if (s) {
+    int root = at_comm_is_root(comm);
+    if ((rc = cli_comm_close(comm, s, &err)) || !root) {
         at_run_summary_free(&sum);
-        return cli_fail(&err);
+        return rc;
     }
     printf("run %s: model %s, %zu %s read, %zu dropped, %zu after undersampling (%zu/%zu/%zu)\n", sum.run_dir,
            sum.model_type, sum.rows_read, sum.images ? "images" : "rows", sum.rows_dropped, sum.rows_after_undersampling, sum.n_train, sum.n_valid,

@@ -39,12 +39,14 @@ struct at_csv_reader {
     size_t line;         /* physical line (1-based) of the next unread byte */
     size_t rec_line;     /* line where the current record started */
     int64_t rec_index;   /* data records returned so far, minus one */
+    int64_t in_base;     /* stream offset of in[0] (byte ranges) */
 };
 
 void at_csv_options_default(at_csv_options *o) {
     o->delimiter = ',';
     o->allow_comments = 0;
     o->max_line = (size_t)1 << 20;
+    o->range_begin = o->range_end = 0;
 }
 
 long at_utf8_invalid_at(const char *str) {
@@ -115,6 +117,7 @@ char *at_csv_quote_for_message(char *dst, size_t cap, const char *s) {
 /* Reads the next block of input. At the end of the stream closes it and checks zlib's
  * verdict, so a gzip file cut short is reported rather than read as a shorter table. */
 static at_status refill(at_csv_reader *r, at_error *err) {
+    r->in_base += (int64_t)r->in_len;
     r->in_pos = r->in_len = 0;
     if (r->in_eof) return AT_OK;
     int got = gzread(r->gz, r->in, IN_BLOCK);
@@ -230,6 +233,7 @@ static at_status read_record(at_csv_reader *r, int *got, at_error *err) {
     *got = 0;
     r->nfields = 0;
     if (!skip_to_record(r, &st, err)) return st;
+    if (r->opt.range_end > 0 && r->header && r->in_base + (int64_t)r->in_pos >= r->opt.range_end) return AT_OK;
     r->rec_line = r->line;
     enum { START, UNQUOTED, QUOTED, QUOTE_SEEN } state = START;
     size_t w = 0;      /* bytes written to rec */
@@ -340,6 +344,28 @@ static at_status read_record(at_csv_reader *r, int *got, at_error *err) {
     return AT_OK;
 }
 
+/* Byte ranges: moves to the first line start at or after range_begin (the header already
+ * read). A range that starts inside the header starts right after it. */
+static at_status seek_range(at_csv_reader *r, at_error *err) {
+    if (r->is_gzip)
+        return at_fail(err, AT_ERR_USAGE, "%s: a gzip file cannot be read in byte ranges", r->path);
+    int64_t begin = r->opt.range_begin;
+    if (begin <= r->in_base + (int64_t)r->in_pos) return AT_OK;
+    if (gzseek(r->gz, (z_off_t)(begin - 1), SEEK_SET) < 0)
+        return at_fail(err, AT_ERR_IO, "%s: cannot seek to byte %lld", r->path, (long long)(begin - 1));
+    r->in_pos = r->in_len = 0;
+    r->in_base = begin - 1;
+    at_status st = AT_OK;
+    /* The byte before the range: a line end means a line starts at range_begin. */
+    for (;;) {
+        int c = peek_byte(r, &st, err);
+        if (c < 0) return st;
+        r->in_pos++;
+        if (c == '\n' || c == '\r') break;
+    }
+    return AT_OK;
+}
+
 at_status at_csv_open(const char *path, const at_csv_options *opt, at_csv_reader **out,
                       at_error *err) {
     *out = NULL;
@@ -411,6 +437,7 @@ at_status at_csv_open(const char *path, const at_csv_options *opt, at_csv_reader
             goto fail;
         }
     }
+    if (o.range_end > 0 && (st = seek_range(r, err))) goto fail;
     *out = r;
     return AT_OK;
 fail:

@@ -323,8 +323,14 @@ static at_status table_open(const char *path, const at_load_options *opt, int al
     t->label_col = -1;
     t->keep_all = opt->keep_all_rows;
     t->n_keep = opt->n_keep;
-    at_status st = fits_src_is_fits(path) ? fits_src_open(path, opt->hdu, &t->fits, err)
-                                          : at_csv_open(path, &opt->csv, &t->csv, err);
+    int fits = fits_src_is_fits(path);
+    at_status st = AT_OK;
+    if (fits && (opt->csv.range_begin || opt->csv.range_end))
+        st = at_fail(err, AT_ERR_USAGE,
+                     "%s: a FITS table is not split across MPI ranks yet; run without mpirun, or convert it to CSV",
+                     path);
+    else
+        st = fits ? fits_src_open(path, opt->hdu, &t->fits, err) : at_csv_open(path, &opt->csv, &t->csv, err);
     if (st) goto fail;
     t->col = at_malloc(t->d, sizeof *t->col, err);
     t->feat = at_calloc(t->d, sizeof *t->feat, err);
@@ -706,11 +712,11 @@ at_status at_dataset_load_csv(const char *path, const at_load_options *opt, at_d
     const char **sorted = NULL;
     if ((st = fill(t, &b, SIZE_MAX, err))) goto done;
     if (report) *report = t->rep;
-    if (t->rep.rows_read == 0) {
+    if (t->rep.rows_read == 0 && !opt->shard) {
         st = at_fail(err, AT_ERR_DATA, "%s: no data rows", path);
         goto done;
     }
-    if (b.n == 0) {
+    if (b.n == 0 && !opt->shard) {
         st = at_fail(err, AT_ERR_DATA,
                      "%s: no usable rows: all %zu rows have empty, NaN or infinite features "
                      "(missing = drop)",

@@ -15,6 +15,8 @@
 
 #ifdef _OPENMP
 #include <omp.h>
+
+#include "astrotrain/comm.h"
 #endif
 
 #include "astrotrain/rng.h"
@@ -51,13 +53,8 @@ typedef struct fit_ctx {
     uint64_t seed;
 } fit_ctx;
 
-/* One grown tree (values: weighted class counts, normalised at the end) and what the forest
- * needs of it besides. */
-typedef struct grown {
-    tree t;
-    double *imp;    /* d: impurity decrease per feature */
-    uint8_t *inbag; /* n/8 bitmap, for the out-of-bag estimate */
-} grown;
+/* One grown tree and what the forest needs of it besides (forest_impl.h). */
+typedef forest_grown grown;
 
 static void grown_free(grown *g) {
     tree_free(&g->t);
@@ -444,13 +441,25 @@ static double oob_accuracy(const tree_list *L, const at_dataset *ds, const grown
 at_status forest_grow(const at_forest_params *p, size_t mtry, size_t k, const at_fit_input *in,
                       tree_list *L, double **importance, double *oob, at_error *err) {
     const at_dataset *ds = in->train;
-    size_t n = ds->n, d = ds->d, nt = (size_t)p->n_trees;
     tree_list_free(L);
     *importance = NULL;
     *oob = NAN;
+    /* Across MPI ranks (forest_dist.c): every rank gathers the training part and grows its
+     * block of trees [t0, t1); the blocks are exchanged before the forest is assembled. */
+    const int dist = at_comm_size(in->comm) > 1;
+    at_dataset *gathered = NULL;
     if (!ds->y) return at_fail(err, AT_ERR_DATA, "random forest: the training data have no labels");
-    if (n > UINT32_MAX)
+    if (dist) {
+        at_status gs = forest_dist_gather_train(in->comm, in->train, &gathered, err);
+        if (gs) return gs;
+        ds = gathered;
+    }
+    size_t n = ds->n, d = ds->d, nt = (size_t)p->n_trees, t0 = 0, t1 = nt;
+    if (dist) forest_dist_block(in->comm, nt, &t0, &t1);
+    if (n > UINT32_MAX) {
+        at_dataset_free(gathered);
         return at_fail(err, AT_ERR_DATA, "random forest: %zu training rows is more than supported", n);
+    }
     int threads = in->threads;
 #ifdef _OPENMP
     if (threads <= 0) threads = omp_get_max_threads();
@@ -498,7 +507,7 @@ at_status forest_grow(const at_forest_params *p, size_t mtry, size_t k, const at
     size_t done_trees = 0;
     int stop = 0;
 #pragma omp parallel for schedule(dynamic) num_threads(threads)
-    for (size_t t = 0; t < nt; t++) {
+    for (size_t t = t0; t < t1; t++) {
         int skip;
 #pragma omp atomic read
         skip = stop;
@@ -516,7 +525,7 @@ at_status forest_grow(const at_forest_params *p, size_t mtry, size_t k, const at
 #pragma omp critical(at_forest_progress)
         {
             done_trees++;
-            at_progress_update(in->progress, "fit random_forest", done_trees, nt, NULL);
+            at_progress_update(in->progress, "fit random_forest", done_trees, t1 - t0, NULL);
         }
     }
     for (size_t t = 0; t < nt; t++)
@@ -525,10 +534,10 @@ at_status forest_grow(const at_forest_params *p, size_t mtry, size_t k, const at
             *err = terr[t];
             goto done;
         }
-    if (stop || at_progress_stopped(in->progress)) {
-        st = at_fail(err, AT_ERR_INTERRUPTED, "random forest: fit interrupted");
-        goto done;
-    }
+    if (stop || at_progress_stopped(in->progress)) st = at_fail(err, AT_ERR_INTERRUPTED, "random forest: fit interrupted");
+    /* Every rank leaves together: one failed or interrupted rank stops all before the exchange. */
+    if (dist && !(st = at_comm_agree(in->comm, st, err))) st = forest_dist_exchange(in->comm, trees, nt, n, d, k, err);
+    if (st) goto done;
     if ((st = assemble(L, imp, d, trees, nt, err))) goto done;
     *oob = p->bootstrap && p->oob_score ? oob_accuracy(L, ds, trees, k, threads) : NAN;
     *importance = imp;
@@ -548,5 +557,6 @@ done:
     free(cw);
     free(counts);
     free(imp);
+    at_dataset_free(gathered);
     return st;
 }

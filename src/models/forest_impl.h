@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "astrotrain/dataset.h"
 #include "astrotrain/forest.h"
 #include "models/tree/tree.h"
 
@@ -19,6 +20,26 @@ typedef struct at_forest {
     double *importance; /* d, sums to 1 (all zero when every tree is a single leaf) */
     double oob;         /* NaN when not computed */
 } at_forest;
+
+/* One grown tree (values: weighted class counts, normalised at the end) and what the forest
+ * needs of it besides (forest_fit.c grows them, forest_dist.c passes them between ranks). */
+typedef struct forest_grown {
+    tree t;
+    double *imp;    /* d: impurity decrease per feature */
+    uint8_t *inbag; /* n/8 bitmap, for the out-of-bag estimate */
+} forest_grown;
+
+/* ---- across MPI ranks (forest_dist.c): trees split between ranks, every rank holding every
+ * training row ---- */
+struct at_comm;
+/* Every rank's training rows, in rank order (= global row order), onto every rank. */
+at_status forest_dist_gather_train(struct at_comm *comm, const at_dataset *local, at_dataset **all, at_error *err);
+/* The trees [t0, t1) this rank grows of nt. */
+void forest_dist_block(const struct at_comm *comm, size_t nt, size_t *t0, size_t *t1);
+/* Every rank's block of grown trees (n training rows, d features, width k) onto every rank:
+ * afterwards trees[0..nt) are all filled. */
+at_status forest_dist_exchange(struct at_comm *comm, forest_grown *trees, size_t nt, size_t n, size_t d, size_t k,
+                               at_error *err);
 
 /* Grows n_trees CART trees on in->train (forest_fit.c) into `trees` (width k, emptied first),
  * with the impurity-decrease importances (d, allocated) and the out-of-bag accuracy (NaN when

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "astrotrain/comm.h"
 #include "astrotrain/rng.h"
 #include "models/gbdt_internal.h"
 
@@ -155,17 +156,21 @@ static at_status grow_round(gbdt_model *m, fit_buf *b, size_t r, size_t n, size_
 }
 
 
-/* Log class priors: the best constant model. An absent class gets half a row. */
-static void init_base(gbdt_model *m, const at_dataset *tr) {
-    size_t counts[m->k];
+/* Log class priors: the best constant model. An absent class gets half a row. Counts of
+ * every rank (dd). */
+static at_status init_base(gbdt_model *m, const at_dataset *tr, gbdt_dist *dd, at_error *err) {
+    int64_t counts[m->k];
     memset(counts, 0, sizeof counts);
     for (size_t i = 0; i < tr->n; i++) counts[tr->y[i]]++;
+    at_status s = at_comm_sum_i64(dd->comm, counts, m->k, err);
+    if (s) return s;
     double logp[m->k];
     for (size_t c = 0; c < m->k; c++)
-        logp[c] = log((counts[c] ? (double)counts[c] : 0.5) / (double)tr->n);
+        logp[c] = log((counts[c] ? (double)counts[c] : 0.5) / (double)dd->n_global);
     if (m->kt == 1) m->base[0] = logp[1] - logp[0];
     else
         for (size_t c = 0; c < m->k; c++) m->base[c] = logp[c];
+    return AT_OK;
 }
 
 static at_status check_labels(const at_dataset *ds, size_t k, const char *part, at_error *err) {
@@ -192,13 +197,26 @@ static at_status gbdt_fit(void *impl, const at_fit_input *in, at_error *err) {
     const int threads = in->threads > 0 ? in->threads : 1;
     const size_t R = (size_t)m->p.n_rounds;
     fit_buf b = {0};
+    /* Across MPI ranks (gbdt_dist.c): histograms summed through the reduce seam, one tree of a
+     * round at a time (only the calling thread talks to MPI). */
+    gbdt_dist dd = {.comm = in->comm, .n_global = n};
+    const int dist = at_comm_size(in->comm) > 1;
+    double *Xall = NULL;
+    if (dist) {
+        int64_t ng = (int64_t)n;
+        if ((s = at_comm_sum_i64(in->comm, &ng, 1, err))) return s;
+        dd.n_global = (uint64_t)ng;
+        if (m->p.subsample < 1)
+            return at_fail(err, AT_ERR_CONFIG, "[model] subsample < 1 does not train across MPI ranks yet");
+    }
+    const int q = gbdt_quant_bits(dd.n_global);
     m->base = at_malloc(kt, sizeof *m->base, err);
     m->hist_values = at_malloc(R * HIST_COLS, sizeof *m->hist_values, err);
     b.codes = at_malloc(n, d, err);
     b.score_tr = at_malloc(n, kt * sizeof(double), err);
     b.score_va = at_malloc(nv ? nv : 1, kt * sizeof(double), err);
     b.gh = at_malloc(n, kt * sizeof(gbdt_gh), err);
-    b.ng = kt < (size_t)threads ? kt : (size_t)threads;
+    b.ng = dist ? 1 : kt < (size_t)threads ? kt : (size_t)threads;
     b.rows = at_malloc(b.ng * n, sizeof *b.rows, err);
     b.feats = at_malloc(b.ng * d, sizeof *b.feats, err);
     b.growers = at_calloc(b.ng, sizeof *b.growers, err);
@@ -210,37 +228,57 @@ static at_status gbdt_fit(void *impl, const at_fit_input *in, at_error *err) {
         s = AT_ERR_MEMORY;
         goto fail;
     }
-    if ((s = tree_bins_fit(tr->X, n, d, (int)m->p.max_bin, TREE_CUTS_GREEDY, 1, threads, &m->bins, err)))
-        goto fail;
+    if (dist) {
+        size_t nall = 0;
+        if ((s = gbdt_dist_gather_X(&dd, tr, &Xall, &nall, err))) goto fail;
+        s = tree_bins_fit(Xall, nall, d, (int)m->p.max_bin, TREE_CUTS_GREEDY, 1, threads, &m->bins, err);
+        free(Xall);
+        Xall = NULL;
+    } else {
+        s = tree_bins_fit(tr->X, n, d, (int)m->p.max_bin, TREE_CUTS_GREEDY, 1, threads, &m->bins, err);
+    }
+    if (s) goto fail;
     tree_bins_encode(&m->bins, tr->X, n, b.codes, threads);
     /* One process: no histogram reduce. */
     gbdt_grow_params gp = {m->p.lambda, m->p.gamma, m->p.min_child_weight, m->p.learning_rate,
                            (int)m->p.max_depth, (int)m->p.max_leaves,
                            m->p.grow_policy == AT_GROW_LOSSGUIDE, {NULL, NULL}};
+    if (dist) gp.reduce = (tree_reduce){gbdt_dist_sum, &dd};
     for (size_t j = 0; j < b.ng; j++)
         if ((s = gbdt_grower_new(b.codes, n, &m->bins, &gp, &b.growers[j], err))) goto fail;
 
-    init_base(m, tr);
+    if ((s = init_base(m, tr, &dd, err))) goto fail;
     for (size_t i = 0; i < n; i++) memcpy(b.score_tr + i * kt, m->base, kt * sizeof(double));
     for (size_t i = 0; i < nv; i++) memcpy(b.score_va + i * kt, m->base, kt * sizeof(double));
     double tr_loss, tr_acc, va_loss = NAN, va_acc = NAN, best_loss = INFINITY;
     gbdt_loss_pass(b.score_tr, n, kt, tr->y, b.gh, threads, &tr_loss, &tr_acc);
+    gbdt_quantize(b.gh, n * kt, q);
 
     const size_t nf = m->p.colsample >= 1 ? d
                       : (size_t)fmax(1.0, floor(m->p.colsample * (double)d + 0.5));
     int64_t best = -1;
     for (size_t r = 0; r < R; r++) {
-        if (at_progress_stopped(in->progress)) {
+        /* Across ranks the stop is agreed, so every rank leaves at the same round. */
+        double stop_now = at_progress_stopped(in->progress);
+        if (dist && (s = at_comm_max_f64(in->comm, &stop_now, 1, err))) goto fail;
+        if (stop_now > 0) {
             s = at_fail(err, AT_ERR_INTERRUPTED, "gradient boosting interrupted at round %zu", r);
             goto fail;
         }
-        if ((s = grow_round(m, &b, r, n, nf, in, threads, err))) goto fail;
+        s = grow_round(m, &b, r, n, nf, in, threads, err);
+        if (!s && dd.st) {
+            s = dd.st;
+            if (err) *err = dd.err;
+        }
+        if (s) goto fail;
         if (va) {
             tree_predict_add(&m->trees, r * kt, (r + 1) * kt, kt, va->X, nv, d, b.score_va, kt, threads);
             gbdt_loss_pass(b.score_va, nv, kt, va->y, NULL, threads, &va_loss, &va_acc);
         }
         /* Metrics of this round, and the gradients of the next from the same pass. */
         gbdt_loss_pass(b.score_tr, n, kt, tr->y, b.gh, threads, &tr_loss, &tr_acc);
+        gbdt_quantize(b.gh, n * kt, q);
+        if (dist && (s = gbdt_dist_loss(&dd, n, &tr_loss, &tr_acc, err))) goto fail;
         double *h = m->hist_values + r * HIST_COLS;
         h[0] = (double)(r + 1);
         h[1] = tr_loss;

@@ -86,6 +86,7 @@ static int32_t new_node(gbdt_grower *g, int64_t begin, int64_t end, int32_t dept
     memset(nd, 0, sizeof *nd);
     nd->begin = begin;
     nd->end = end;
+    nd->count = end - begin;
     nd->depth = depth;
     nd->G = G;
     nd->H = H;
@@ -145,6 +146,27 @@ static at_status expand(gbdt_grower *g, const int32_t *batch, size_t nb, const g
         gc->nodes[p->left].end = p->begin + nl;
         gc->nodes[p->right].begin = p->begin + nl;
     }
+    /* Row counts of the children over all workers: which child is built and whether a node
+     * may split must be decided alike by every worker. One small sum per batch. */
+    for (size_t i = 0; i < nb; i++) {
+        gnode *p = &g->nodes[batch[i]];
+        g->nodes[p->left].count = g->nodes[p->left].end - g->nodes[p->left].begin;
+        g->nodes[p->right].count = g->nodes[p->right].end - g->nodes[p->right].begin;
+    }
+    if (g->gp.reduce.sum) {
+        double *cnt = malloc(2 * nb * sizeof *cnt);
+        if (!cnt) return at_fail(err, AT_ERR_MEMORY, "out of memory");
+        for (size_t i = 0; i < nb; i++) {
+            cnt[2 * i] = (double)g->nodes[g->nodes[batch[i]].left].count;
+            cnt[2 * i + 1] = (double)g->nodes[g->nodes[batch[i]].right].count;
+        }
+        g->gp.reduce.sum(g->gp.reduce.ctx, cnt, 2 * nb);
+        for (size_t i = 0; i < nb; i++) {
+            g->nodes[g->nodes[batch[i]].left].count = (int64_t)cnt[2 * i];
+            g->nodes[g->nodes[batch[i]].right].count = (int64_t)cnt[2 * i + 1];
+        }
+        free(cnt);
+    }
     /* Which children go on: the smaller of a pair is built from rows, the larger is the
      * parent's histogram minus it (in the parent's buffer). build[i] = the built child or -1. */
     size_t nk = 0, work = 0;
@@ -157,7 +179,7 @@ static at_status expand(gbdt_grower *g, const int32_t *batch, size_t nb, const g
             gbdt_hist_put(g, &p->hist);
             continue;
         }
-        int32_t small = l->end - l->begin <= r->end - r->begin ? p->left : p->right;
+        int32_t small = l->count <= r->count ? p->left : p->right;
         int32_t large = small == p->left ? p->right : p->left;
         int32_t hs = gbdt_hist_get(g, err);
         if (hs < 0) return AT_ERR_MEMORY;
@@ -183,8 +205,19 @@ static at_status expand(gbdt_grower *g, const int32_t *batch, size_t nb, const g
             gbdt_hist_build(gc, &gc->nodes[gc->build[i]], feats + f0, f1 - f0, gh);
     }
     /* The built histograms are each worker's share: summed before anything reads them. */
-    for (size_t i = 0; i < nb; i++)
-        if (g->build[i] >= 0) gbdt_hist_reduce(g, &g->nodes[g->build[i]], feats, nf);
+    if (g->gp.reduce.sum) {
+        size_t m = 0;
+        for (size_t i = 0; i < nb; i++)
+            if (g->build[i] >= 0) g->build[m++] = g->build[i];
+        /* build[] is packed for the reduce, then restored from the pairs below. */
+        gbdt_hist_reduce_many(g, g->build, m, feats, nf);
+        for (size_t i = nb, j = m; i-- > 0;) {
+            const gnode *p = &g->nodes[batch[i]];
+            int32_t b = j > 0 ? g->build[j - 1] : -1;
+            if (b >= 0 && (b == p->left || b == p->right)) g->build[i] = b, j--;
+            else g->build[i] = -1;
+        }
+    }
     /* Subtract for the larger, then search the splits of the kids that go on. kids[] lists them
      * pair by pair, so the kid index of a pair's children is found by walking. */
     size_t kid_at[nb ? nb : 1];
@@ -254,14 +287,15 @@ static at_status grow(gbdt_grower *g, const gbdt_gh *gh, const int32_t *feats, s
         G += gh[g->part[j]].g;
         H += gh[g->part[j]].h;
     }
+    double GHN[3] = {G, H, (double)m};
     if (g->gp.reduce.sum) {
-        double GH[2] = {G, H};
-        g->gp.reduce.sum(g->gp.reduce.ctx, GH, 2);
-        G = GH[0];
-        H = GH[1];
+        g->gp.reduce.sum(g->gp.reduce.ctx, GHN, 3);
+        G = GHN[0];
+        H = GHN[1];
     }
     int32_t root = new_node(g, 0, (int64_t)m, 0, G, H, err);
     if (root < 0) return AT_ERR_MEMORY;
+    g->nodes[root].count = (int64_t)GHN[2];
     if ((s = reserve_scratch(g, nf, err))) return s;
     if ((s = start_root(g, root, gh, feats, nf, err))) return s;
     size_t n_leaves = 1, n_open = 0;

@@ -13,6 +13,7 @@
 
 typedef struct gnode {
     int64_t begin, end; /* rows part[begin .. end) */
+    int64_t count;      /* rows of the node over all workers (end - begin for one) */
     int32_t depth;
     double G, H;
     int32_t hist; /* histogram slot or -1 */
@@ -63,6 +64,7 @@ size_t gbdt_hist_groups(size_t nodes, size_t nf, int threads);
 /* The reduce seam: sums node nd's histogram of features feats[0..nf) (ascending) over the
  * workers; nothing without a reduce. */
 void gbdt_hist_reduce(const gbdt_grower *g, const gnode *nd, const int32_t *feats, size_t nf);
+int gbdt_hist_reduce_many(const gbdt_grower *g, const int32_t *nodes, size_t m, const int32_t *feats, size_t nf);
 /* large -= small, bin by bin, for feature f. */
 void gbdt_hist_subtract(const gbdt_grower *g, int32_t large, int32_t small, size_t f);
 

@@ -72,6 +72,29 @@ void gbdt_hist_reduce(const gbdt_grower *g, const gnode *nd, const int32_t *feat
     g->gp.reduce.sum(g->gp.reduce.ctx, (double *)(g->pool[nd->hist] + a), 2 * (size_t)(b - a));
 }
 
+/* Several nodes' histograms in one reduce (one message per tree level, not per node): the
+ * same range of each packed into one buffer, summed, unpacked. Returns 0, or -1 when out of
+ * memory (then reduced one by one). */
+int gbdt_hist_reduce_many(const gbdt_grower *g, const int32_t *nodes, size_t m, const int32_t *feats, size_t nf) {
+    if (!g->gp.reduce.sum || nf == 0 || m == 0) return 0;
+    if (m == 1) {
+        gbdt_hist_reduce(g, &g->nodes[nodes[0]], feats, nf);
+        return 0;
+    }
+    int64_t a = g->hoff[feats[0]], b = g->hoff[feats[nf - 1] + 1];
+    size_t len = 2 * (size_t)(b - a);
+    double *buf = malloc(m * len * sizeof *buf);
+    if (!buf) {
+        for (size_t i = 0; i < m; i++) gbdt_hist_reduce(g, &g->nodes[nodes[i]], feats, nf);
+        return -1;
+    }
+    for (size_t i = 0; i < m; i++) memcpy(buf + i * len, g->pool[g->nodes[nodes[i]].hist] + a, len * sizeof *buf);
+    g->gp.reduce.sum(g->gp.reduce.ctx, buf, m * len);
+    for (size_t i = 0; i < m; i++) memcpy(g->pool[g->nodes[nodes[i]].hist] + a, buf + i * len, len * sizeof *buf);
+    free(buf);
+    return 0;
+}
+
 void gbdt_hist_subtract(const gbdt_grower *g, int32_t large, int32_t small, size_t f) {
     int32_t nbin = g->bins->n_bins[f] + 1;
     gbdt_gh *hl = g->pool[g->nodes[large].hist] + g->hoff[f];

@@ -80,6 +80,24 @@ at_status gbdt_grow_tree(gbdt_grower *g, const gbdt_gh *gh, const uint32_t *rows
                          const int32_t *feats, size_t nf, int threads, double *score, size_t stride,
                          tree *out, at_error *err);
 
+/* ---- across MPI ranks (gbdt_dist.c) ---- */
+struct at_comm;
+typedef struct gbdt_dist {
+    struct at_comm *comm;
+    uint64_t n_global; /* training rows of all ranks */
+    at_status st;      /* the first failed histogram sum */
+    at_error err;
+} gbdt_dist;
+/* The rounding (2^-q) that keeps histogram sums of n_global rows exact, and applying it. */
+int gbdt_quant_bits(uint64_t n_global);
+void gbdt_quantize(gbdt_gh *gh, size_t n, int q);
+/* tree_reduce.sum over the ranks (ctx: gbdt_dist). */
+void gbdt_dist_sum(void *ctx, double *buf, size_t n);
+/* Every rank's training rows, in global order (for the bin edges); *n = n_global. */
+at_status gbdt_dist_gather_X(gbdt_dist *dd, const at_dataset *tr, double **X, size_t *n, at_error *err);
+/* Mean loss and accuracy of this rank's n_local rows -> those of all rows. */
+at_status gbdt_dist_loss(gbdt_dist *dd, size_t n_local, double *loss, double *acc, at_error *err);
+
 /* ---- save / load (gbdt_io.c) ---- */
 at_status gbdt_save(const void *impl, at_store *st, at_error *err);
 at_status gbdt_load(void *impl, at_store *st, at_error *err);

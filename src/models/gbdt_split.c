@@ -42,7 +42,7 @@ cand gbdt_best_on_feature(const gbdt_grower *g, const gnode *nd, size_t f) {
 int gbdt_can_split(const gbdt_grower *g, const gnode *nd, size_t n_leaves) {
     if (g->gp.max_depth > 0 && nd->depth >= g->gp.max_depth) return 0;
     if (g->gp.max_leaves > 0 && n_leaves >= (size_t)g->gp.max_leaves) return 0;
-    if (nd->end - nd->begin < 2) return 0;
+    if (nd->count < 2) return 0; /* over all workers: every worker decides alike */
     return nd->H >= 2 * g->gp.min_child_weight;
 }
 

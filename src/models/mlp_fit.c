@@ -10,6 +10,8 @@
  * that happen to run it, so a given seed and thread count always give the same weights. */
 #include <math.h>
 #include <omp.h>
+
+#include "astrotrain/comm.h"
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -123,16 +125,21 @@ typedef struct mlp_replica {
 
 /* Class weights of the labelled rows: balanced gives class c the weight n / (k * n_c),
  * none gives 1. NULL when out of memory. */
-static double *class_weights(const at_dataset *tr, size_t k, int mode, at_error *err) {
+static double *class_weights(const at_dataset *tr, size_t k, int mode, at_comm *comm, at_error *err) {
     double *cw = at_malloc(k, sizeof(double), err);
-    size_t *counts = at_calloc(k, sizeof(size_t), err);
+    int64_t *counts = at_calloc(k + 1, sizeof(int64_t), err);
     if (!cw || !counts) {
         free(cw), free(counts);
         return NULL;
     }
-    size_t n_lab = 0;
     for (size_t i = 0; i < tr->n; i++)
-        if (tr->y[i] >= 0 && (size_t)tr->y[i] < k) counts[tr->y[i]]++, n_lab++;
+        if (tr->y[i] >= 0 && (size_t)tr->y[i] < k) counts[tr->y[i]]++, counts[k]++;
+    /* Across MPI ranks: the counts of every rank's rows. */
+    if (at_comm_sum_i64(comm, counts, k + 1, err)) {
+        free(cw), free(counts);
+        return NULL;
+    }
+    size_t n_lab = (size_t)counts[k];
     for (size_t c = 0; c < k; c++)
         cw[c] = mode == AT_CLASS_WEIGHT_BALANCED && counts[c] ? (double)n_lab / ((double)k * (double)counts[c])
                                                               : 1.0;
@@ -160,14 +167,26 @@ at_status mlp_fit(void *impl, const at_fit_input *in, at_error *err) {
     double *hist = NULL;
     size_t *perm = NULL;
 
-    double *cw = class_weights(tr, k, p->class_weight, err);
+    /* Across MPI ranks (data-parallel SGD): every rank takes its share of each global batch,
+     * and one allreduce per step sums the gradients (weighted by each share's sample weight)
+     * with the stop flag; every rank then applies the same update. */
+    at_comm *comm = in->comm;
+    const int dist = at_comm_size(comm) > 1;
+    double *gdist = NULL;
+    size_t n_global = tr->n;
+    double *cw = class_weights(tr, k, p->class_weight, comm, err);
     if (!cw) {
-        st = AT_ERR_MEMORY;
+        st = err && err->code ? err->code : AT_ERR_MEMORY;
         goto done;
     }
 
     if ((st = data_make(tr, k, cw, &dt, err))) goto done;
-    if (dt.n == 0) {
+    if (dist) {
+        int64_t ng = (int64_t)dt.n;
+        if ((st = at_comm_sum_i64(comm, &ng, 1, err))) goto done;
+        n_global = (size_t)ng;
+    }
+    if (dist ? n_global == 0 : dt.n == 0) {
         st = at_fail(err, AT_ERR_DATA, "mlp: no labelled training rows");
         goto done;
     }
@@ -182,13 +201,15 @@ at_status mlp_fit(void *impl, const at_fit_input *in, at_error *err) {
     int early = has_valid && p->patience > 0;
 
     /* S shards per batch: one per thread, fewer when the batch is too small to share. */
-    size_t B = (size_t)p->batch_size < dt.n ? (size_t)p->batch_size : dt.n;
+    size_t B = (size_t)p->batch_size < n_global ? (size_t)p->batch_size : n_global;
+    size_t nb = (n_global + B - 1) / B; /* batches per epoch: the same on every rank */
+    if (dist) B = (dt.n + nb - 1) / nb; /* this rank's share of a batch */
+    if (B == 0) B = 1;
     size_t S = in->threads > 0 ? (size_t)in->threads : 1;
     if (S > MLP_MAX_SHARDS) S = MLP_MAX_SHARDS;
     if (S > B / MLP_MIN_SHARD_ROWS) S = B / MLP_MIN_SHARD_ROWS > 0 ? B / MLP_MIN_SHARD_ROWS : 1;
     size_t shard_rows = (B + S - 1) / S;
     if (shard_rows < 256) shard_rows = 256; /* validation goes in chunks of this size too */
-    size_t nb = (dt.n + B - 1) / B;
     size_t P = net->n_params;
     size_t epochs = (size_t)p->epochs;
 
@@ -208,7 +229,8 @@ at_status mlp_fit(void *impl, const at_fit_input *in, at_error *err) {
     }
     if ((early && !(best = at_malloc(P, sizeof(float), err))) ||
         !(hist = at_malloc(epochs, 6 * sizeof(double), err)) ||
-        !(perm = at_malloc(dt.n, sizeof(size_t), err))) {
+        !(perm = at_malloc(dt.n + 1, sizeof(size_t), err)) ||
+        (dist && !(gdist = at_malloc(P + 2, sizeof(double), err)))) {
         st = AT_ERR_MEMORY;
         goto done;
     }
@@ -243,6 +265,7 @@ at_status mlp_fit(void *impl, const at_fit_input *in, at_error *err) {
             }
             for (size_t b = 0; b < nb; b++) {
                 size_t start = b * B, rows = dt.n - start < B ? dt.n - start : B;
+                if (dist) start = dt.n * b / nb, rows = dt.n * (b + 1) / nb - start;
                 float *const *g = grads[b & 1];
                 double wsum = 0.0;
                 for (size_t i = 0; i < rows; i++) wsum += dt.sw[perm[start + i]];
@@ -278,6 +301,22 @@ at_status mlp_fit(void *impl, const at_fit_input *in, at_error *err) {
                 barrier_wait(&bar);
                 my_lr = nn_learning_rate(&sched, (int64_t)(e * nb + b), nb);
                 mlp_sum_grads(my->gsum, g, S, P);
+                if (dist) {
+                    /* Thread 0 (MPI is SERIALIZED: one thread at a time) sums the ranks' gradients, each weighted by
+                     * its share's sample weight, with the stop flags; all threads read the sum
+                     * after a second barrier. */
+                    if (tid == 0) {
+                        for (size_t i = 0; i < P; i++) gdist[i] = (double)my->gsum[i] * wsum;
+                        gdist[P] = wsum;
+                        gdist[P + 1] = stop_flag[b & 1];
+                        if (at_comm_sum_f64(comm, gdist, P + 2, NULL)) gdist[P + 1] = -1; /* MPI failed */
+                        stop_flag[b & 1] = gdist[P + 1] != 0;
+                    }
+                    barrier_wait(&bar);
+                    double wg = gdist[P] > 0 ? gdist[P] : 1.0;
+                    for (size_t i = 0; i < P; i++) my->gsum[i] = (float)(gdist[i] / wg);
+                    barrier_wait(&bar); /* gdist is refilled by the next step */
+                }
                 nn_optim_step(&my->net, &oc, &my->opt, my->gsum, my_lr);
                 if (stop_flag[b & 1]) {
                     stopped = 1;
@@ -317,10 +356,15 @@ at_status mlp_fit(void *impl, const at_fit_input *in, at_error *err) {
                         vwsum += acc[s].vwsum;
                         vcorrect += acc[s].vcorrect;
                     }
+                    if (dist) { /* training figures of every rank (validation is whole on each) */
+                        double t[3] = {loss, wsum, (double)correct};
+                        if (at_comm_sum_f64(comm, t, 3, NULL)) t[0] = NAN;
+                        loss = t[0], wsum = t[1], correct = (size_t)t[2];
+                    }
                     double *h = hist + rows_done * 6;
                     h[0] = (double)(e + 1);
                     h[1] = wsum > 0 ? loss / wsum : NAN;
-                    h[2] = (double)correct / (double)dt.n;
+                    h[2] = (double)correct / (double)n_global;
                     h[3] = has_valid && vwsum > 0 ? vloss / vwsum : NAN;
                     h[4] = has_valid ? (double)vcorrect / (double)dv.n : NAN;
                     h[5] = lr;
@@ -386,6 +430,7 @@ done:
     free(best);
     free(hist);
     free(perm);
+    free(gdist);
     return st;
 }
 

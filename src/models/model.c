@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "astrotrain/comm.h"
 #include "astrotrain/params.h"
 #include "models/registry.h"
 
@@ -37,6 +38,13 @@ at_status at_model_fit(at_model *m, const at_fit_input *in, at_error *err) {
                        m->ops->type);
     if (!in->train || in->train->d != m->n_features)
         return at_fail(err, AT_ERR_INTERNAL, "fit: training data do not match the model's features");
+    if (at_comm_size(in->comm) > 1) {
+        if (!(caps & AT_CAP_DISTRIBUTED))
+            return at_fail(err, AT_ERR_CONFIG,
+                           "[model] type %s does not train across MPI ranks yet (run it without mpirun, or with -np 1)",
+                           m->ops->type);
+        return m->ops->fit(m->impl, in, err); /* a rank may hold no training rows */
+    }
     if (in->train->n == 0) return at_fail(err, AT_ERR_DATA, "fit: the training part is empty");
     return m->ops->fit(m->impl, in, err);
 }

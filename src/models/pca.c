@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "astrotrain/comm.h"
+
 #define PCA_BLOCK 4096 /* rows centred at a time: bounds the copy, keeps dsyrk efficient */
 
 void at_pca_free(at_pca *pca) {
@@ -74,17 +76,28 @@ static void fix_sign(double *v, size_t d) {
         for (size_t j = 0; j < d; j++) v[j] = -v[j];
 }
 
-at_status at_pca_fit_matrix(const at_pca_params *p, const double *X, size_t n, size_t d,
-                            at_pca **out, at_error *err) {
+/* Across MPI ranks (comm with more than one rank; NULL: this process alone) each rank holds
+ * rows X of the data: the sums of the mean and of the centred cross-products are summed
+ * across ranks (sufficient statistics: d + 1 and d x d doubles), and every rank then finds the
+ * same components. In double, summed in rank order, so within rounding of one process's. */
+static at_status fit_core(const at_pca_params *p, const double *X, size_t n, size_t d, at_comm *comm,
+                          at_pca **out, at_error *err) {
     *out = NULL;
+    const int dist = at_comm_size(comm) > 1;
     at_status s = check_params(p, err);
+    if (!s && d == 0) s = at_fail(err, AT_ERR_DATA, "pca: the data have no features");
+    if (!s && d > 100000) s = at_fail(err, AT_ERR_DATA, "pca: %zu features is too many for a dense covariance", d);
+    for (size_t i = 0; !s && i < n * d; i++)
+        if (!isfinite(X[i])) s = at_fail(err, AT_ERR_DATA, "pca: row %zu, feature %zu is not finite", i / d, i % d);
+    if (dist) s = at_comm_agree(comm, s, err);
     if (s) return s;
-    if (d == 0) return at_fail(err, AT_ERR_DATA, "pca: the data have no features");
-    if (n < 2) return at_fail(err, AT_ERR_DATA, "pca: needs at least 2 rows, the data have %zu", n);
-    if (d > 100000) return at_fail(err, AT_ERR_DATA, "pca: %zu features is too many for a dense covariance", d);
-    for (size_t i = 0; i < n * d; i++)
-        if (!isfinite(X[i]))
-            return at_fail(err, AT_ERR_DATA, "pca: row %zu, feature %zu is not finite", i / d, i % d);
+    size_t n_all = n;
+    if (dist) {
+        int64_t ng = (int64_t)n;
+        if ((s = at_comm_sum_i64(comm, &ng, 1, err))) return s;
+        n_all = (size_t)ng;
+    }
+    if (n_all < 2) return at_fail(err, AT_ERR_DATA, "pca: needs at least 2 rows, the data have %zu", n_all);
 
     double *mean = at_calloc(d, sizeof *mean, err);
     double *cov = at_calloc(d * d, sizeof *cov, err);
@@ -102,14 +115,16 @@ at_status at_pca_fit_matrix(const at_pca_params *p, const double *X, size_t n, s
      * accurate than sum(x x^T) - n mean mean^T when the mean is large. */
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < d; j++) mean[j] += X[i * d + j];
-    for (size_t j = 0; j < d; j++) mean[j] /= (double)n;
+    if (dist && (s = at_comm_sum_f64(comm, mean, d, err))) goto done;
+    for (size_t j = 0; j < d; j++) mean[j] /= (double)n_all;
     for (size_t i0 = 0; i0 < n; i0 += bn) {
         size_t m = n - i0 < bn ? n - i0 : bn;
         for (size_t i = 0; i < m; i++)
             for (size_t j = 0; j < d; j++) blk[i * d + j] = X[(i0 + i) * d + j] - mean[j];
-        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)d, (int)m, 1.0 / (double)(n - 1),
+        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)d, (int)m, 1.0 / (double)(n_all - 1),
                     blk, (int)d, 1.0, cov, (int)d);
     }
+    if (dist && (s = at_comm_sum_f64(comm, cov, d * d, err))) goto done;
 
     lapack_int found = 0;
     lapack_int info = LAPACKE_dsyevr(LAPACK_ROW_MAJOR, 'V', 'A', 'U', (lapack_int)d, cov,
@@ -166,8 +181,18 @@ done:
     return s;
 }
 
+at_status at_pca_fit_matrix(const at_pca_params *p, const double *X, size_t n, size_t d, at_pca **out,
+                            at_error *err) {
+    return fit_core(p, X, n, d, NULL, out, err);
+}
+
 at_status at_pca_fit(const at_pca_params *p, const at_dataset *ds, at_pca **out, at_error *err) {
     return at_pca_fit_matrix(p, ds->X, ds->n, ds->d, out, err);
+}
+
+at_status at_pca_fit_comm(const at_pca_params *p, const at_dataset *ds, struct at_comm *comm, at_pca **out,
+                          at_error *err) {
+    return fit_core(p, ds->X, ds->n, ds->d, comm, out, err);
 }
 
 at_status at_pca_transform(const at_pca *pca, const double *X, size_t n, double *out,
@@ -291,7 +316,7 @@ typedef struct pca_model {
 static at_status pm_fit(void *impl, const at_fit_input *in, at_error *err) {
     pca_model *m = impl;
     at_pca *pca = NULL;
-    at_status s = at_pca_fit(&m->params, in->train, &pca, err);
+    at_status s = at_pca_fit_comm(&m->params, in->train, in->comm, &pca, err);
     if (s) return s;
     at_pca_free(m->pca);
     m->pca = pca;

@@ -82,17 +82,17 @@ static at_status ensemble_create(const void *params, size_t d, size_t k, at_mode
  * at_model_family (add a field by appending ", .field = value" to the rows that set it). */
 #define FAMILY_ROWS(X)                                                                                         \
     X("random_forest", .ops = &at_forest_ops, .params = &at_forest_param_table, .create = forest_create,      \
-      .create_empty = forest_empty, .caps = AT_CAP_TABLES)                                                     \
+      .create_empty = forest_empty, .caps = AT_CAP_TABLES | AT_CAP_DISTRIBUTED)                                \
     X("gradient_boosting", .ops = &at_gbdt_ops, .params = &at_gbdt_param_table, .create = gbdt_create,        \
-      .create_empty = gbdt_empty, .caps = AT_CAP_TABLES | AT_CAP_HISTORY)                                      \
+      .create_empty = gbdt_empty, .caps = AT_CAP_TABLES | AT_CAP_HISTORY | AT_CAP_DISTRIBUTED)                 \
     X("mlp", .ops = &at_mlp_ops, .params = &at_mlp_param_table, .create = mlp_create,                         \
-      .create_empty = mlp_empty, .caps = AT_CAP_TABLES | AT_CAP_HISTORY)                                       \
+      .create_empty = mlp_empty, .caps = AT_CAP_TABLES | AT_CAP_HISTORY | AT_CAP_DISTRIBUTED)                  \
     X("pca", .ops = &at_pca_ops, .params = &at_pca_param_table, .create = pca_create,                         \
-      .create_empty = pca_empty, .caps = AT_CAP_TABLES | AT_CAP_UNSUPERVISED | AT_CAP_TRANSFORM)               \
+      .create_empty = pca_empty, .caps = AT_CAP_TABLES | AT_CAP_UNSUPERVISED | AT_CAP_TRANSFORM | AT_CAP_DISTRIBUTED) \
     X("gmm", .ops = &at_gmm_ops, .params = &at_gmm_param_table, .create = gmm_create,                         \
       .create_empty = gmm_empty, .caps = AT_CAP_TABLES | AT_CAP_UNSUPERVISED | AT_CAP_HISTORY)                 \
     X("ensemble", .ops = &at_ensemble_ops, .params = &at_ensemble_param_table, .create = ensemble_create,     \
-      .create_empty = at_ensemble_empty, .caps = AT_CAP_TABLES | AT_CAP_BUILT_FROM_MEMBERS)                    \
+      .create_empty = at_ensemble_empty, .caps = AT_CAP_TABLES | AT_CAP_BUILT_FROM_MEMBERS | AT_CAP_DISTRIBUTED) \
     X("cnn", .ops = &at_cnn_ops, .params = &at_cnn_param_table, .create = cnn_create,                         \
       .create_empty = cnn_empty, .caps = AT_CAP_IMAGES | AT_CAP_BUILT_FROM_NET | AT_CAP_HISTORY | AT_CAP_CHECKPOINT)
 

@@ -25,6 +25,7 @@ enum { KEEP_INT = 1, KEEP_NUM = 2, KEEP_TEXT = 3 };
 struct cat_out {
     cat_out_spec spec;
     int fits;
+    size_t t_first;    /* the reader's row of this chunk's row 0 (cat_out_row_base) */
     at_afile *af;      /* CSV */
     fitsfile *fp;      /* FITS (opened at the first chunk, when the kept types are known) */
     char *tmp;         /* FITS temp path */
@@ -73,7 +74,7 @@ at_status cat_out_open(const cat_out_spec *spec, cat_out **out, at_error *err) {
             free(o);
             return err ? err->code : AT_ERR_IO;
         }
-        csv_header(o);
+        if (!spec->no_header) csv_header(o);
     } else {
         size_t n = strlen(spec->path) + 32;
         o->tmp = at_malloc(n, 1, err);
@@ -137,7 +138,7 @@ static at_status csv_rows(cat_out *o, const at_dataset *ds, const at_table_reade
         bad |= lb_int(&l, (long long)ds->row[i]);
         for (size_t j = 0; j < o->spec.n_keep; j++) {
             bad |= lb_put(&l, ",", 1);
-            const char *s = at_table_kept(t, i, j);
+            const char *s = at_table_kept(t, o->t_first + i, j);
             if (strpbrk(s, ",\"\r\n")) { /* RFC 4180 quoting */
                 bad |= lb_put(&l, "\"", 1);
                 for (; *s; s++) bad |= *s == '"' ? lb_put(&l, "\"\"", 2) : lb_put(&l, s, 1);
@@ -196,7 +197,7 @@ static at_status fits_create(cat_out *o, const at_dataset *ds, const at_table_re
         int all_int = 1, all_num = 1;
         size_t w = 16;
         for (size_t i = 0; t && i < ds->n; i++) {
-            const char *s = at_table_kept(t, i, j);
+            const char *s = at_table_kept(t, o->t_first + i, j);
             double v;
             int special;
             if (!is_int_text(s)) all_int = 0;
@@ -276,7 +277,7 @@ static at_status fits_rows(cat_out *o, const at_dataset *ds, const at_table_read
     fits_write_col(o->fp, TLONGLONG, col++, first, 1, (LONGLONG)n, iv, &st);
     for (size_t j = 0; j < sp->n_keep && !st && !s; j++, col++) {
         for (size_t i = 0; i < n && !s; i++) {
-            const char *txt = at_table_kept(t, sel[i], j);
+            const char *txt = at_table_kept(t, o->t_first + sel[i], j);
             int special;
             if (o->keep_type[j] == KEEP_INT) {
                 if (!is_int_text(txt))
@@ -328,6 +329,8 @@ static at_status fits_rows(cat_out *o, const at_dataset *ds, const at_table_read
     o->rows += (long long)n;
     return AT_OK;
 }
+
+void cat_out_row_base(cat_out *o, size_t first) { o->t_first = first; }
 
 at_status cat_out_rows(cat_out *o, const at_dataset *ds, const at_table_reader *t, const double *V,
                        const char *const *status, at_error *err) {

@@ -23,6 +23,7 @@ typedef struct cat_out_spec {
     int status;              /* a last "status" column */
     size_t status_width;     /* longest status text (FITS column width) */
     int skip_unpredicted;    /* leave out rows without values (the --skip-invalid layout) */
+    int no_header;           /* CSV: no header line (a later rank's part of one file) */
 } cat_out_spec;
 
 typedef struct cat_out cat_out;
@@ -34,6 +35,9 @@ at_status cat_out_open(const cat_out_spec *spec, cat_out **out, at_error *err);
  * empty fields), status[i] the status text of row i (NULL: no status column). */
 at_status cat_out_rows(cat_out *o, const at_dataset *ds, const at_table_reader *t, const double *V,
                        const char *const *status, at_error *err);
+/* The next chunk's row i is the reader's row first + i (kept columns; a rank's share
+ * that starts inside a chunk). */
+void cat_out_row_base(cat_out *o, size_t first);
 at_status cat_out_commit(cat_out *o, at_error *err); /* frees o */
 void cat_out_abort(cat_out *o);                      /* removes the partial file; frees o */
 

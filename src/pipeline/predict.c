@@ -3,7 +3,8 @@
  * so memory stays flat whatever the input size. `predict` writes class probabilities
  * (at_bundle_predict_rows), `transform` the PCA coordinates. Every input row gives one
  * output row with a status ("ok", "missing u", "sentinel g", ...) and empty values when the
- * bundle's cleaning rejects it; with skip_invalid those rows are counted and left out. */
+ * bundle's cleaning rejects it; with skip_invalid those rows are counted and left out.
+ * Under MPI each rank streams its share (predict_shard.h, predict_dist.c). */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include "astrotrain/metrics.h"
 #include "astrotrain/pipeline.h"
 #include "pipeline/catalogue_out.h"
+#include "pipeline/predict_shard.h"
 
 typedef enum { MODE_PREDICT, MODE_TRANSFORM } stream_mode;
 
@@ -89,6 +91,26 @@ static at_status transform_values(const at_bundle *b, const at_dataset *ds, cons
     return s;
 }
 
+/* The records of a chunk that belong to this rank's share: [*i0, *i1) (rows ascend). */
+static void shard_span(const at_dataset *ds, const stream_shard *sh, size_t *i0, size_t *i1) {
+    size_t a = 0, z = ds->n;
+    while (a < z && ds->row[a] < sh->keep_from) a++;
+    size_t e = a;
+    while (e < z && ds->row[e] < sh->keep_to) e++;
+    *i0 = a, *i1 = e;
+}
+
+/* Keeps rows [i0, i1) of ds (moved to the front) and renumbers them in the whole file. */
+static void shard_keep(at_dataset *ds, const stream_shard *sh, size_t i0, size_t i1) {
+    if (i0) {
+        memmove(ds->X, ds->X + i0 * ds->d, (i1 - i0) * ds->d * sizeof(double));
+        if (ds->y) memmove(ds->y, ds->y + i0, (i1 - i0) * sizeof *ds->y);
+        memmove(ds->row, ds->row + i0, (i1 - i0) * sizeof *ds->row);
+    }
+    ds->n = i1 - i0;
+    for (size_t i = 0; i < ds->n; i++) ds->row[i] += sh->row_offset;
+}
+
 /* Whether output would overwrite input (the same name, or the same file by inode). */
 static int same_file(const char *input, const char *output) {
     if (strcmp(input, output) == 0) return 1;
@@ -97,7 +119,8 @@ static int same_file(const char *input, const char *output) {
 }
 
 static at_status stream(const at_bundle *b, const char *input, const char *output, const at_predict_options *opt,
-                        const at_progress *prog, at_predict_report *rep, stream_mode mode, at_error *err) {
+                        const at_progress *prog, at_predict_report *rep, stream_mode mode, const stream_shard *sh,
+                        at_error *err) {
     memset(rep, 0, sizeof *rep);
     if (mode == MODE_TRANSFORM && !transform_of(b))
         return at_fail(err, AT_ERR_USAGE, "the model is a %s without a PCA stage: nothing to transform (use predict)",
@@ -123,6 +146,7 @@ static at_status stream(const at_bundle *b, const char *input, const char *outpu
     lo.keep = opt->keep;
     lo.n_keep = opt->n_keep;
     lo.hdu = opt->hdu;
+    if (sh) lo.csv.range_begin = sh->range_begin, lo.csv.range_end = sh->range_end;
     at_table_reader *t = NULL;
     at_status s = at_table_open(input, &lo, &t, err);
     if (s) return s;
@@ -142,7 +166,8 @@ static at_status stream(const at_bundle *b, const char *input, const char *outpu
                          .k = k,
                          .status = catalogue,
                          .skip_unpredicted = !catalogue,
-                         .status_width = status_cap - 1};
+                         .status_width = status_cap - 1,
+                         .no_header = sh && !sh->header};
     cat_out *out = NULL;
     if ((s = cat_out_open(&spec, &out, err))) {
         at_table_close(t);
@@ -160,8 +185,15 @@ static at_status stream(const at_bundle *b, const char *input, const char *outpu
             at_dataset_free(ds);
             break;
         }
-        size_t bad = 0;
+        int64_t last = ds->row[ds->n - 1];
+        size_t bad = 0, i0 = 0, i1 = ds->n;
         if (catalogue) chunk_status(b, t, ds, status_buf, status_cap, status, &bad);
+        if (sh) {
+            shard_span(ds, sh, &i0, &i1);
+            shard_keep(ds, sh, i0, i1);
+            if (catalogue) memmove(status, status + i0, ds->n * sizeof *status);
+        }
+        cat_out_row_base(out, i0);
         if (mode == MODE_TRANSFORM) {
             s = transform_values(b, ds, status, P, err);
         } else {
@@ -182,6 +214,7 @@ static at_status stream(const at_bundle *b, const char *input, const char *outpu
         at_dataset_free(ds);
         at_progress_update(prog, mode == MODE_PREDICT ? "predict" : "transform", at_table_report(t)->rows_read, 0, NULL);
         if (!s && at_progress_stopped(prog)) s = at_fail(err, AT_ERR_INTERRUPTED, "interrupted; %s not written", output);
+        if (sh && last + 1 >= sh->keep_to) break; /* the rest is another rank's */
     }
     rep->rows_read = at_table_report(t)->rows_read;
     rep->rows_skipped += at_table_report(t)->rows_missing;
@@ -196,10 +229,16 @@ static at_status stream(const at_bundle *b, const char *input, const char *outpu
 
 at_status at_predict_csv(const at_bundle *b, const char *input, const char *output, const at_predict_options *opt,
                          const at_progress *prog, at_predict_report *rep, at_error *err) {
-    return stream(b, input, output, opt, prog, rep, MODE_PREDICT, err);
+    return stream(b, input, output, opt, prog, rep, MODE_PREDICT, NULL, err);
 }
 
 at_status at_transform_csv(const at_bundle *b, const char *input, const char *output, const at_predict_options *opt,
                            const at_progress *prog, at_predict_report *rep, at_error *err) {
-    return stream(b, input, output, opt, prog, rep, MODE_TRANSFORM, err);
+    return stream(b, input, output, opt, prog, rep, MODE_TRANSFORM, NULL, err);
+}
+
+at_status at_predict_stream_shard(const at_bundle *b, const char *input, const char *output,
+                                  const at_predict_options *opt, const at_progress *prog, at_predict_report *rep,
+                                  int transform, const stream_shard *sh, at_error *err) {
+    return stream(b, input, output, opt, prog, rep, transform ? MODE_TRANSFORM : MODE_PREDICT, sh, err);
 }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "astrotrain/comm.h"
 #include "astrotrain/csv.h"
 #include "astrotrain/params.h"
 #include "pipeline/memory.h"
@@ -25,6 +26,8 @@ void at_prepared_free(at_prepared *d) {
     at_images_free(d->images_train);
     at_images_free(d->images_valid);
     at_images_free(d->images_test);
+    free(d->train_rows_global);
+    free(d->train_per_rank);
     free(d->counts_before);
     free(d->counts_after);
     at_reference_free(d->reference);
@@ -238,7 +241,9 @@ at_status at_prepare_data(const at_config *c, const at_progress *p, at_prepared 
     /* monitor: summarise the raw training values before they are scaled. */
     if ((s = at_reference_build(d->train, (uint64_t)c->run.seed, &d->reference, err))) goto done;
     if (c->normalise.method != AT_SCALER_NONE) {
-        if ((s = at_scaler_fit((at_scaler_kind)c->normalise.method, d->train, &d->scaler, err))) goto done;
+        /* Exact sums: the same scaler as a run across MPI ranks (prepare_dist.c). */
+        if ((s = at_scaler_fit_global((at_scaler_kind)c->normalise.method, d->train, NULL, &d->scaler, err)))
+            goto done;
         at_scaler_apply(d->scaler, d->train->X, d->train->n);
         at_scaler_apply(d->scaler, d->valid->X, d->valid->n);
         at_scaler_apply(d->scaler, d->test->X, d->test->n);
@@ -258,6 +263,28 @@ done:
     at_dataset_free(all);
     at_dataset_free(balanced);
     if (s) {
+        at_prepared_free(d);
+        return s;
+    }
+    *out = d;
+    return AT_OK;
+}
+
+at_status at_prepare_data_comm(const at_config *c, at_comm *comm, const at_progress *p, at_prepared **out,
+                               at_error *err) {
+    if (at_comm_size(comm) <= 1) return at_prepare_data(c, p, out, err);
+    *out = NULL;
+    at_status s = AT_OK;
+    if (at_model_type_has(c->model.type, AT_CAP_IMAGES))
+        s = at_fail(err, AT_ERR_CONFIG, "[model] type %s: image sets do not train across MPI ranks yet", c->model.type);
+    at_prepared *d = s ? NULL : at_calloc(1, sizeof *d, err);
+    if (!s && !d) s = AT_ERR_MEMORY;
+    if ((s = at_comm_agree(comm, s, err))) {
+        at_prepared_free(d);
+        return s;
+    }
+    d->comm = comm;
+    if ((s = at_prepare_table_dist(c, comm, p, d, err))) {
         at_prepared_free(d);
         return s;
     }

@@ -33,10 +33,25 @@ typedef struct at_prepared {
     /* Tables only (NULL for image sets): the training part's raw values summarised before
      * scaling, for the model file's monitoring reference (reference.h). */
     at_reference *reference;
+    /* Distributed runs (more than one rank, prepare_dist.c): train holds this rank's share of
+     * the training rows only; valid and test are whole on every rank. NULL/0 otherwise. */
+    struct at_comm *comm;
+    size_t train_global;              /* training rows of all ranks */
+    int64_t *train_rows_global;       /* their data-row numbers, ascending (split.csv) */
+    uint64_t *train_per_rank;         /* training rows of each rank (metrics.json) */
 } at_prepared;
 
 /* Tables or images by the family's capability flags (AT_CAP_IMAGES). */
 at_status at_prepare_data(const at_config *c, const at_progress *p, at_prepared **out, at_error *err);
+/* The same across the ranks of comm (NULL or one rank: at_prepare_data); every rank returns
+ * the same status. */
+at_status at_prepare_data_comm(const at_config *c, struct at_comm *comm, const at_progress *p, at_prepared **out,
+                               at_error *err);
+
+/* prepare_dist.c: the table of c->data read, cleaned, balanced, split and scaled across the
+ * ranks of comm (more than one), into d. */
+at_status at_prepare_table_dist(const at_config *c, struct at_comm *comm, const at_progress *p, at_prepared *d,
+                                at_error *err);
 void at_prepared_free(at_prepared *d);
 /* A copy of prepared data (same split, same scaling) with a PCA stage fitted on its
  * training part: study steps with their own [pca] section share the split this way. */

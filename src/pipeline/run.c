@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "astrotrain/atomic_file.h"
+#include "astrotrain/comm.h"
 #include "pipeline/run_dir.h"
 #include "pipeline/step.h"
 
@@ -26,22 +27,36 @@ at_status at_run_experiment(const at_config *c, const at_run_options *opt, const
     unsigned caps = at_model_type_caps(c->model.type);
     if (opt->resume_dir && !(caps & AT_CAP_CHECKPOINT))
         return at_fail(err, AT_ERR_USAGE, "--resume: a %s model keeps no checkpoint to continue from", c->model.type);
-    at_status s = at_run_dir_make(c, opt->force, opt->resume_dir, (caps & AT_CAP_CHECKPOINT) != 0, out->run_dir,
-                                  sizeof out->run_dir, err);
+    /* MPI: rank 0 makes the run directory and its log; every rank learns its name. */
+    at_comm *comm = opt->comm;
+    const int root = at_comm_is_root(comm), distributed = at_comm_size(comm) > 1;
+    at_status s = root ? at_run_dir_make(c, opt->force, opt->resume_dir, (caps & AT_CAP_CHECKPOINT) != 0, out->run_dir,
+                                         sizeof out->run_dir, err)
+                       : AT_OK;
+    if (distributed && !(s = at_comm_agree(comm, s, err)))
+        s = at_comm_bcast(comm, out->run_dir, sizeof out->run_dir, 0, err);
     if (s) return s;
     char path[AT_PATH_MAX + 300];
     snprintf(path, sizeof path, "%s/log.txt", out->run_dir);
     at_log_tee tee;
-    if ((s = at_log_tee_open(&tee, path, prog, err))) return s;
+    memset(&tee, 0, sizeof tee);
+    s = root ? at_log_tee_open(&tee, path, prog, err) : AT_OK;
+    if (distributed) s = at_comm_agree(comm, s, err);
+    if (s) {
+        at_log_tee_close(&tee);
+        return s;
+    }
+    if (!root) tee.progress = *prog;
     at_progress_log(&tee.progress, "astrotrain %s: %s %s (model %s, seed %lld, %d thread(s))", AT_VERSION,
                     opt->resume_dir ? "resuming run" : "run", out->run_dir, c->model.type, (long long)c->run.seed,
                     opt->threads);
     at_prepared *d = NULL;
-    s = at_prepare_data(c, &tee.progress, &d, err);
+    s = at_prepare_data_comm(c, comm, &tee.progress, &d, err);
     if (!s) s = at_stop_point(&tee.progress, "preparing the data", err);
+    if (distributed) s = at_comm_agree(comm, s, err);
     if (s == AT_ERR_INTERRUPTED) at_interrupted_message(err, out->run_dir);
     if (s) at_progress_log(&tee.progress, "error: %s", err->msg);
-    at_log_tee_close(&tee);
+    if (root) at_log_tee_close(&tee);
     if (s) return s;
     at_step_result r;
     memset(&r, 0, sizeof r);

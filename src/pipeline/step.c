@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "astrotrain/atomic_file.h"
+#include "astrotrain/comm.h"
 #include "astrotrain/json.h"
 #include "pipeline/plots.h"
 #include "pipeline/predictions.h"
@@ -47,6 +48,26 @@ static void json_history(at_json *j, const at_history *h) {
     at_json_end_object(j);
 }
 
+/* "distributed": how the run was spread over MPI ranks and what the communication cost
+ * (rank 0's counters: payload bytes it sent into collectives, their number and time). */
+static void json_distributed(at_json *j, const at_prepared *d, double fit_seconds) {
+    int P = at_comm_size(d->comm);
+    at_comm_stats st = at_comm_get_stats(d->comm);
+    at_json_key(j, "distributed");
+    at_json_begin_object(j);
+    at_json_kv_int(j, "ranks", P);
+    at_json_kv_int(j, "threads_per_rank", omp_get_max_threads());
+    at_json_key(j, "train_rows_per_rank");
+    at_json_begin_array(j);
+    for (int r = 0; r < P; r++) at_json_number(j, d->train_per_rank ? (double)d->train_per_rank[r] : 0);
+    at_json_end_array(j);
+    at_json_kv_int(j, "bytes_communicated", (int64_t)st.bytes);
+    at_json_kv_int(j, "collectives", (int64_t)st.calls);
+    at_json_kv_number(j, "seconds_communicating", st.seconds);
+    at_json_kv_number(j, "fit_seconds", fit_seconds);
+    at_json_end_object(j);
+}
+
 static void build_metrics_json(const at_config *c, const at_prepared *d, const at_model *m, const at_step_result *r,
                                at_json *j) {
     char *const *names = d->class_names;
@@ -77,7 +98,7 @@ static void build_metrics_json(const at_config *c, const at_prepared *d, const a
     at_json_kv_int(j, "rows_dropped_missing", (int64_t)d->rows_missing);
     at_json_kv_int(j, "rows_dropped_unphysical", (int64_t)d->rows_unphysical);
     at_json_kv_int(j, "rows_after_undersampling", (int64_t)d->rows_after_undersampling);
-    at_json_kv_int(j, "train", (int64_t)d->train->n);
+    at_json_kv_int(j, "train", (int64_t)(d->train_rows_global ? d->train_global : d->train->n));
     at_json_kv_int(j, "validation", (int64_t)d->valid->n);
     at_json_kv_int(j, "test", (int64_t)d->test->n);
     json_counts(j, "class_counts_before", d->counts_before, names, d->k);
@@ -121,6 +142,7 @@ static void build_metrics_json(const at_config *c, const at_prepared *d, const a
         at_json_end_object(j);
     }
     if (h && h->n_rows) json_history(j, h);
+    if (d->comm) json_distributed(j, d, r->fit_seconds);
     at_json_end_object(j);
 }
 
@@ -202,20 +224,32 @@ at_status at_run_step(const at_config *c, const at_prepared *d, at_model *model,
     snprintf(out->dir, sizeof out->dir, "%s", dir);
     snprintf(out->name, sizeof out->name, "%s", c->run.name);
     char path[AT_PATH_MAX + 300], ckpt[AT_PATH_MAX + 300];
+    /* MPI: rank 0 writes the run directory; the others train and log through `user` only. */
+    at_comm *comm = opt->comm;
+    const int root = at_comm_is_root(comm), distributed = at_comm_size(comm) > 1;
+    int final_agreement = 0;
     snprintf(path, sizeof path, "%s/plots", dir);
-    at_status s = at_mkdirs(path, err);
+    at_status s = root ? at_mkdirs(path, err) : AT_OK;
+    if (distributed) s = at_comm_agree(comm, s, err);
     if (s) {
         at_model_free(model);
         return s;
     }
-    at_remove_stale_temps(path);
+    if (root) at_remove_stale_temps(path);
     snprintf(path, sizeof path, "%s/log.txt", dir);
     at_log_tee tee;
-    if ((s = at_log_tee_open(&tee, path, user, err))) {
+    memset(&tee, 0, sizeof tee);
+    if (root && (s = at_log_tee_open(&tee, path, user, err))) {
+        if (distributed) s = at_comm_agree(comm, s, err);
         at_model_free(model);
         return s;
     }
-    const at_progress *p = &tee.progress;
+    if (distributed && (s = at_comm_agree(comm, AT_OK, err))) {
+        if (root) at_log_tee_close(&tee);
+        at_model_free(model);
+        return s;
+    }
+    const at_progress *p = root ? &tee.progress : user;
     at_model *m = model;
     at_json json;
     at_json_init(&json);
@@ -226,15 +260,19 @@ at_status at_run_step(const at_config *c, const at_prepared *d, at_model *model,
         s = at_fail(err, AT_ERR_MEMORY, "out of memory");
         goto done;
     }
-    if (!m && (s = at_model_create(c->model.type, c->model.params, d->train->d, k, &m, err))) goto done;
+    if (!m) s = at_model_create(c->model.type, c->model.params, d->train->d, k, &m, err);
+    if (distributed) s = at_comm_agree(comm, s, err);
+    if (s) goto done;
     snprintf(out->type, sizeof out->type, "%s", m->ops->type);
     checkpoints = at_model_has(m, AT_CAP_CHECKPOINT);
     /* A run that can be resumed keeps its configuration from the start (--resume reads it). */
-    if (checkpoints && !opt->resume_dir && (s = at_write_text_file(dir, "config.ini", config_text, err))) goto done;
+    if (root && checkpoints && !opt->resume_dir) s = at_write_text_file(dir, "config.ini", config_text, err);
+    if (distributed) s = at_comm_agree(comm, s, err);
+    if (s) goto done;
     snprintf(ckpt, sizeof ckpt, "%s/checkpoint.h5", dir);
     at_fit_input in = {.threads = opt->threads, .seed = (uint64_t)c->run.seed, .progress = p,
                        .class_weight = d->class_weight, .checkpoint = checkpoints ? ckpt : NULL,
-                       .resume = checkpoints && opt->resume_dir};
+                       .resume = checkpoints && opt->resume_dir, .comm = comm};
     if (d->images) {
         in.train_images = d->images_train;
         in.valid_images = d->images_valid;
@@ -247,9 +285,23 @@ at_status at_run_step(const at_config *c, const at_prepared *d, at_model *model,
                         d->train->d, opt->threads);
     }
     double t0 = omp_get_wtime();
-    if ((s = at_model_fit(m, &in, err))) goto done;
+    s = at_model_fit(m, &in, err);
+    if (distributed) s = at_comm_agree(comm, s, err);
+    if (s) goto done;
     out->fit_seconds = omp_get_wtime() - t0;
-    if ((s = at_stop_point(p, "fitting", err))) goto done;
+    s = at_stop_point(p, "fitting", err);
+    if (distributed) s = at_comm_agree(comm, s, err);
+    if (s) goto done;
+    /* Evaluation and writing are rank 0's (valid and test are whole there); the others wait
+     * for its verdict at the end. */
+    final_agreement = distributed;
+    if (!root) {
+        /* The other ranks keep the fitted model as a bundle too (an ensemble blends its
+         * members on every rank), but evaluate and write nothing. */
+        out->classifier = !at_model_has(m, AT_CAP_TRANSFORM);
+        if (!(s = make_bundle(c, d, m, &out->bundle, err))) m = NULL;
+        goto done;
+    }
     out->classifier = !at_model_has(m, AT_CAP_TRANSFORM);
     if (out->classifier) {
         out->P_test = at_malloc(d->test->n * k + 1, sizeof(double), err);
@@ -299,7 +351,8 @@ at_status at_run_step(const at_config *c, const at_prepared *d, at_model *model,
     else s = write_transformed(dir, d->test, at_pca_of(out->bundle->model), err);
     if (s) goto done;
     snprintf(path, sizeof path, "%s/split.csv", dir);
-    if ((s = at_write_split_file(path, d->train, d->valid, d->test, err))) goto done;
+    at_dataset all_train = {.n = d->train_global, .row = d->train_rows_global};
+    if ((s = at_write_split_file(path, d->train_rows_global ? &all_train : d->train, d->valid, d->test, err))) goto done;
     if (c->plots.enabled) {
         snprintf(path, sizeof path, "%s/plots", dir);
         at_run_figures f = {(const char *const *)d->class_names,
@@ -332,8 +385,9 @@ done:
         if (checkpoints) at_interrupted_resume_message(err, dir);
         else at_interrupted_message(err, dir);
     }
+    if (final_agreement) s = at_comm_agree(comm, s, err);
     if (s && err) at_progress_log(p, "error: %s", err->msg);
-    at_log_tee_close(&tee);
+    if (root) at_log_tee_close(&tee);
     at_model_free(m);
     free(config_text);
     at_json_free(&json);

@@ -125,7 +125,7 @@ static at_status lookup_step(void *ctx, const char *name, at_bundle **out, at_er
 }
 
 static at_status run_steps(study *s, const at_study_options *opt, const at_progress *p, at_error *err) {
-    at_run_options ro = {1, opt->threads, NULL};
+    at_run_options ro = {.force = 1, .threads = opt->threads};
     at_config *c = at_malloc(1, sizeof *c, err);
     if (!c) return AT_ERR_MEMORY;
     char data_path[AT_PATH_MAX];

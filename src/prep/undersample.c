@@ -11,19 +11,17 @@ static int cmp_size(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
-at_status at_undersample(const at_dataset *ds, at_undersample_strategy strategy, size_t per_class,
-                         uint64_t seed, at_dataset **out, at_error *err) {
-    *out = NULL;
-    size_t k = ds->n_classes;
-    if (!ds->y || k == 0) return at_fail(err, AT_ERR_DATA, "undersampling needs labelled data");
-    size_t *counts = at_calloc(k, sizeof *counts, err);
-    size_t *idx = at_malloc(ds->n, sizeof *idx, err);
-    size_t *keep = at_malloc(ds->n, sizeof *keep, err);
-    if (!counts || !idx || !keep) {
-        free(counts), free(idx), free(keep);
+at_status at_undersample_labels(const int32_t *y, size_t n, size_t k, at_undersample_strategy strategy,
+                                size_t per_class, uint64_t seed, size_t *keep, size_t *m_out, at_error *err) {
+    *m_out = 0;
+    size_t *counts = at_calloc(k + 1, sizeof *counts, err);
+    size_t *idx = at_malloc(n + 1, sizeof *idx, err);
+    if (!counts || !idx) {
+        free(counts), free(idx);
         return AT_ERR_MEMORY;
     }
-    at_dataset_class_counts(ds, counts);
+    for (size_t i = 0; i < n; i++)
+        if (y[i] >= 0 && (size_t)y[i] < k) counts[y[i]]++;
     size_t target = (size_t)-1;
     if (strategy == AT_UNDERSAMPLE_MINORITY) {
         for (size_t c = 0; c < k; c++)
@@ -34,8 +32,8 @@ at_status at_undersample(const at_dataset *ds, at_undersample_strategy strategy,
     size_t m = 0;
     for (size_t c = 0; c < k; c++) {
         size_t nc = 0;
-        for (size_t i = 0; i < ds->n; i++)
-            if (ds->y[i] == (int32_t)c) idx[nc++] = i;
+        for (size_t i = 0; i < n; i++)
+            if (y[i] == (int32_t)c) idx[nc++] = i;
         size_t take = nc < target ? nc : target;
         if (take < nc) {
             at_rng r;
@@ -52,7 +50,21 @@ at_status at_undersample(const at_dataset *ds, at_undersample_strategy strategy,
         m += take;
     }
     qsort(keep, m, sizeof *keep, cmp_size);
-    at_status st = at_dataset_subset(ds, keep, m, out, err);
-    free(counts), free(idx), free(keep);
+    free(counts), free(idx);
+    *m_out = m;
+    return AT_OK;
+}
+
+at_status at_undersample(const at_dataset *ds, at_undersample_strategy strategy, size_t per_class,
+                         uint64_t seed, at_dataset **out, at_error *err) {
+    *out = NULL;
+    size_t k = ds->n_classes;
+    if (!ds->y || k == 0) return at_fail(err, AT_ERR_DATA, "undersampling needs labelled data");
+    size_t *keep = at_malloc(ds->n + 1, sizeof *keep, err);
+    if (!keep) return AT_ERR_MEMORY;
+    size_t m = 0;
+    at_status st = at_undersample_labels(ds->y, ds->n, k, strategy, per_class, seed, keep, &m, err);
+    if (!st) st = at_dataset_subset(ds, keep, m, out, err);
+    free(keep);
     return st;
 }

@@ -1,0 +1,249 @@
+#!/usr/bin/env bash
+# End to end under Open MPI (issue 15), on loopback: the same split and the same boosting model
+# and predictions (bit for bit) for 1, 2 and 3 ranks as one process without mpirun; plain CSV
+# read in byte ranges and gzip read whole; a rank killed mid-training stops the job with an
+# error and no hang; families that do not train across ranks yet say so. Skips when mpirun is
+# absent, and under the sanitizers (Open MPI's own allocations trip LeakSanitizer).
+source "$(dirname "$0")/lib.sh"
+if ! command -v mpirun >/dev/null; then
+    skip "mpi" "mpirun not on PATH (Debian: openmpi-bin)"
+    done_tests; exit
+fi
+if [ "${SANITIZE:-0}" = 1 ] || [ "${VALGRIND:-0}" = 1 ]; then
+    skip "mpi" "Open MPI's own allocations are reported by the sanitizers/valgrind; run without SANITIZE"
+    done_tests; exit
+fi
+MPIRUN=(timeout 60 mpirun --allow-run-as-root --oversubscribe --bind-to none)
+cd "$TMP"
+zcat "$SAMPLE" | head -n 4001 > small.csv
+cat > g.ini <<INI
+[run]
+name = g
+seed = 7
+output_dir = $TMP/runs
+[data]
+path = $TMP/small.csv
+[normalise]
+method = standard
+[split]
+train = 0.7
+validation = 0.15
+test = 0.15
+[model]
+type = gradient_boosting
+n_rounds = 25
+max_depth = 4
+early_stopping_rounds = 5
+[plots]
+enabled = false
+INI
+ok "boosting, one process without mpirun" "$ASTROTRAIN" --config g.ini --quiet --set run.name=g0
+ok "boosting, mpirun -np 1" "${MPIRUN[@]}" -np 1 "$ASTROTRAIN" --config g.ini --quiet --set run.name=g1
+for np in 2 3; do
+    ok "boosting, mpirun -np $np" "${MPIRUN[@]}" -np $np "$ASTROTRAIN" --config g.ini --quiet --set run.name=g$np
+done
+for np in 1 2 3; do
+    check "split.csv of -np $np is the single process's" cmp runs/g0/split.csv runs/g$np/split.csv
+    check "predictions.csv of -np $np is the single process's (bit for bit)" cmp runs/g0/predictions.csv runs/g$np/predictions.csv
+    # Every array but the training-loss curve, which is summed across ranks in double.
+    for ds in base_score best_round bins/edges bins/n_bins nodes/default_left nodes/feature nodes/gain nodes/left \
+              nodes/right nodes/threshold nodes/value rounds_run tree_offsets trees_per_round; do
+        h5dump -m %.17g -d /model/$ds runs/g0/model.h5 | tail -n +2 > a.dump
+        h5dump -m %.17g -d /model/$ds runs/g$np/model.h5 | tail -n +2 > b.dump
+        cmp -s a.dump b.dump || echo "$ds" >> diff$np.txt
+    done
+    check "model arrays of -np $np are the single process's (trees, bins, base scores)" test ! -s diff$np.txt
+    check "history of -np $np: validation columns exact, training loss to 1e-12" python3 - runs/g0/metrics.json runs/g$np/metrics.json <<'PY'
+import json, sys
+a = json.load(open(sys.argv[1]))["history"]; b = json.load(open(sys.argv[2]))["history"]
+assert a["valid_logloss"] == b["valid_logloss"] and a["valid_accuracy"] == b["valid_accuracy"]
+for x, y in zip(a["train_logloss"] + a["train_accuracy"], b["train_logloss"] + b["train_accuracy"]):
+    assert abs(x - y) <= 1e-12, (x, y)
+PY
+done
+check "metrics.json records ranks, rows per rank and communication" python3 - runs/g3/metrics.json runs/g0/metrics.json <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1])); s = json.load(open(sys.argv[2]))
+d = m["distributed"]
+assert d["ranks"] == 3, d
+assert len(d["train_rows_per_rank"]) == 3 and sum(d["train_rows_per_rank"]) == m["data"]["train"], d
+assert min(d["train_rows_per_rank"]) > 0, d
+assert d["bytes_communicated"] > 0 and d["collectives"] > 0 and d["seconds_communicating"] >= 0, d
+assert "distributed" not in s
+for k in ("rows_read", "rows_after_undersampling", "train", "validation", "test", "class_counts_after"):
+    assert m["data"][k] == s["data"][k], (k, m["data"][k], s["data"][k])
+assert m["data"]["rows_read"] == 4000
+PY
+check "only rank 0 wrote: no stray files, other ranks' log lines carry their rank" bash -c \
+    "${MPIRUN[*]} -np 2 '$ASTROTRAIN' --config g.ini --set run.name=g2log --force 2>err.txt >/dev/null && grep -q '^\[rank 1\] loading' err.txt && ! grep -q '^\[rank 0\]' err.txt && test \$(ls runs | wc -l) -eq 5"
+# gzip: every rank reads the whole file and keeps its share; same split as one process.
+gzip -c small.csv > small.csv.gz
+ok "boosting from gzip, -np 2" "${MPIRUN[@]}" -np 2 "$ASTROTRAIN" --config g.ini --quiet --set run.name=gz \
+    --set data.path="$TMP/small.csv.gz"
+check "gzip input: the same split and predictions" bash -c "cmp runs/g0/split.csv runs/gz/split.csv && cmp runs/g0/predictions.csv runs/gz/predictions.csv"
+# Byte ranges with comment lines and CRLF line ends: the same rows as one process.
+{ echo "# a comment"; head -n 1 small.csv; tail -n +2 small.csv | awk 'NR % 500 == 0 { print "# note" } { print }'; } \
+    | sed 's/$/\r/' > crlf.csv
+ok "CRLF with comments, one process" "$ASTROTRAIN" --config g.ini --quiet --set run.name=c0 --set data.path="$TMP/crlf.csv" --set data.comments=true
+ok "CRLF with comments, -np 3" "${MPIRUN[@]}" -np 3 "$ASTROTRAIN" --config g.ini --quiet --set run.name=c3 \
+    --set data.path="$TMP/crlf.csv" --set data.comments=true
+check "CRLF with comments: same split and predictions across 3 ranks" bash -c "cmp runs/c0/split.csv runs/c3/split.csv && cmp runs/c0/predictions.csv runs/c3/predictions.csv"
+# The forest by trees: every rank gathers the training part and grows a block of the trees;
+# the same forest (out-of-bag accuracy included) as one process.
+sed -e 's/gradient_boosting/random_forest/' -e '/^n_rounds/d' -e '/^max_depth/d' -e '/^early/d' -e 's/^name = g/name = rf/' g.ini > rf.ini
+sed -i 's/^type = random_forest/&\nn_trees = 24/' rf.ini
+ok "forest, one process" "$ASTROTRAIN" --config rf.ini --quiet --set run.name=rf0
+for np in 2 3; do
+    ok "forest, mpirun -np $np" "${MPIRUN[@]}" -np $np "$ASTROTRAIN" --config rf.ini --quiet --set run.name=rf$np
+    check "forest -np $np: predictions and model arrays are the single process's" bash -c \
+        "cmp runs/rf0/predictions.csv runs/rf$np/predictions.csv && diff <(h5dump -m %.17g -g /model runs/rf0/model.h5 | tail -n +2) <(h5dump -m %.17g -g /model runs/rf$np/model.h5 | tail -n +2)"
+    check "forest -np $np: the same out-of-bag accuracy and importances" python3 -c "
+import json; a = json.load(open('runs/rf0/metrics.json')); b = json.load(open('runs/rf$np/metrics.json'))
+assert a['model_info']['oob_accuracy'] == b['model_info']['oob_accuracy'], (a['model_info'], b['model_info'])
+assert a['feature_importances'] == b['feature_importances'], (a['feature_importances'], b['feature_importances'])"
+done
+# Distributed predict: each rank streams its share; one file in input order, equal to one
+# process's; gzip read by every rank; --output-parts leaves one file per rank.
+zcat "$SAMPLE" > big.csv
+ok "predict, one process" "$ASTROTRAIN" predict --model runs/g0/model.h5 --input big.csv --output p0.csv --quiet
+for np in 2 3; do
+    ok "predict, -np $np" "${MPIRUN[@]}" -np $np "$ASTROTRAIN" predict --model runs/g0/model.h5 --input big.csv --output p$np.csv --quiet
+    check "predict -np $np: the single process's file" cmp p0.csv p$np.csv
+done
+ok "predict gzip, -np 3" "${MPIRUN[@]}" -np 3 "$ASTROTRAIN" predict --model runs/g0/model.h5 --input "$SAMPLE" --output pgz.csv --quiet
+check "predict gzip -np 3: the single process's file" cmp p0.csv pgz.csv
+check "predict -np 3: the totals are the whole input's" bash -c \
+    "${MPIRUN[*]} -np 3 '$ASTROTRAIN' predict --model runs/g0/model.h5 --input big.csv --output pt.csv 2>&1 | grep -q '^predicted 9999 of 10000 rows (1 skipped'"
+ok "predict --output-parts, -np 3" "${MPIRUN[@]}" -np 3 "$ASTROTRAIN" predict --model runs/g0/model.h5 --input big.csv --output parts.csv --output-parts --quiet
+check "--output-parts: three parts that join to the single process's file, no joined file" bash -c \
+    "test ! -e parts.csv && (cat parts.csv.part0000; tail -n +2 parts.csv.part0001; tail -n +2 parts.csv.part0002) | cmp - p0.csv"
+check "no part files left by a joined predict" bash -c "! ls | grep -q 'tmp.part'"
+fails "predict -np 2: a missing input is one error" 5 "nothere.csv" \
+    "${MPIRUN[@]}" -np 2 "$ASTROTRAIN" predict --model runs/g0/model.h5 --input nothere.csv --output x.csv --quiet
+# PCA: the mean and covariance sums summed across ranks; the same components within rounding.
+cat > pca.ini <<INI
+[run]
+name = pca
+seed = 7
+output_dir = $TMP/runs
+[data]
+path = $TMP/small.csv
+[normalise]
+method = standard
+[model]
+type = pca
+n_components = 3
+[plots]
+enabled = false
+INI
+ok "pca, one process" "$ASTROTRAIN" --config pca.ini --quiet --set run.name=pca0
+ok "pca, -np 3" "${MPIRUN[@]}" -np 3 "$ASTROTRAIN" --config pca.ini --quiet --set run.name=pca3
+check "pca -np 3: the same explained variance (1e-12) and coordinates (1e-9) as one process" python3 - <<'PY'
+import csv, json
+a = json.load(open("runs/pca0/metrics.json"))["model_info"]; b = json.load(open("runs/pca3/metrics.json"))["model_info"]
+for x, y in zip(a["explained_variance"], b["explained_variance"]):
+    assert abs(x - y) <= 1e-12 * abs(x), (x, y)
+A = list(csv.reader(open("runs/pca0/transformed.csv"))); B = list(csv.reader(open("runs/pca3/transformed.csv")))
+assert A[0] == B[0] and len(A) == len(B) > 100, (len(A), len(B))
+for r, s in zip(A[1:], B[1:]):
+    assert r[:2] == s[:2], (r, s)
+    for x, y in zip(r[2:], s[2:]):
+        assert abs(float(x) - float(y)) <= 1e-9 * max(1.0, abs(float(x))), (r, s)
+PY
+# The MLP: data-parallel SGD, one gradient allreduce per step. The same model for the same
+# ranks x threads; within seed noise of one process.
+sed -e 's/gradient_boosting/mlp/' -e '/^n_rounds/d' -e '/^max_depth/d' -e '/^early/d' -e 's/^name = g/name = mlp/' g.ini > mlp.ini
+sed -i 's/^type = mlp/&\nepochs = 15/' mlp.ini
+ok "mlp, one process" "$ASTROTRAIN" --config mlp.ini --quiet --set run.name=mlp0 --threads 1
+ok "mlp, -np 2" "${MPIRUN[@]}" -np 2 "$ASTROTRAIN" --config mlp.ini --quiet --set run.name=mlp2 --threads 1
+ok "mlp, -np 2 again" "${MPIRUN[@]}" -np 2 "$ASTROTRAIN" --config mlp.ini --quiet --set run.name=mlp2b --threads 1
+check "mlp -np 2: the same model for the same ranks x threads" cmp runs/mlp2/predictions.csv runs/mlp2b/predictions.csv
+check "mlp -np 2: test accuracy within 0.03 of one process's" python3 -c "
+import json; a = json.load(open('runs/mlp0/metrics.json'))['test']['accuracy']; b = json.load(open('runs/mlp2/metrics.json'))['test']['accuracy']
+assert abs(a - b) <= 0.03 and b > 0.85, (a, b)"
+# The ensemble: members trained across ranks (forest by trees, boosting by rows), the weight
+# search on the validation part, which every rank holds whole: the single process's blend.
+cat > ens.ini <<INI
+[run]
+name = ens
+seed = 7
+output_dir = $TMP/runs
+[data]
+path = $TMP/small.csv
+[normalise]
+method = standard
+[model]
+type = ensemble
+n_trials = 200
+[member.rf]
+type = random_forest
+n_trees = 16
+[member.gb]
+type = gradient_boosting
+n_rounds = 10
+max_depth = 3
+[plots]
+enabled = false
+INI
+ok "ensemble, one process" "$ASTROTRAIN" --config ens.ini --quiet --set run.name=ens0
+ok "ensemble, -np 3" "${MPIRUN[@]}" -np 3 "$ASTROTRAIN" --config ens.ini --quiet --set run.name=ens3
+check "ensemble -np 3: the same weights, members and predictions as one process" bash -c \
+    "cmp runs/ens0/predictions.csv runs/ens3/predictions.csv && cmp runs/ens0/members/rf/predictions.csv runs/ens3/members/rf/predictions.csv && cmp runs/ens0/members/gb/predictions.csv runs/ens3/members/gb/predictions.csv && python3 -c \"import json; a = json.load(open('runs/ens0/metrics.json'))['model_info']; b = json.load(open('runs/ens3/metrics.json'))['model_info']; assert a['weights'] == b['weights'], (a, b)\""
+fails "experiment under mpirun -np 2 is refused clearly" 2 "experiment does not run across MPI ranks yet" \
+    "${MPIRUN[@]}" -np 2 "$ASTROTRAIN" experiment nothere.ini
+ok "transform, one process" "$ASTROTRAIN" transform --model runs/pca0/model.h5 --input big.csv --output t0.csv
+ok "transform, -np 3" "${MPIRUN[@]}" -np 3 "$ASTROTRAIN" transform --model runs/pca0/model.h5 --input big.csv --output t3.csv
+check "transform -np 3: the single process's file" cmp t0.csv t3.csv
+# A family that does not train across ranks yet: one clear error from every rank, no hang.
+sed -e 's/gradient_boosting/gmm/' -e '/^n_rounds/d' -e '/^max_depth/d' -e '/^early/d' -e 's/^name = g/name = gmm/' g.ini > gmm.ini
+fails "the GMM across ranks is refused clearly" 3 "does not train across MPI ranks yet" \
+    "${MPIRUN[@]}" -np 2 "$ASTROTRAIN" --config gmm.ini --quiet
+check "the refused run left no model" test ! -e runs/gmm/model.h5
+# A bad shard on one rank (a cell that is not a number in the second half): one error, no hang.
+awk -F, 'NR == 3500 { $4 = "oops" } { print }' OFS=, small.csv > bad.csv
+fails "a bad cell on rank 1 stops all ranks with one error" 4 "rank 1: " \
+    timeout 30 mpirun --allow-run-as-root --oversubscribe --bind-to none -np 2 "$ASTROTRAIN" --config g.ini --quiet --set run.name=bad --set data.path="$TMP/bad.csv" --set data.missing=error
+cat > long.ini <<INI
+[run]
+name = long
+output_dir = $TMP/runs
+[data]
+path = $TMP/small.csv
+[model]
+type = gradient_boosting
+n_rounds = 100000
+max_depth = 3
+[plots]
+enabled = false
+INI
+# SIGINT to mpirun: every rank stops at the same round with the one "interrupted" error.
+timeout 60 mpirun --allow-run-as-root --oversubscribe --bind-to none -np 2 "$ASTROTRAIN" --config long.ini \
+    --set run.name=sigint > sigint.out 2>&1 &
+MPIPID=$!
+for _ in $(seq 1 600); do grep -q "fit gradient_boosting" sigint.out 2>/dev/null && break; sleep 0.1; done
+kill -INT $MPIPID
+wait $MPIPID; rc=$?
+check "SIGINT to mpirun: stopped (rc $rc), not by the timeout" test "$rc" -ne 0 -a "$rc" -ne 124
+check "SIGINT to mpirun: one agreed 'interrupted' error on rank 0, log.txt kept, no model" bash -c \
+    "grep -Eq '^astrotrain: rank 0: (gradient boosting interrupted at round|stopped after)' sigint.out && test \$(grep -c '^astrotrain: ' sigint.out) -eq 1 && test -s runs/sigint/log.txt && test ! -e runs/sigint/model.h5"
+# A rank killed mid-training: mpirun stops the others; no hang (timeout would say 124).
+timeout 60 mpirun --allow-run-as-root --oversubscribe --bind-to none -np 2 "$ASTROTRAIN" --config long.ini --quiet \
+    > kill.out 2>&1 &
+MPIPID=$!
+victim=""
+for _ in $(seq 1 100); do
+    for e in /proc/[0-9]*/environ; do   # rank 1 of this job (no pgrep: procps may be absent)
+        p=${e#/proc/}; p=${p%/environ}
+        { tr '\0' ' ' < "/proc/$p/cmdline"; } 2>/dev/null | grep -q "config long.ini" || continue
+        if { tr '\0' '\n' < "$e"; } 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=1"; then victim=$p; fi
+    done
+    [ -n "$victim" ] && grep -q "fitting" runs/long/log.txt.tmp.* 2>/dev/null && break
+    sleep 0.1
+done
+sleep 1
+check "killed rank: rank 1 found mid-training" test -n "$victim"
+[ -n "$victim" ] && kill -9 "$victim"
+wait $MPIPID; rc=$?
+check "killed rank: the job ends with an error, not a hang (rc $rc)" test "$rc" -ne 0 -a "$rc" -ne 124
+check "killed rank: no model written" test ! -e runs/long/model.h5
+done_tests
