@@ -30,6 +30,9 @@
 #define LLVMFuzzerTestOneInput fuzz_galaxy10_one
 #include "../fuzz/fuzz_galaxy10.c"
 #undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_safetensors_one
+#include "../fuzz/fuzz_safetensors.c"
+#undef LLVMFuzzerTestOneInput
 
 typedef int (*target_fn)(const uint8_t *, size_t);
 
@@ -75,6 +78,7 @@ static void test_csv_gz_corpus(void) { CHECK(replay("csv_gz", fuzz_csv_gz_one) >
 static void test_model_corpus(void) { CHECK(replay("model", fuzz_model_one) >= 6); }
 static void test_image_corpus(void) { CHECK(replay("image", fuzz_image_one) >= 6); }
 static void test_galaxy10_corpus(void) { CHECK(replay("galaxy10", fuzz_galaxy10_one) >= 5); }
+static void test_safetensors_corpus(void) { CHECK(replay("safetensors", fuzz_safetensors_one) >= 7); }
 
 int main(void) {
     RUN(test_config_corpus);
@@ -83,5 +87,6 @@ int main(void) {
     RUN(test_model_corpus);
     RUN(test_image_corpus);
     RUN(test_galaxy10_corpus);
+    RUN(test_safetensors_corpus);
     return harness_done();
 }

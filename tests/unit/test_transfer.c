@@ -90,11 +90,15 @@ static void test_safetensors_hostile(void) {
     expect_bad(buf, 30, "truncated safetensors file");
     /* data cut short: offsets past the end */
     expect_bad(buf, n - 2, "outside the 2 bytes of data");
+    /* cut inside the header's last 8 bytes */
+    expect_bad(buf, n - 4 - 5, "truncated safetensors file");
     n = make_st(buf, "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
                      "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}", z, 12);
     expect_bad(buf, n, "overlap");
     n = make_st(buf, "{\"a\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}", z, 8);
     expect_bad(buf, n, "need 12 bytes");
+    n = make_st(buf, "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,8]}}", z, 8);
+    expect_bad(buf, n, "need 4 bytes, data_offsets give 8");
     n = make_st(buf, "{\"a\":{\"dtype\":\"Q7\",\"shape\":[1],\"data_offsets\":[0,1]}}", z, 1);
     expect_bad(buf, n, "unknown dtype");
     n = make_st(buf, "{\"a\":{\"dtype\":\"F32\",\"shape\":[-1],\"data_offsets\":[0,4]}}", z, 4);
