@@ -193,15 +193,18 @@ static at_cnn *config_net(const char *name, size_t k, const char *init) {
     return n;
 }
 
-static void test_resnet18_matches_pytorch(void) {
+/* torchvision's parameter counts (11,689,512 and 25,557,032 with 1000 classes) with a
+ * 5-class head: minus 512 * 995 + 995 and 2048 * 995 + 995. */
+static void resnet_matches_pytorch(const char *arch, size_t params) {
     const char *py = torch_python();
     if (!py) SKIP("python3-torch / python3-torchvision not installed");
     char cmd[1024];
     const char *root = getenv("AT_ROOT");
-    snprintf(cmd, sizeof cmd, "%s %s/tests/unit/torch_resnet.py %s resnet18 5", py, root && *root ? root : ".", tmpdir);
+    snprintf(cmd, sizeof cmd, "%s %s/tests/unit/torch_resnet.py %s %s 5", py, root && *root ? root : ".", tmpdir, arch);
     CHECK(system(cmd) == 0);
-    at_cnn *net = config_net("resnet18", 5, tmp_path("weights.safetensors"));
+    at_cnn *net = config_net(arch, 5, tmp_path("weights.safetensors"));
     if (!net) return;
+    CHECK(net->nn.np == params);
     at_error err = {0};
     CHECK_OK(cnn_init_from_file(net, NULL, &err), &err);
     size_t n = 0;
@@ -217,7 +220,7 @@ static void test_resnet18_matches_pytorch(void) {
             if (fabs(want[j]) > mx) mx = fabs(want[j]);
             if (fabs(got[j] - want[j]) > diff) diff = fabs(got[j] - want[j]);
         }
-        fprintf(stderr, "  resnet18 vs PyTorch: max |logit| %.4g, max difference %.3g (relative %.3g)\n", mx, diff,
+        fprintf(stderr, "  %s vs PyTorch: max |logit| %.4g, max difference %.3g (relative %.3g)\n", arch, mx, diff,
                 diff / mx);
         CHECK(mx > 0.1);
         CHECK(diff <= 1e-4 * mx);
@@ -226,6 +229,9 @@ static void test_resnet18_matches_pytorch(void) {
     free(x), free(want);
     at_cnn_free(net);
 }
+
+static void test_resnet18_matches_pytorch(void) { resnet_matches_pytorch("resnet18", 11689512 - 512 * 995 - 995); }
+static void test_resnet50_matches_pytorch(void) { resnet_matches_pytorch("resnet50", 25557032 - 2048 * 995 - 995); }
 
 /* ---- loading into a small network ------------------------------------------------------- */
 
@@ -528,6 +534,7 @@ int main(void) {
     RUN(test_safetensors_hostile);
     RUN(test_torchvision_names);
     RUN(test_resnet18_matches_pytorch);
+    RUN(test_resnet50_matches_pytorch);
     RUN(test_load_errors);
     RUN(test_load_values_and_log);
     RUN(test_rehead_trains);
