@@ -35,7 +35,7 @@ def main():
     os.makedirs(os.path.join(out, "plots"), exist_ok=True)
     with open(os.path.join(out, "report.md"), "w") as f:
         f.write("\n".join(lines))
-    rows = [f"'{c}' " + " ".join("%.6f" % m[k]["test"]["per_class"][c]["f1"] for _, k in arms) for c in classes]
+    rows = [f'"{c}" ' + " ".join("%.6f" % m[k]["test"]["per_class"][c]["f1"] for _, k in arms) for c in classes]
     with open(os.path.join(out, "plots", "class_f1.dat"), "w") as f:
         f.write("# class " + " ".join(k for _, k in arms) + "\n" + "\n".join(rows) + "\n")
     gp = ["set terminal pngcairo size 800,500", "set output 'class_f1.png'",
