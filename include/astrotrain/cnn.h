@@ -45,8 +45,19 @@ typedef struct at_cnn_params {
     double brightness;   /* random brightness factor in [1 - b, 1 + b] */
     int tta;             /* evaluate with D4 test-time augmentation */
     size_t infer_batch;
-    int init;            /* at_cnn_init */
+    int init;            /* at_cnn_init (derived from init_spec when it names a scheme) */
+    /* transfer learning (README "Transfer learning") */
+    char init_spec[64];      /* [net] init: uniform, he, or a weights file (model, checkpoint, .safetensors) */
+    int init_names;          /* at_cnn_init_names: how the file's tensor names map to layer names */
+    int init_strict;         /* a layer without a tensor in the file is an error (else left random) */
+    char freeze[32];         /* "0", a layer count, or a layer name (frozen up to and including it) */
+    int freeze_bn;           /* frozen layers' batch norms keep their running statistics */
+    double lr_decay;         /* learning-rate factor per block going down (1 = none) */
+    size_t unfreeze_after;   /* epochs after which every layer trains (0 = never) */
+    char input_mean[64], input_std[64]; /* per-channel normalisation ("" = fitted on the training images) */
 } at_cnn_params;
+
+typedef enum at_cnn_init_names { AT_INIT_NAMES_NONE = 0, AT_INIT_NAMES_TORCHVISION_RESNET = 1 } at_cnn_init_names;
 
 typedef enum at_cnn_init { AT_INIT_UNIFORM = 0, AT_INIT_HE = 1 } at_cnn_init;
 

@@ -47,4 +47,11 @@ void at_image_grids(const char *plot_dir, const at_images *all, const at_images 
                     const double *P_test, const char *const *class_names, size_t k, char *warning,
                     size_t warning_cap);
 
+/* plots_class_scores.c: per-class precision/recall/F1 bars of one run (class_scores) and
+ * per-class F1 of several models side by side (class_f1, studies). */
+at_status at_class_scores_plot(const char *dir, const at_metrics *m, const char *const *class_names, size_t k,
+                               at_error *err);
+at_status at_class_f1_plot(const char *dir, const char *const *models, const at_metrics *const *m, size_t nm,
+                           const char *const *class_names, size_t k, at_error *err);
+
 #endif

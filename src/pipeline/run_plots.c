@@ -1,5 +1,5 @@
 /* run_plots.c - the figures every run writes: class balance, confusion matrices,
- * feature importances, winning-probability histogram and, for iterative models, the
+ * per-class precision/recall/F1 bars, feature importances, winning-probability histogram and, for iterative models, the
  * learning curve. */
 #include <math.h>
 #include <stdio.h>
@@ -160,6 +160,10 @@ at_status at_run_plots(const char *plot_dir, const at_run_figures *f, int render
     if ((s = class_balance(plot_dir, f, &pl, err))) return s;
     if (f->test && ((s = confusion_plots(plot_dir, f, &pl, err)) || (s = probability_histogram(plot_dir, f, &pl, err))))
         return s;
+    if (f->test && f->test->per_class && f->k) { /* plots_class_scores.c */
+        if ((s = at_class_scores_plot(plot_dir, f->test, f->class_names, f->k, err))) return s;
+        pl.names[pl.n++] = "class_scores";
+    }
     if ((s = importances(plot_dir, f, &pl, err))) return s;
     /* An unsupervised family's history (the GMM's log-likelihood) is drawn by the unsupervised figures. */
     if (!at_model_has(f->model, AT_CAP_UNSUPERVISED) && (s = learning_curve(plot_dir, f, &pl, err))) return s;

@@ -181,6 +181,15 @@ static at_status study_figures(study *s, const char *plot_dir, const char **name
                                  2, vals, err)))
         return st;
     if (nc) names[(*n)++] = "comparison";
+    /* per-class F1 of every classifier side by side (plots_class_scores.c) */
+    const at_metrics *ms[AT_STUDY_MAX_STEPS];
+    size_t nm = 0;
+    for (size_t i = 0; i < s->n_steps; i++)
+        if (s->steps[i].r.classifier && s->steps[i].r.test.per_class) ms[nm++] = &s->steps[i].r.test;
+    if (nm == nc && nm &&
+        (st = at_class_f1_plot(plot_dir, cats, ms, nm, (const char *const *)d->class_names, k, err)))
+        return st;
+    if (nm == nc && nm) names[(*n)++] = "class_f1";
     return AT_OK;
 }
 
@@ -201,6 +210,7 @@ static void step_figures(doc *d, const study_step *step) {
         {"bic", "BIC and AIC against the number of components"},
         {"confusion", "Confusion matrix (test)"},
         {"confusion_normalised", "Confusion matrix, row-normalised (test)"},
+        {"class_scores", "Per-class precision, recall and F1 (test)"},
         {"feature_importances", "Feature importances"},
         {"learning_curve", "Learning curve (loss)"},
         {"learning_curve_accuracy", "Learning curve (accuracy)"},
@@ -329,6 +339,7 @@ static void models_section(doc *d, const study *s) {
     doc_table(d, cells, r, cols);
     free(cells);
     doc_image(d, "plots/comparison.png", "Accuracy and macro-F1 of every model on the test part");
+    doc_image(d, "plots/class_f1.png", "Per-class F1 of every model side by side (e.g. from scratch and fine-tuned)");
     for (size_t i = 0; i < s->n_steps; i++) {
         const study_step *step = &s->steps[i];
         const at_ensemble_result *er = step->r.bundle ? at_ensemble_result_of(step->r.bundle->model) : NULL;

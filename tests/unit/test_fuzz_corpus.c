@@ -36,6 +36,9 @@
 #define LLVMFuzzerTestOneInput fuzz_fits_one
 #include "../fuzz/fuzz_fits.c"
 #undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_safetensors_one
+#include "../fuzz/fuzz_safetensors.c"
+#undef LLVMFuzzerTestOneInput
 
 typedef int (*target_fn)(const uint8_t *, size_t);
 
@@ -83,6 +86,7 @@ static void test_image_corpus(void) { CHECK(replay("image", fuzz_image_one) >= 6
 static void test_galaxy10_corpus(void) { CHECK(replay("galaxy10", fuzz_galaxy10_one) >= 5); }
 static void test_serve_corpus(void) { CHECK(replay("serve", fuzz_serve_one) >= 12); }
 static void test_fits_corpus(void) { CHECK(replay("fits", fuzz_fits_one) >= 7); }
+static void test_safetensors_corpus(void) { CHECK(replay("safetensors", fuzz_safetensors_one) >= 7); }
 
 int main(void) {
     RUN(test_config_corpus);
@@ -93,5 +97,6 @@ int main(void) {
     RUN(test_galaxy10_corpus);
     RUN(test_serve_corpus);
     RUN(test_fits_corpus);
+    RUN(test_safetensors_corpus);
     return harness_done();
 }

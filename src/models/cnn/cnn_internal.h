@@ -24,6 +24,11 @@ struct at_cnn_spec {
     size_t n_layers;
     char *text; /* canonical INI text (saved in model files, re-parsed on load) */
     char source[512]; /* the file it came from, for messages */
+    /* resolved transfer-learning keys (transfer.c): frozen layer count, fixed input
+     * normalisation (has_norm), the weights file of [net] init (NULL: none) */
+    size_t freeze_n;
+    int has_norm;
+    float norm_mean[CNN_MAX_CHANNELS], norm_std[CNN_MAX_CHANNELS];
 };
 
 struct at_cnn {
@@ -36,12 +41,30 @@ struct at_cnn {
     at_history history;
     size_t best_epoch;
     cnn_work *train_work; /* cached workspace for at_cnn_loss_grad */
+    float *lr_scale;      /* per layer (transfer.c), or NULL */
 };
 
 #define CNN_HIST_COLS 6
 
 /* spec.c */
 at_status cnn_spec_copy(const at_cnn_spec *s, at_cnn_spec **out, at_error *err);
+
+/* transfer.c: checks and resolves init, freeze, input_mean/std and layer names after the
+ * shapes are known (errors name the source file and line). */
+at_status cnn_spec_resolve_transfer(at_cnn_spec *s, at_error *err);
+/* The weights file of [net] init, or NULL when init names a scheme (uniform, he). */
+const char *cnn_init_path(const at_cnn_params *p);
+/* The layer's name: its `name`, else "layerN". */
+void cnn_layer_name(const cnn_layer_spec *l, size_t li, char *out, size_t cap);
+/* Freezing and per-block learning rates of the net for epoch (0-based): sets nn.frozen,
+ * nn.frozen_bn, nn.lr_scale (owned by the net). */
+at_status cnn_transfer_apply(at_cnn *net, size_t epoch, at_error *err);
+/* init.c: a torchvision ResNet tensor name as the layer name of configs/resnet*.ini
+ * (bn1 -> conv1.bn, layer1.0.downsample.1 -> layer1.0.downsample.bn); 0 for tensors without
+ * a counterpart (num_batches_tracked) or names too long for out. */
+int cnn_map_torchvision_name(const char *in, char *out, size_t cap);
+/* Loads [net] init's weights into a fresh net, listing every tensor through the progress log. */
+at_status cnn_init_from_file(at_cnn *net, const at_progress *prog, at_error *err);
 
 /* net.c */
 /* Loss of the batch (weighted mean cross-entropy) and every gradient into net->nn.grads,

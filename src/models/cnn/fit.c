@@ -3,6 +3,8 @@
  * it to the trainer; `predict_images` applies the network with its test-time augmentation. */
 #include "models/cnn/fit.h"
 
+#include "models/cnn/cnn_internal.h"
+
 #include <stdlib.h>
 
 at_status at_cnn_fit_images(at_cnn *net, size_t k, const at_fit_input *in, at_error *err) {
@@ -14,8 +16,18 @@ at_status at_cnn_fit_images(at_cnn *net, size_t k, const at_fit_input *in, at_er
         if (!(cw = at_malloc(k ? k : 1, sizeof *cw, err))) return AT_ERR_MEMORY;
         for (size_t c = 0; c < k; c++) cw[c] = (float)in->class_weight[c];
     }
-    at_cnn_fit_standardisation(net, in->train_images); /* deterministic: the same after a resume */
+    /* deterministic: the same after a resume; a fixed input_mean/std (a pretrained
+     * network's normalisation) replaces the fitted one */
+    if (net->spec->has_norm) at_cnn_set_standardisation(net, net->spec->norm_mean, net->spec->norm_std);
+    else at_cnn_fit_standardisation(net, in->train_images);
     at_cnn_log_layers(net, in->progress);
+    if (!in->resume) { /* a resumed run takes every weight from its checkpoint */
+        at_status si = cnn_init_from_file(net, in->progress, err);
+        if (si) {
+            free(cw);
+            return si;
+        }
+    }
     const at_images *valid = in->valid_images && in->valid_images->n ? in->valid_images : NULL;
     at_cnn_train_options to = {in->threads, in->seed, cw, in->checkpoint, in->resume, in->progress};
     at_status s = at_cnn_train(net, in->train_images, valid, &to, err);

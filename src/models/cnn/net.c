@@ -103,6 +103,7 @@ void at_cnn_free(at_cnn *net) {
     free(net->nn.grads);
     free(net->nn.stats);
     free(net->hist);
+    free(net->lr_scale);
     free(net);
 }
 

@@ -25,6 +25,9 @@ typedef at_key net_key;
 #define P_(f) AT_KEY_FIELD(at_cnn_params, f)
 #define S_(f) AT_KEY_FIELD(cnn_layer_spec, f)
 #define ACTS "linear|relu|leaky"
+#define NAME_DOC                                                                                         \
+    "Optional layer name (letters, digits, '.', '_', '-'; unique): weights from [net] init are matched by it " \
+    "(unnamed layers are layerN, N counted from 0), and [net] freeze may name it."
 
 static const net_key keys[] = {
     {"net", "width", T_SIZE, P_(width), "64", 1, 4096, NULL, "Input width in pixels (images are resized to it)."},
@@ -58,9 +61,33 @@ static const net_key keys[] = {
     {"net", "tta", T_BOOL, P_(tta), "false", 0, 0, NULL,
      "Evaluate (validation, test, predict) on the average of the 8 D4 transforms."},
     {"net", "infer_batch", T_SIZE, P_(infer_batch), "256", 1, 65536, NULL, "Images per inference batch."},
-    {"net", "init", T_CHOICE, P_(init), "uniform", 0, 0, "uniform|he",
-     "Initial weights: uniform (U(+-1/sqrt(fan_in)) for weights and biases, PyTorch's default) or he "
-     "(normal, sd sqrt(2/fan_in), zero biases)."},
+    {"net", "init", AT_KEY_STR, P_(init_spec), "uniform", 0, 0, NULL,
+     "Initial weights: uniform (U(+-1/sqrt(fan_in)) for weights and biases, PyTorch's default), he "
+     "(normal, sd sqrt(2/fan_in), zero biases), or the path of a weights file to start from: an astrotrain "
+     "model or checkpoint (.h5) or PyTorch weights (.safetensors); layers are matched by name (the layer's "
+     "`name`, else its position `layerN`), every weight loaded, skipped or left random is listed in log.txt."},
+    {"net", "init_names", T_CHOICE, P_(init_names), "none", 0, 0, "none|torchvision_resnet",
+     "How the file's tensor names map to layer names: none (astrotrain's: NAME.weight, NAME.bias, "
+     "NAME.bn.weight/bias/running_mean/running_var) or torchvision_resnet (conv1, bn1, layerX.Y.convZ/bnZ, "
+     "layerX.Y.downsample.0/1, fc: see README)."},
+    {"net", "init_strict", T_BOOL, P_(init_strict), "true", 0, 0, NULL,
+     "A layer with weights that the file lacks is an error (false: it is left random and listed). The last "
+     "[dense] is always re-headed (fresh weights) when its class count differs from the file's."},
+    {"net", "freeze", AT_KEY_STR, P_(freeze), "0", 0, 0, NULL,
+     "Layers kept fixed while training: a count (the first N layers) or a layer name (every layer up to and "
+     "including it). Frozen layers get no update and no backward pass."},
+    {"net", "freeze_bn", T_BOOL, P_(freeze_bn), "false", 0, 0, NULL,
+     "Frozen layers' batch norms normalise with their running statistics and do not update them."},
+    {"net", "lr_decay", T_REAL, P_(lr_decay), "1", 0, 1, NULL,
+     "Learning-rate factor per block going down from the head (Zoobot: 0.75): a block ends at each [shortcut] "
+     "(without shortcuts, each conv/dense layer is a block); 1 = the same rate everywhere."},
+    {"net", "unfreeze_after", T_SIZE, P_(unfreeze_after), "0", 0, 1e6, NULL,
+     "Epochs after which the frozen layers train too (0 = never)."},
+    {"net", "input_mean", AT_KEY_STR, P_(input_mean), "", 0, 0, NULL,
+     "Per-channel input mean on the 0..1 scale, comma-separated (ImageNet: 0.485,0.456,0.406); stored in the "
+     "model file, applied by predict and serve. Empty: fitted on the training images."},
+    {"net", "input_std", AT_KEY_STR, P_(input_std), "", 0, 0, NULL,
+     "Per-channel input standard deviation, comma-separated (ImageNet: 0.229,0.224,0.225); with input_mean."},
 
     {"conv", "filters", T_INT, S_(filters), NULL, 1, 65536, NULL, "Output channels (required)."},
     {"conv", "size", T_INT, S_(size), "3", 1, 31, NULL, "Kernel size (square)."},
@@ -69,6 +96,17 @@ static const net_key keys[] = {
     {"conv", "activation", T_CHOICE, S_(act), "relu", 0, 0, ACTS, "linear, relu or leaky (slope 0.1)."},
     {"conv", "batch_normalize", T_BOOL, S_(bn), "false", 0, 0, NULL,
      "Batch normalisation before the activation (replaces the bias)."},
+    {"conv", "input", T_INT, S_(input), "-1", -1000, -1, NULL,
+     "The layer it reads, counted back from this one (-1: the previous layer); a projection shortcut reads the "
+     "block's input (e.g. input = -3) and a [shortcut] then adds the block's output to it."},
+    {"conv", "name", AT_KEY_STR, S_(name), "", 0, 0, NULL, NAME_DOC},
+    {"maxpool", "pad", T_INT, S_(pad), "0", 0, 32, NULL, "Padding on each side (never chosen as the maximum); smaller than size."},
+    {"maxpool", "name", AT_KEY_STR, S_(name), "", 0, 0, NULL, NAME_DOC},
+    {"avgpool", "name", AT_KEY_STR, S_(name), "", 0, 0, NULL, NAME_DOC},
+    {"dense", "name", AT_KEY_STR, S_(name), "", 0, 0, NULL, NAME_DOC},
+    {"dropout", "name", AT_KEY_STR, S_(name), "", 0, 0, NULL, NAME_DOC},
+    {"shortcut", "name", AT_KEY_STR, S_(name), "", 0, 0, NULL, NAME_DOC},
+    {"softmax", "name", AT_KEY_STR, S_(name), "", 0, 0, NULL, NAME_DOC},
     {"maxpool", "size", T_INT, S_(size), "2", 1, 64, NULL, "Window size."},
     {"maxpool", "stride", T_INT, S_(stride), "0", 0, 64, NULL, "Stride; 0 = size."},
     {"dense", "units", T_INT, S_(units), NULL, 1, 1 << 20, NULL,
@@ -144,6 +182,14 @@ static at_status infer_shapes(at_cnn_spec *s, const char *source, at_error *err)
     for (size_t i = 0; i < s->n_layers; i++) {
         cnn_layer_spec *l = &s->layers[i];
         where_of(where, sizeof where, source, l->line);
+        if (l->kind == L_CONV && l->input < -1) {
+            long src = (long)i + l->input;
+            if (src < -1)
+                return at_fail(err, AT_ERR_CONFIG, "%s[conv] input = %d reaches before the network's input (this is layer %zu)",
+                               where, l->input, i);
+            if (src >= 0) h = s->layers[src].out_h, w = s->layers[src].out_w, c = s->layers[src].out_c;
+            else h = s->p.height, w = s->p.width, c = s->p.channels;
+        }
         l->in_h = h, l->in_w = w, l->in_c = c;
         switch (l->kind) {
         case L_CONV: {
@@ -162,11 +208,14 @@ static at_status infer_shapes(at_cnn_spec *s, const char *source, at_error *err)
         }
         case L_MAXPOOL: {
             if (l->stride == 0) l->stride = l->size;
-            if ((size_t)l->size > h || (size_t)l->size > w)
+            if (l->pad >= l->size)
+                return at_fail(err, AT_ERR_CONFIG, "%s[maxpool] pad %d must be smaller than size %d", where, l->pad,
+                               l->size);
+            if ((size_t)l->size > h + 2 * (size_t)l->pad || (size_t)l->size > w + 2 * (size_t)l->pad)
                 return at_fail(err, AT_ERR_CONFIG, "%s[maxpool] impossible shape: window %d is larger than the %zux%zu input",
                                where, l->size, h, w);
-            h = (h - (size_t)l->size) / (size_t)l->stride + 1;
-            w = (w - (size_t)l->size) / (size_t)l->stride + 1;
+            h = (h + 2 * (size_t)l->pad - (size_t)l->size) / (size_t)l->stride + 1;
+            w = (w + 2 * (size_t)l->pad - (size_t)l->size) / (size_t)l->stride + 1;
             break;
         }
         case L_AVGPOOL: h = w = 1; break;
@@ -212,6 +261,7 @@ static void section_text(at_strbuf *b, const char *section, const void *base) {
         if (strcmp(keys[i].section, section) != 0) continue;
         char v[64];
         format_key(base, &keys[i], v, sizeof v);
+        if (keys[i].type == AT_KEY_STR && !v[0] && strcmp(section, "net") != 0) continue; /* no name */
         at_strbuf_printf(b, "%s = %s\n", keys[i].name, v);
     }
 }
@@ -326,6 +376,7 @@ at_status at_cnn_spec_parse(const at_net_record *rec, size_t n, const char *sour
     if (!st && !have_net)
         st = at_fail(err, AT_ERR_CONFIG, "%s: an image experiment needs a [net] section", source[0] ? source : "config");
     if (!st) st = infer_shapes(s, source, err);
+    if (!st) st = cnn_spec_resolve_transfer(s, err); /* transfer.c */
     if (!st && !(s->text = canonical_text(s))) st = at_fail(err, AT_ERR_MEMORY, "out of memory");
     if (st) {
         at_cnn_spec_free(s);

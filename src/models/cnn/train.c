@@ -256,6 +256,7 @@ at_status at_cnn_train(at_cnn *net, const at_images *train, const at_images *val
     }
     const nn_opt_conf oc = cnn_opt_conf(q);
     for (; t.epoch < q->epochs && !t.stopped_early; t.epoch++) {
+        if ((s = cnn_transfer_apply(net, t.epoch, err))) goto done; /* freezing, per-block rates */
         if (t.batch == 0) {
             t.epoch_seed = at_rng_u64(&t.master);
             t.loss_sum = t.weight_sum = 0;

@@ -234,10 +234,47 @@ static void cpu_bn_backward(float *d, float *xh, const float *z, size_t M, size_
         }
 }
 
+/* Max pooling with padding: window positions outside the image are skipped (PyTorch pads
+ * with -inf); every window holds at least one pixel since pad < size. */
+static void maxpool_padded(const nn_geom *g, const float *in, size_t n, float *out, int32_t *am, int threads) {
+    const long H = (long)g->in_h, W = (long)g->in_w, S = g->size, st = g->stride, pad = g->pad;
+    const size_t C = g->in_c, OH = g->out_h, OW = g->out_w;
+#pragma omp parallel for schedule(static) num_threads(threads)
+    for (size_t io = 0; io < n * OH; io++) {
+        size_t img = io / OH, oh = io % OH;
+        const float *x = in + img * (size_t)(H * W) * C;
+        for (size_t ow = 0; ow < OW; ow++) {
+            float *y = out + ((img * OH + oh) * OW + ow) * C;
+            int32_t *a = am ? am + ((img * OH + oh) * OW + ow) * C : NULL;
+            for (size_t c = 0; c < C; c++) y[c] = -INFINITY;
+            int first = 1;
+            for (long kh = 0; kh < S; kh++) {
+                long ih = (long)oh * st - pad + kh;
+                if (ih < 0 || ih >= H) continue;
+                for (long kw = 0; kw < S; kw++) {
+                    long iw = (long)ow * st - pad + kw;
+                    if (iw < 0 || iw >= W) continue;
+                    size_t p = (size_t)(ih * W + iw) * C;
+                    for (size_t c = 0; c < C; c++)
+                        if (first || x[p + c] > y[c]) {
+                            y[c] = x[p + c];
+                            if (a) a[c] = (int32_t)(p + c);
+                        }
+                    first = 0;
+                }
+            }
+        }
+    }
+}
+
 static void cpu_maxpool_forward(const nn_geom *g, const float *in, size_t n, float *out, int32_t *am,
                                 int threads) {
     const size_t H = g->in_h, W = g->in_w, C = g->in_c, OH = g->out_h, OW = g->out_w, S = (size_t)g->size,
                  st = (size_t)g->stride;
+    if (g->pad > 0) {
+        maxpool_padded(g, in, n, out, am, threads);
+        return;
+    }
     (void)H;
 #pragma omp parallel for schedule(static) num_threads(threads)
     for (size_t io = 0; io < n * OH; io++) {

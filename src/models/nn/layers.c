@@ -33,7 +33,9 @@ static void conv_forward(const nn_net *net, const nn_layer *l, size_t li, nn_wor
     const size_t hw = l->s.out_h * l->s.out_w, C = l->s.out_c, K = l->K, g = l->chunk_imgs;
     const size_t nch = (n + g - 1) / g;
     const float *W = net->params + l->w_off;
-    const int bn = l->s.bn, training = w->training, direct = conv_is_direct(l);
+    /* a frozen layer with frozen batch norm normalises with its running statistics */
+    const int frozen_bn = li < net->frozen && net->frozen_bn;
+    const int bn = l->s.bn, training = w->training && !frozen_bn, direct = conv_is_direct(l);
     float *dst_all = bn && training ? w->z[li] : w->out[li];
     const float *bias = bn ? NULL : net->params + l->b_off;
     float *sc = NULL, *sh = NULL;

@@ -92,8 +92,11 @@ at_status nn_work_new(const nn_net *net, size_t n_max, int threads, int training
     w->shared = at_calloc(L ? L : 1, 1, err);
     if (!w->out || !w->delta || !w->z || !w->bn_mean || !w->bn_invstd || !w->argmax || !w->mask || !w->shared)
         goto oom;
-    for (size_t li = 0; li < L; li++)
+    for (size_t li = 0; li < L; li++) {
         if (net->L[li].s.kind == L_SHORTCUT) w->shared[(size_t)((long)li + net->L[li].s.from)] = 1;
+        long src = nn_layer_source(net, li);
+        if (src >= 0 && (size_t)src + 1 != li) w->shared[src] = 1, w->shared[li - 1] = 1; /* read twice / not by li */
+    }
     size_t col_max = 1, part_max = 1, max_c = 1, max_out = 1;
     for (size_t li = 0; li < L; li++) {
         const nn_layer *l = &net->L[li];
@@ -139,8 +142,19 @@ oom:
 
 /* ---- passes ------------------------------------------------------------------------------- */
 
+long nn_layer_source(const nn_net *net, size_t li) {
+    const nn_layer_spec *s = &net->L[li].s;
+    long rel = s->kind == L_CONV && s->input < -1 ? s->input : -1;
+    return (long)li + rel;
+}
+
+static const float *layer_in(const nn_net *net, const nn_work *w, const float *x, size_t li) {
+    long src = nn_layer_source(net, li);
+    return src < 0 ? x : w->out[src];
+}
+
 void nn_forward(nn_net *net, nn_work *w, const float *x, size_t n) {
-    for (size_t li = 0; li < net->nl; li++) nn_layer_forward(net, li, w, li ? w->out[li - 1] : x, n);
+    for (size_t li = 0; li < net->nl; li++) nn_layer_forward(net, li, w, layer_in(net, w, x, li), n);
 }
 
 double nn_xent(const nn_net *net, nn_work *w, const int32_t *y, const float *sw, const float *cw, size_t n,
@@ -173,7 +187,12 @@ void nn_backward(nn_net *net, nn_work *w, const float *x, size_t n) {
     size_t L = net->nl;
     for (size_t li = 0; li + 1 < L; li++)
         if (w->shared[li]) memset(w->delta[li], 0, n * net->L[li].out_size * sizeof(float));
-    for (size_t li = L - 1; li-- > 0;)
-        nn_layer_backward(net, li, w, li ? w->out[li - 1] : x, li ? w->delta[li - 1] : NULL, n,
-                          li ? w->shared[li - 1] : 0);
+    /* layers below net->frozen are not trained: the pass stops at the first trained one,
+     * which passes no gradient further down */
+    for (size_t li = L - 1; li-- > net->frozen;) {
+        long src = nn_layer_source(net, li);
+        int below = src >= 0 && (size_t)src >= net->frozen;
+        nn_layer_backward(net, li, w, layer_in(net, w, x, li), below ? w->delta[src] : NULL, n,
+                          below ? w->shared[src] : 0);
+    }
 }

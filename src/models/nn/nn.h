@@ -27,6 +27,8 @@ typedef struct nn_layer_spec {
     int units;                               /* dense */
     double rate;                             /* dropout */
     int from;                                /* shortcut: relative index (< 0) */
+    int input;                               /* conv: the layer it reads, relative (-1 = the previous one) */
+    char name[32];                           /* optional layer name (weights are matched by it) */
     size_t in_h, in_w, in_c, out_h, out_w, out_c;
 } nn_layer_spec;
 
@@ -54,7 +56,18 @@ typedef struct nn_net {
     size_t ns;
     int grad_check; /* dropout off, batch norm on batch statistics */
     const at_nn_backend *be;
+    /* Fine-tuning (transfer.c of the CNN sets them; zero = everything trains):
+     * layers [0, frozen) are not updated and get no backward pass; with frozen_bn their
+     * batch norms use the running statistics while training (and leave them unchanged);
+     * lr_scale (nl values, or NULL = 1) multiplies the learning rate of each layer. */
+    size_t frozen;
+    int frozen_bn;
+    const float *lr_scale;
 } nn_net;
+
+/* The input of layer li: the index of the layer whose output it reads, or -1 for the
+ * network's input (a [conv] may read an earlier layer than the previous one: input = -N). */
+long nn_layer_source(const nn_net *net, size_t li);
 
 /* Sizes of layer li from its spec: in/out sizes, K, geometry and chunking. Does not place
  * parameters. */

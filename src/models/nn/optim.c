@@ -44,12 +44,18 @@ static nn_update constants(const nn_opt_conf *c, int64_t step, double lr, double
 
 void nn_optim_step(const nn_net *net, const nn_opt_conf *c, nn_optim *o, const float *g, double lr) {
     o->t++;
-    const nn_update dw = constants(c, o->t, lr, c->weight_decay), d0 = constants(c, o->t, lr, 0.0);
+    nn_update dw = constants(c, o->t, lr, c->weight_decay), d0 = constants(c, o->t, lr, 0.0);
     void (*update)(const nn_update *, float *, const float *, float *, float *, size_t) = net->be->update;
     float *w = net->params;
-    for (size_t li = 0; li < net->nl; li++) {
+    double scale_now = 1.0;
+    for (size_t li = net->frozen; li < net->nl; li++) { /* frozen layers: no update, no decay */
         const nn_layer *l = &net->L[li];
         if (!l->w_n) continue;
+        double scale = net->lr_scale ? net->lr_scale[li] : 1.0;
+        if (scale != scale_now) { /* per-layer learning rate (lr_decay) */
+            dw = constants(c, o->t, lr * scale, c->weight_decay), d0 = constants(c, o->t, lr * scale, 0.0);
+            scale_now = scale;
+        }
         update(&dw, w + l->w_off, g + l->w_off, o->m + l->w_off, o->v + l->w_off, l->w_n);
         if (l->s.kind == L_CONV && l->s.bn)
             update(&d0, w + l->g_off, g + l->g_off, o->m + l->g_off, o->v + l->g_off, l->s.out_c);
