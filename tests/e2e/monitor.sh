@@ -114,6 +114,19 @@ assert not re.search(r'(src|href)="(http|file|/)', h), "an external reference"
 if shutil.which("gnuplot"): assert h.count("data:image/png;base64,") >= 4 + 6, h.count("data:image/png")
 PY
 ok "--report rewrites the report alone" "$ASTROTRAIN" monitor --history "$H" --report --quiet
+# The prediction server serves this report at /monitor and its page links to it.
+"$ASTROTRAIN" serve --model "$M" --history "$H" --port 0 --port-file "$TMP/port.txt" --quiet 2> "$TMP/serve.err" &
+SPID=$!
+for _ in $(seq 100); do [ -s "$TMP/port.txt" ] && break; sleep 0.1; done
+check "serve --history: /monitor is monitor's report, linked from the page" python3 - "$H" "$(cat "$TMP/port.txt" 2>/dev/null)" <<'PY'
+import sys, urllib.request
+h, port = sys.argv[1], sys.argv[2]
+served = urllib.request.urlopen(f"http://127.0.0.1:{port}/monitor", timeout=30).read()
+assert served == open(h + "/report.html", "rb").read(), len(served)
+page = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=30).read()
+assert b'href="/monitor"' in page
+PY
+kill "$SPID" 2>/dev/null; wait "$SPID" 2>/dev/null
 
 if [ -n "$PY" ]; then
     check "KS statistic exact and p-value within 0.01 of SciPy's ks_2samp" "$PY" - "$H" "$M" "$TMP/batch.csv" "$TMP/shifted.csv" "$TMP/stars.csv" <<'PY'
