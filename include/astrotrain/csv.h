@@ -127,4 +127,7 @@ const char *at_row_issue_name(at_row_issue r);
  * *special (1 = empty or NaN, 2 = infinite). Returns 0 when the text is not a number. */
 int at_parse_number(const char *s, double *out, int *special);
 
+/* Whether the file starts with gzip's magic bytes (0 when it cannot be read). */
+int at_file_is_gzip(const char *path);
+
 #endif

@@ -51,3 +51,15 @@ char *at_strbuf_take(at_strbuf *b) {
     memset(b, 0, sizeof *b);
     return s;
 }
+
+void at_strbuf_put_html(at_strbuf *b, const char *s) {
+    for (; *s; s++) {
+        switch (*s) {
+        case '<': at_strbuf_put(b, "&lt;", 4); break;
+        case '>': at_strbuf_put(b, "&gt;", 4); break;
+        case '&': at_strbuf_put(b, "&amp;", 5); break;
+        case '"': at_strbuf_put(b, "&quot;", 6); break;
+        default: at_strbuf_put(b, s, 1);
+        }
+    }
+}

@@ -13,6 +13,8 @@ typedef struct at_strbuf {
 } at_strbuf;
 
 void at_strbuf_put(at_strbuf *b, const char *s, size_t n);
+/* s with <, >, & and " written as HTML entities. */
+void at_strbuf_put_html(at_strbuf *b, const char *s);
 void at_strbuf_printf(at_strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The text, handed to the caller (free()); NULL when an allocation failed. Resets b. */
 char *at_strbuf_take(at_strbuf *b);

@@ -494,3 +494,12 @@ at_status at_csv_next(at_csv_reader *r, char ***fields, size_t *nfields, int *eo
 size_t at_csv_line(const at_csv_reader *r) { return r->rec_line; }
 
 int64_t at_csv_record(const at_csv_reader *r) { return r->rec_index; }
+
+int at_file_is_gzip(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    unsigned char m[2] = {0, 0};
+    size_t got = fread(m, 1, 2, f);
+    fclose(f);
+    return got == 2 && m[0] == 0x1f && m[1] == 0x8b;
+}

@@ -27,18 +27,6 @@ static const char *str(json_t *o, const char *key) {
     return s ? s : "";
 }
 
-static void esc(at_strbuf *b, const char *s) {
-    for (; *s; s++) {
-        switch (*s) {
-        case '<': at_strbuf_put(b, "&lt;", 4); break;
-        case '>': at_strbuf_put(b, "&gt;", 4); break;
-        case '&': at_strbuf_put(b, "&amp;", 5); break;
-        case '"': at_strbuf_put(b, "&quot;", 6); break;
-        default: at_strbuf_put(b, s, 1);
-        }
-    }
-}
-
 /* Appends dir/NAME.png as an inline image, when it exists. */
 static void inline_png(at_strbuf *b, const char *dir, const char *name, const char *alt) {
     char path[4096];
@@ -206,9 +194,9 @@ at_status at_monitor_report(const char *dir, int render, at_error *err) {
     if (last) {
         json_t *m = json_object_get(last, "model"), *ref = json_object_get(last, "reference");
         at_strbuf_printf(&b, "<p>%zu batch(es). Latest model: <code>", nb);
-        esc(&b, str(m, "path"));
+        at_strbuf_put_html(&b, str(m, "path"));
         at_strbuf_printf(&b, "</code> (%s, ", str(m, "type"));
-        esc(&b, str(m, "hash"));
+        at_strbuf_put_html(&b, str(m, "hash"));
         at_strbuf_printf(&b, "); reference: %.0f training rows, test accuracy ", num(ref, "n_train"));
         fmt_num(&b, num(ref, "test_accuracy"), "%.4f");
         at_strbuf_printf(&b, " on %.0f rows.</p>\n", num(ref, "test_n"));
@@ -222,9 +210,9 @@ at_status at_monitor_report(const char *dir, int render, at_error *err) {
             json_t *lab = json_object_get(r, "labels");
             const char *st = str(r, "status");
             at_strbuf_printf(&b, "<tr><td>%zu</td><td class=l>", i + 1);
-            esc(&b, str(r, "batch"));
+            at_strbuf_put_html(&b, str(r, "batch"));
             at_strbuf_printf(&b, "</td><td class=l>");
-            esc(&b, str(r, "time"));
+            at_strbuf_put_html(&b, str(r, "time"));
             at_strbuf_printf(&b, "</td><td>%.0f</td><td>%.0f</td><td class=\"l %s\">%s</td><td>", num(rows, "predicted"),
                              num(sk, "missing") + num(sk, "cleaning"),
                              strcmp(st, "alert") == 0 ? "alert" : strcmp(st, "watch") == 0 ? "watch" : "ok",
@@ -249,7 +237,7 @@ at_status at_monitor_report(const char *dir, int render, at_error *err) {
             at_strbuf_printf(&b, "</td><td>");
             if (best >= 0) {
                 at_strbuf_printf(&b, "%.3f (", best);
-                esc(&b, bn);
+                at_strbuf_put_html(&b, bn);
                 at_strbuf_printf(&b, ")");
             }
             at_strbuf_printf(&b, "</td><td>");
@@ -264,10 +252,10 @@ at_status at_monitor_report(const char *dir, int render, at_error *err) {
             json_array_foreach(json_object_get(r, "alerts"), t, a) {
                 const char *lv = str(a, "level");
                 at_strbuf_printf(&b, "<tr><td class=l>");
-                esc(&b, str(r, "batch"));
+                at_strbuf_put_html(&b, str(r, "batch"));
                 at_strbuf_printf(&b, "</td><td class=\"l %s\">%s</td><td class=l>", lv[0] == 'a' ? "alert" : "watch",
                                  lv[0] == 'a' ? "alert" : "watch");
-                esc(&b, str(a, "reason"));
+                at_strbuf_put_html(&b, str(a, "reason"));
                 at_strbuf_printf(&b, "</td></tr>\n");
                 n_alerts++;
             }
@@ -276,7 +264,7 @@ at_status at_monitor_report(const char *dir, int render, at_error *err) {
         at_strbuf_printf(&b, "</table>\n<h2>Over the batches</h2>\n");
         if (warn[0]) {
             at_strbuf_printf(&b, "<p class=note>gnuplot: ");
-            esc(&b, warn);
+            at_strbuf_put_html(&b, warn);
             at_strbuf_printf(&b, "</p>\n");
         }
         if (labelled) inline_png(&b, pdir, "accuracy", "Accuracy with its Wilson 95% interval (batches with labels)");
@@ -285,14 +273,14 @@ at_status at_monitor_report(const char *dir, int render, at_error *err) {
         inline_png(&b, pdir, "psi", "PSI per feature and batch (watch above 0.10, alert above 0.25)");
         inline_png(&b, pdir, "winning_probability", "Mean winning probability");
         at_strbuf_printf(&b, "<h2>Latest batch (");
-        esc(&b, str(last, "batch"));
+        at_strbuf_put_html(&b, str(last, "batch"));
         at_strbuf_printf(&b, ") against the reference</h2>\n<table><tr><th>feature</th><th>PSI</th><th>KS D</th>"
                              "<th>KS p (Bonferroni)</th><th>missing</th><th>out of range</th></tr>\n");
         size_t t;
         json_t *f;
         json_array_foreach(json_object_get(last, "features"), t, f) {
             at_strbuf_printf(&b, "<tr><td class=l>");
-            esc(&b, str(f, "name"));
+            at_strbuf_put_html(&b, str(f, "name"));
             at_strbuf_printf(&b, "</td><td>");
             fmt_num(&b, num(f, "psi"), "%.4f");
             at_strbuf_printf(&b, "</td><td>");

@@ -19,15 +19,6 @@
 #include "pipeline/catalogue_out.h"
 #include "pipeline/predict_shard.h"
 
-static int gzip_file(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return 0;
-    unsigned char m[2] = {0, 0};
-    size_t got = fread(m, 1, 2, f);
-    fclose(f);
-    return got == 2 && m[0] == 0x1f && m[1] == 0x8b;
-}
-
 /* Records of the input in [begin, end) (end 0: all). */
 static at_status count_records(const char *path, const at_predict_options *opt, int64_t begin, int64_t end,
                                int64_t *n, at_error *err) {
@@ -94,7 +85,7 @@ at_status at_predict_csv_comm(const at_bundle *b, const char *input, const char 
     stream_shard sh = {0, 0, 0, INT64_MAX, 0, r == 0 || output_parts};
     int64_t mine = 0, total = 0;
     at_status s = AT_OK;
-    if (gzip_file(input)) {
+    if (at_file_is_gzip(input)) {
         s = count_records(input, opt, 0, 0, &total, err);
         sh.keep_from = total * r / P;
         sh.keep_to = total * (r + 1) / P;

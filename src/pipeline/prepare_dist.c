@@ -25,15 +25,6 @@
 #include "pipeline/memory.h"
 #include "pipeline/prepared.h"
 
-static int is_gzip(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return 0;
-    unsigned char m[2] = {0, 0};
-    size_t got = fread(m, 1, 2, f);
-    fclose(f);
-    return got == 2 && m[0] == 0x1f && m[1] == 0x8b;
-}
-
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 /* Every rank's class names, united and sorted; ds's labels and names remapped to them. */
@@ -112,7 +103,7 @@ static at_status load_shard(const at_config *c, at_comm *comm, at_prepared *d, a
     lo.csv.delimiter = c->data.delimiter[0];
     lo.shard = 1;
     int P = at_comm_size(comm), r = at_comm_rank(comm);
-    int gz = is_gzip(c->data.path);
+    int gz = at_file_is_gzip(c->data.path);
     struct stat st;
     if (!gz) {
         if (stat(c->data.path, &st) != 0) return at_fail(err, AT_ERR_IO, "%s: cannot open", c->data.path);

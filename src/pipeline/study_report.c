@@ -17,18 +17,6 @@
 
 /* ---- a document written as markdown and HTML at once ------------------------------------ */
 
-static void put_html_text(at_strbuf *b, const char *s) {
-    for (; *s; s++) {
-        switch (*s) {
-        case '<': at_strbuf_put(b, "&lt;", 4); break;
-        case '>': at_strbuf_put(b, "&gt;", 4); break;
-        case '&': at_strbuf_put(b, "&amp;", 5); break;
-        case '"': at_strbuf_put(b, "&quot;", 6); break;
-        default: at_strbuf_put(b, s, 1);
-        }
-    }
-}
-
 typedef struct doc {
     at_strbuf md, html;
     const char *dir; /* the study folder: image paths are relative to it */
@@ -38,14 +26,14 @@ static void doc_heading(doc *d, int level, const char *text) {
     for (int i = 0; i < level; i++) at_strbuf_put(&d->md, "#", 1);
     at_strbuf_printf(&d->md, " %s\n\n", text);
     at_strbuf_printf(&d->html, "<h%d>", level);
-    put_html_text(&d->html, text);
+    at_strbuf_put_html(&d->html, text);
     at_strbuf_printf(&d->html, "</h%d>\n", level);
 }
 
 static void doc_para(doc *d, const char *text) {
     at_strbuf_printf(&d->md, "%s\n\n", text);
     at_strbuf_put(&d->html, "<p>", 3);
-    put_html_text(&d->html, text);
+    at_strbuf_put_html(&d->html, text);
     at_strbuf_put(&d->html, "</p>\n", 5);
 }
 
@@ -58,7 +46,7 @@ static void doc_table(doc *d, char (*cells)[96], size_t rows, size_t cols) {
         for (size_t c = 0; c < cols; c++) {
             at_strbuf_printf(&d->md, " %s |", cells[r * cols + c]);
             at_strbuf_put(&d->html, r ? "<td>" : "<th>", 4);
-            put_html_text(&d->html, cells[r * cols + c]);
+            at_strbuf_put_html(&d->html, cells[r * cols + c]);
             at_strbuf_put(&d->html, r ? "</td>" : "</th>", 5);
         }
         at_strbuf_put(&d->md, "\n", 1);
@@ -100,7 +88,7 @@ static void doc_image(doc *d, const char *rel, const char *caption) {
         unsigned char *data = n > 0 ? malloc((size_t)n) : NULL;
         if (data && fread(data, 1, (size_t)n, f) == (size_t)n) {
             at_strbuf_put(&d->html, "<img alt=\"", 10);
-            put_html_text(&d->html, caption);
+            at_strbuf_put_html(&d->html, caption);
             at_strbuf_put(&d->html, "\" src=\"data:image/png;base64,", 29);
             base64(&d->html, data, (size_t)n);
             at_strbuf_put(&d->html, "\">", 2);
@@ -109,11 +97,11 @@ static void doc_image(doc *d, const char *rel, const char *caption) {
         fclose(f);
     } else {
         at_strbuf_put(&d->html, "<p class=\"missing\">(figure not rendered: install gnuplot and run <code>gnuplot ", 80);
-        put_html_text(&d->html, rel);
+        at_strbuf_put_html(&d->html, rel);
         at_strbuf_put(&d->html, "</code> with .gp)</p>", 21);
     }
     at_strbuf_put(&d->html, "<figcaption>", 12);
-    put_html_text(&d->html, caption);
+    at_strbuf_put_html(&d->html, caption);
     at_strbuf_put(&d->html, "</figcaption></figure>\n", 23);
 }
 
@@ -437,7 +425,7 @@ at_status at_study_report(study *s, int render, at_error *err) {
     at_render_plots(plot_dir, names, n, render, &rendered, warning, sizeof warning);
     doc d = {{0}, {0}, s->dir};
     at_strbuf_put(&d.html, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>", 67);
-    put_html_text(&d.html, s->title);
+    at_strbuf_put_html(&d.html, s->title);
     at_strbuf_printf(&d.html, "</title><style>%s</style></head><body>\n", css);
     doc_heading(&d, 1, s->title);
     char line[512], when[64];
