@@ -21,8 +21,8 @@
 #include "models/tree/tree.h"
 
 #define LANES 16
-#define BLOCK 4096
-#define CODES 32768 /* a block's codes (128 KiB): BLOCK rows up to 8 features, fewer rows beyond */
+#define BLOCK 16384
+#define CODES 131072 /* a block's codes (128 KiB): BLOCK rows up to 8 features, fewer rows beyond */
 #define CODE_NAN UINT32_MAX
 #define FEAT_LEAF 255u
 #define MAX_INDEX ((1u << 23) - 1)
@@ -52,16 +52,15 @@ static int cmp_double(const void *a, const void *b) {
 /* The number of cuts below x: x <= cuts[j] exactly when the code is <= j. */
 static inline uint32_t code_of(const double *cuts, uint32_t m, double x) {
     if (x != x) return CODE_NAN;
-    uint32_t lo = 0, len = m;
-    while (len > 0) {
+    if (m == 0) return 0;
+    const double *b = cuts; /* branch-free lower bound: the answer is in [b, b + len] */
+    uint32_t len = m;
+    while (len > 1) {
         uint32_t half = len >> 1;
-        if (cuts[lo + half] < x) {
-            lo += half + 1;
-            len -= half + 1;
-        } else
-            len = half;
+        b = b[half - 1] < x ? b + half : b;
+        len -= half;
     }
-    return lo;
+    return (uint32_t)(b - cuts) + (b[0] < x);
 }
 
 void tree_coded_free(tree_coded *c) {
