@@ -140,10 +140,10 @@ static void test_tiny(void) {
 
 static void test_declines(void) {
     tree_list L;
-    make_list(&L, &F, 3, 4, 255, 1, 0); /* 255 features: the node has 8 bits for one */
+    make_list(&L, &F, 3, 4, 256, 1, 0); /* 256 features: the node has 8 bits for one */
     tree_coded *c = (tree_coded *)&L;
     at_error err;
-    CHECK_OK(tree_coded_build(&L, 255, &c, &err), &err);
+    CHECK_OK(tree_coded_build(&L, 256, &c, &err), &err);
     CHECK(c == NULL);
     tree_list_free(&L);
 }
