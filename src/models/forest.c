@@ -48,6 +48,8 @@ int at_forest_max_features(const char *spec, size_t d, size_t *out) {
 }
 
 static void forest_clear(at_forest *f) {
+    tree_coded_free(f->coded);
+    f->coded = NULL;
     tree_list_free(&f->trees);
     free(f->importance);
     f->importance = NULL;
@@ -82,7 +84,9 @@ static at_status check_params(const at_forest_params *p, size_t d, size_t *mtry,
 static at_status forest_fit(void *impl, const at_fit_input *in, at_error *err) {
     at_forest *f = impl;
     forest_clear(f);
-    return forest_grow(&f->p, f->mtry, f->k, in, &f->trees, &f->importance, &f->oob, err);
+    at_status s = forest_grow(&f->p, f->mtry, f->k, in, &f->trees, &f->importance, &f->oob, err);
+    if (!s && (s = tree_coded_build(&f->trees, f->d, &f->coded, err))) forest_clear(f);
+    return s;
 }
 
 /* Average of the trees' leaf distributions, by the core walker: each row sums over trees in
@@ -97,7 +101,11 @@ static at_status forest_predict(const void *impl, const double *X, size_t n, dou
 #endif
     if (threads <= 0) threads = 1;
     memset(P, 0, n * k * sizeof *P);
-    tree_predict_add(&f->trees, 0, nt, 1, X, n, f->d, P, k, threads);
+    if (f->coded) {
+        at_status s = tree_coded_predict_add(f->coded, 1, X, n, P, k, threads, err);
+        if (s) return s;
+    } else
+        tree_predict_add(&f->trees, 0, nt, 1, X, n, f->d, P, k, threads);
     double inv = 1.0 / (double)nt;
 #pragma omp parallel for schedule(static) num_threads(threads)
     for (size_t i = 0; i < n * k; i++) P[i] *= inv;
@@ -280,6 +288,7 @@ static at_status forest_load(void *impl, at_store *st, at_error *err) {
         goto fail;
     }
     if ((s = validate(f, st, err))) goto fail;
+    if ((s = tree_coded_build(&f->trees, f->d, &f->coded, err))) goto fail;
     goto done;
 fail:
     forest_clear(f);

@@ -19,6 +19,7 @@ typedef struct at_forest {
     tree_list trees;    /* n_trees = 0: not fitted */
     double *importance; /* d, sums to 1 (all zero when every tree is a single leaf) */
     double oob;         /* NaN when not computed */
+    tree_coded *coded;  /* the prediction layout of trees (NULL: the plain walker) */
 } at_forest;
 
 /* One grown tree (values: weighted class counts, normalised at the end) and what the forest

@@ -144,4 +144,17 @@ void tree_fast_free(tree_fast *f);
 /* out[i * stride + (t % groups)] += leaf of tree t for row i, all trees, in tree order. */
 void tree_fast_predict_add(const tree_fast *f, const double *X, size_t n, double *out, size_t stride, int threads);
 
+/* ---- the coded layout for deep trees (tree_coded.c) ----------------------------------------
+ * A prediction-only copy of a list (the forest's): each feature's thresholds sorted once, rows
+ * coded to threshold ranks, 8-byte breadth-first nodes, blocks of rows through one tree at a
+ * time with independent walks in flight. Bit-identical to tree_predict_add over all trees
+ * (groups as there), on any CPU. build sets *out = NULL (and returns AT_OK) when the list
+ * does not fit the layout (d >= 255, a tree over 8 million nodes, an unreachable node). */
+typedef struct tree_coded tree_coded;
+at_status tree_coded_build(const tree_list *L, size_t d, tree_coded **out, at_error *err);
+void tree_coded_free(tree_coded *c);
+/* Fails only when the row codes' buffers cannot be allocated (AT_ERR_MEMORY, out untouched). */
+at_status tree_coded_predict_add(const tree_coded *c, size_t groups, const double *X, size_t n, double *out,
+                                 size_t stride, int threads, at_error *err);
+
 #endif
