@@ -12,6 +12,8 @@
 #include "data/images_internal.h"
 
 #define ZSCALE_CONTRAST 0.25
+#define ZSCALE_KREJ 2.5
+#define ZSCALE_ITER 5
 
 int at_img_is_fits(const char *path, const uint8_t *head, size_t n) {
     if (n >= 9 && memcmp(head, "SIMPLE  =", 9) == 0) return 1;
@@ -65,18 +67,52 @@ void at_img_scale_band(double *v, size_t n, int scaling) {
     if (scaling == AT_SCALING_LINEAR) {
         minmax_to_unit(v, n, lo, hi);
     } else if (scaling == AT_SCALING_ZSCALE) {
-        /* least-squares line through the sorted values (index centred on the middle), slope
-         * divided by the contrast, limits = median -/+ slope * n/2 clipped to the data range */
-        double xc = 0.5 * (double)(m - 1), sxx = 0.0, sxy = 0.0;
-        for (size_t i = 0; i < m; i++) {
-            double x = (double)i - xc;
-            sxx += x * x;
-            sxy += x * s[i];
+        /* IRAF zscale without sampling or pixel growing: a least-squares line through the
+         * sorted values (index centred on the middle), refitted up to 5 times without the
+         * points more than 2.5 rms from it (stopping when none go, or when fewer than half
+         * would stay: then the limits are min and max); slope / contrast 0.25 around the
+         * median, med -/+ slope n/2, within [min, max] */
+        double xc = 0.5 * (double)(m - 1), slope = 0.0;
+        unsigned char *keep = malloc(m);
+        size_t nk = m;
+        int full_range = keep == NULL;
+        if (keep) memset(keep, 1, m);
+        for (int it = 0; keep && it < ZSCALE_ITER; it++) {
+            double sx = 0.0, sy = 0.0, sxx = 0.0, sxy = 0.0;
+            for (size_t i = 0; i < m; i++)
+                if (keep[i]) sx += (double)i - xc, sy += s[i];
+            double mx = sx / (double)nk, my = sy / (double)nk;
+            for (size_t i = 0; i < m; i++)
+                if (keep[i]) {
+                    double x = (double)i - xc - mx;
+                    sxx += x * x;
+                    sxy += x * (s[i] - my);
+                }
+            slope = sxx > 0.0 ? sxy / sxx : 0.0;
+            double ss = 0.0;
+            for (size_t i = 0; i < m; i++)
+                if (keep[i]) {
+                    double r = s[i] - (my + slope * ((double)i - xc - mx));
+                    ss += r * r;
+                }
+            double lim = ZSCALE_KREJ * sqrt(ss / (double)nk);
+            size_t left = 0;
+            for (size_t i = 0; i < m; i++)
+                if (keep[i] && fabs(s[i] - (my + slope * ((double)i - xc - mx))) <= lim) left++;
+            if (left == nk) break;
+            if (left < (m + 1) / 2) {
+                full_range = 1;
+                break;
+            }
+            for (size_t i = 0; i < m; i++)
+                if (keep[i] && !(fabs(s[i] - (my + slope * ((double)i - xc - mx))) <= lim)) keep[i] = 0;
+            nk = left;
         }
-        double slope = sxx > 0.0 ? sxy / sxx / ZSCALE_CONTRAST : 0.0;
+        free(keep);
+        slope /= ZSCALE_CONTRAST;
         double z1 = med - slope * 0.5 * (double)m, z2 = med + slope * 0.5 * (double)m;
-        if (z1 < lo) z1 = lo;
-        if (z2 > hi) z2 = hi;
+        if (full_range || z1 < lo) z1 = lo;
+        if (full_range || z2 > hi) z2 = hi;
         minmax_to_unit(v, n, z1, z2);
     } else { /* asinh */
         for (size_t i = 0; i < m; i++) s[i] = fabs(s[i] - med);

@@ -29,9 +29,18 @@ def scale_band(x, how):
         return np.clip((v - a) / (b - a), 0, 1) if b > a else np.zeros_like(v)
     if how == "linear": return unit(x, lo, hi)
     if how == "zscale":
-        m = s.size; xc = np.arange(m) - 0.5 * (m - 1)
-        slope = (xc * s).sum() / (xc * xc).sum() / 0.25 if m > 1 else 0.0
-        z1 = max(lo, med - slope * 0.5 * m); z2 = min(hi, med + slope * 0.5 * m)
+        m = s.size; xc = np.arange(m) - 0.5 * (m - 1); keep = np.ones(m, bool); slope = 0.0; full = False
+        for _ in range(5):
+            xk, yk = xc[keep], s[keep]; mx, my = xk.mean(), yk.mean()
+            sxx = ((xk - mx) ** 2).sum(); slope = ((xk - mx) * (yk - my)).sum() / sxx if sxx > 0 else 0.0
+            fit = my + slope * (xc - mx); res = np.abs(s - fit)
+            lim = 2.5 * math.sqrt((res[keep] ** 2).mean())
+            new = keep & (res <= lim); left = int(new.sum())
+            if left == int(keep.sum()): break
+            if left < (m + 1) // 2: full = True; break
+            keep = new
+        slope /= 0.25
+        z1 = lo if full else max(lo, med - slope * 0.5 * m); z2 = hi if full else min(hi, med + slope * 0.5 * m)
         return unit(x, z1, z2)
     soft = 1.4826 * float(np.median(np.abs(s - med)))
     if not soft > 0: soft = (hi - lo) / 10
