@@ -14,6 +14,8 @@
 #define ZSCALE_CONTRAST 0.25
 #define ZSCALE_KREJ 2.5
 #define ZSCALE_ITER 5
+/* Largest cutout read (values, all bands): 16 Mi doubles = 128 MiB of work space. */
+#define AT_FITS_MAX_VALUES (1u << 24)
 
 int at_img_is_fits(const char *path, const uint8_t *head, size_t n) {
     if (n >= 9 && memcmp(head, "SIMPLE  =", 9) == 0) return 1;
@@ -180,6 +182,11 @@ at_status at_img_fits_decode_file(const char *path, int scaling, at_img_raw *out
         goto done;
     }
     size_t w = (size_t)ax[0], h = (size_t)ax[1], c = (size_t)bands, npix = w * h;
+    if (npix * c > AT_FITS_MAX_VALUES) {
+        s = at_fail(err, AT_ERR_DATA, "%s: cutout of %zux%zux%zu values is too large (at most %u)", path, w, h, c,
+                    AT_FITS_MAX_VALUES);
+        goto done;
+    }
     if (!(buf = at_malloc(npix * c, sizeof *buf, err)) || !(out->px = at_malloc(npix * c, 1, err))) {
         s = AT_ERR_MEMORY;
         goto done;
