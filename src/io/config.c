@@ -67,8 +67,10 @@ static const at_key keys[] = {
      "FITS cutouts (cnn): per-band scaling to [0,1] before 8-bit quantisation (round(255 v)); NaN "
      "pixels first become the band's median. linear = (x - min) / (max - min); asinh = "
      "asinh((x - med) / s) min-max normalised, s = 1.4826 MAD (else (max - min) / 10); zscale = "
-     "IRAF zscale limits without sampling or rejection (least-squares slope of the sorted values / "
-     "0.25, med -/+ slope n/2, within [min, max]), then clipped. Stored in the model file."},
+     "IRAF zscale limits, simplified (every pixel, no sampling; least-squares line through the sorted "
+     "values refitted up to 5 times without points beyond 2.5 rms; slope / 0.25; med -/+ slope n/2 "
+     "within [min, max]), then clipped. Kept in the model file; predict applies it (README: FITS "
+     "image cutouts)."},
     /* [clean] */
     {"clean", "sentinel_filter", AT_KEY_BOOL, C_(clean.use_sentinel), "true", 0, 0, NULL,
      "Drop rows where any feature equals the sentinel (unphysical magnitudes)."},
