@@ -13,6 +13,7 @@
 #include "astrotrain/cnn.h"
 #include "astrotrain/images.h"
 #include "astrotrain/pipeline.h"
+#include "models/bundle_scaling.h"
 #include "pipeline/image_fits.h"
 #include "pipeline/plots.h"
 #include "pipeline/predictions.h"
