@@ -142,10 +142,9 @@ at_status at_img_fits_decode_file(const char *path, int scaling, at_img_raw *out
     memset(out, 0, sizeof *out);
     fitsfile *fp = NULL;
     int st = 0;
-    /* fits_open_file (not _diskfile) so that gzip'd files are decompressed; a path with
-     * brackets would be read as an extended file name, so refuse those plainly */
-    if (strpbrk(path, "[]")) return at_fail(err, AT_ERR_DATA, "%s: FITS cutout names may not contain '[' or ']'", path);
-    if (fits_open_file(&fp, path, READONLY, &st)) return fits_img_fail(err, path, "cannot open as a FITS file", st);
+    /* fits_open_diskfile: no extended-filename syntax (a name with brackets or parentheses
+     * is just a name); it still decompresses gzip'd files into memory */
+    if (fits_open_diskfile(&fp, path, READONLY, &st)) return fits_img_fail(err, path, "cannot open as a FITS file", st);
     at_status s = AT_OK;
     int nhdu = 0, type = 0, naxis = 0, bitpix = 0;
     long ax[3] = {0, 0, 0};
