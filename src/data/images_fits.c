@@ -190,6 +190,16 @@ at_status at_img_fits_decode_file(const char *path, int scaling, at_img_raw *out
         s = AT_ERR_MEMORY;
         goto done;
     }
+    /* a truncated file: say so before CFITSIO converts bytes it could not read */
+    LONGLONG hstart = 0, dstart = 0, dend = 0;
+    fits_get_hduaddrll(fp, &hstart, &dstart, &dend, &st);
+    LONGLONG need = dstart + (LONGLONG)(npix * c) * (bitpix < 0 ? -bitpix : bitpix) / 8;
+    if (st || need > fp->Fptr->logfilesize) {
+        s = st ? fits_img_fail(err, path, "cannot read the image header", st)
+               : at_fail(err, AT_ERR_DATA, "%s: cannot read the pixels (truncated file: the header needs %lld bytes, "
+                         "the file has %lld)", path, (long long)need, (long long)fp->Fptr->logfilesize);
+        goto done;
+    }
     long first[3] = {1, 1, 1};
     double nan = NAN;
     int anynul = 0;
