@@ -68,6 +68,7 @@ typedef struct at_config {
         double crop;
         char cache[AT_PATH_MAX];
         char hdu[128];      /* FITS catalogue: table HDU name or number; "" = the first table */
+        int scaling;        /* FITS cutouts: at_img_scaling (images.h) */
     } data;
     struct {
         int use_sentinel;

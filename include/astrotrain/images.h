@@ -30,7 +30,18 @@ typedef struct at_image_load_options {
     size_t channels;       /* 3 (RGB) or 1 (grey); sources are converted */
     const char *cache;     /* HDF5 cache of the resized set (NULL = none): reused when it matches */
     size_t max_images;     /* 0 = all */
+    /* FITS cutouts (images_fits.c): at_img_scaling applied per band before 8-bit quantisation.
+     * A FITS folder's band count (1 or 3) replaces channels. */
+    int scaling;
 } at_image_load_options;
+
+/* FITS cutout scalings ([data] scaling), each per band to [0, 1]; see README "FITS cutouts". */
+typedef enum at_img_scaling { AT_SCALING_ASINH = 0, AT_SCALING_LINEAR = 1, AT_SCALING_ZSCALE = 2 } at_img_scaling;
+#define AT_SCALING_CHOICES "asinh|linear|zscale"
+
+/* Scales n values of one band in place to [0, 1] (non-finite values first become the band's
+ * median of finite values, or 0 when there is none). Exposed for tests. */
+void at_img_scale_band(double *v, size_t n, int scaling);
 
 void at_image_load_options_default(at_image_load_options *o);
 

@@ -2,7 +2,9 @@
  * unlabelled sets from a list of files. Class names are the subfolder names, sorted; files
  * are taken in sorted name order so that a set loads the same everywhere. A file is an
  * image when its first bytes say PNG or JPEG; other files are skipped unless their name
- * claims .png/.jpg/.jpeg (then it is an error, since the user meant it as an image). */
+ * claims .png/.jpg/.jpeg (then it is an error, since the user meant it as an image).
+ * FITS cutouts (images_fits.c) load the same way; a set is all FITS with one band count, or
+ * all PNG/JPEG. */
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -77,37 +79,63 @@ static at_status list_dir(const char *dir, int want_dirs, strlist *out, at_error
 
 static int has_image_ext(const char *name) {
     const char *dot = strrchr(name, '.');
-    return dot && (!strcasecmp(dot, ".png") || !strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg"));
+    return dot && (!strcasecmp(dot, ".png") || !strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg") ||
+                   !strcasecmp(dot, ".fits") || !strcasecmp(dot, ".fit") || !strcasecmp(dot, ".fts"));
 }
 
 /* 1 = image, 0 = not an image (skip), error status otherwise. */
 static at_status is_image(const char *path, int *yes, at_error *err) {
-    uint8_t head[8];
+    uint8_t head[16];
     FILE *f = fopen(path, "rb");
     if (!f) return at_fail(err, AT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     size_t n = fread(head, 1, sizeof head, f);
     fclose(f);
-    *yes = at_img_sniff(head, n) != AT_IMG_UNKNOWN;
+    *yes = at_img_sniff(head, n) != AT_IMG_UNKNOWN || at_img_is_fits(path, head, n);
     if (!*yes && has_image_ext(path))
-        return at_fail(err, AT_ERR_DATA, "%s: named like an image but is neither PNG nor JPEG", path);
+        return at_fail(err, AT_ERR_DATA, "%s: named like an image but is neither PNG, JPEG nor FITS", path);
     return AT_OK;
 }
 
 /* Decodes paths[0..n) into one set of common size; labels may be NULL. */
+/* One file: FITS (scaled) or PNG/JPEG; *fits says which. */
+static at_status decode_any(const char *path, int scaling, at_img_raw *raw, int *fits, at_error *err) {
+    uint8_t head[16];
+    size_t n = 0;
+    FILE *f = fopen(path, "rb");
+    if (f) {
+        n = fread(head, 1, sizeof head, f);
+        fclose(f);
+    }
+    *fits = f && at_img_is_fits(path, head, n);
+    return *fits ? at_img_fits_decode_file(path, scaling, raw, err) : at_img_decode_file(path, raw, err);
+}
+
 static at_status load_list(char *const *paths, const int32_t *labels, size_t n, const at_image_load_options *opt,
                            at_images **out, at_error *err) {
     *out = NULL;
     size_t dc = opt->channels;
+    int first_fits = 0;
     at_images *im = NULL;
     at_resampler *rs = NULL;
     size_t rs_h = 0, rs_w = 0, rs_c = 0, first_h = 0, first_w = 0;
     at_img_raw raw = {0};
     at_status st = AT_OK;
     for (size_t i = 0; i < n && !st; i++) {
-        if ((st = at_img_decode_file(paths[i], &raw, err))) break;
+        int fits = 0;
+        if ((st = decode_any(paths[i], opt->scaling, &raw, &fits, err))) break;
         if (i == 0) {
             first_h = raw.h;
             first_w = raw.w;
+            first_fits = fits;
+            if (fits) dc = raw.c; /* the cutouts' band count is the set's channel count */
+        } else if (fits != first_fits) {
+            st = at_fail(err, AT_ERR_DATA, "%s: %s, but %s is %s; a set is all FITS or all PNG/JPEG", paths[i],
+                         fits ? "a FITS cutout" : "a PNG/JPEG image", paths[0], first_fits ? "FITS" : "PNG/JPEG");
+            break;
+        } else if (fits && raw.c != dc) {
+            st = at_fail(err, AT_ERR_DATA, "%s: FITS cutout has %zu band(s) but %s has %zu; all cutouts need the same",
+                         paths[i], raw.c, paths[0], dc);
+            break;
         } else if (opt->width == 0 && (raw.h != first_h || raw.w != first_w)) {
             st = at_fail(err, AT_ERR_DATA,
                          "%s: image is %zux%zu but %s is %zux%zu; set width and height to resize them all",

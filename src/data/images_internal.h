@@ -20,7 +20,7 @@ typedef struct at_img_raw {
     uint8_t *px;
 } at_img_raw;
 
-enum { AT_IMG_UNKNOWN = 0, AT_IMG_PNG = 1, AT_IMG_JPEG = 2 };
+enum { AT_IMG_UNKNOWN = 0, AT_IMG_PNG = 1, AT_IMG_JPEG = 2, AT_IMG_FITS = 3 };
 int at_img_sniff(const uint8_t *buf, size_t n);
 
 /* Decoders from memory; name is only for messages. Alpha is dropped, 16-bit reduced,
@@ -29,6 +29,13 @@ at_status at_png_decode(const char *name, const uint8_t *buf, size_t n, at_img_r
 at_status at_jpeg_decode(const char *name, const uint8_t *buf, size_t n, at_img_raw *out, at_error *err);
 /* Reads the file and dispatches on its magic bytes. */
 at_status at_img_decode_file(const char *path, at_img_raw *out, at_error *err);
+
+/* FITS cutouts (images_fits.c): 1 when the first bytes are a FITS primary header ("SIMPLE  =")
+ * or a gzip stream in a file named *.fits.gz / *.fit.gz / *.fts.gz. */
+int at_img_is_fits(const char *path, const uint8_t *head, size_t n);
+/* Reads the first image HDU of a FITS file (2-D, or 3-D with NAXIS3 = 1 or 3 bands) through
+ * CFITSIO, scales each band (at_img_scaling) to [0, 1] and quantises to uint8 (round(255 v)). */
+at_status at_img_fits_decode_file(const char *path, int scaling, at_img_raw *out, at_error *err);
 
 /* Checks the options shared by all loaders (name = source, for messages). */
 at_status at_img_check_options(const char *name, const at_image_load_options *opt, at_error *err);

@@ -62,6 +62,15 @@ static const at_key keys[] = {
      "Images (cnn): centre crop fraction applied before resizing (1 = none)."},
     {"data", "cache", AT_KEY_STR, C_(data.cache), "", 0, 0, NULL,
      "Images (cnn): HDF5 cache of the resized set, reused when it matches; empty = none."},
+    /* [data] FITS image cutouts (issue 14) */
+    {"data", "scaling", AT_KEY_CHOICE, C_(data.scaling), "asinh", 0, 0, "asinh|linear|zscale",
+     "FITS cutouts (cnn): per-band scaling to [0,1] before 8-bit quantisation (round(255 v)); NaN "
+     "pixels first become the band's median. linear = (x - min) / (max - min); asinh = "
+     "asinh((x - med) / s) min-max normalised, s = 1.4826 MAD (else (max - min) / 10); zscale = "
+     "IRAF zscale limits, simplified (every pixel, no sampling; least-squares line through the sorted "
+     "values refitted up to 5 times without points beyond 2.5 rms; slope / 0.25; med -/+ slope n/2 "
+     "within [min, max]), then clipped. Kept in the model file; predict applies it (README: FITS "
+     "image cutouts)."},
     /* [clean] */
     {"clean", "sentinel_filter", AT_KEY_BOOL, C_(clean.use_sentinel), "true", 0, 0, NULL,
      "Drop rows where any feature equals the sentinel (unphysical magnitudes)."},

@@ -13,6 +13,8 @@
 #include "astrotrain/cnn.h"
 #include "astrotrain/images.h"
 #include "astrotrain/pipeline.h"
+#include "models/bundle_scaling.h"
+#include "pipeline/image_fits.h"
 #include "pipeline/plots.h"
 #include "pipeline/predictions.h"
 #include "pipeline/prepared.h"
@@ -60,13 +62,15 @@ at_status at_prepare_images(const at_config *c, const at_progress *p, at_prepare
     lo.crop = c->data.crop;
     lo.channels = q->channels;
     lo.cache = c->data.cache[0] ? c->data.cache : NULL;
-    size_t W = q->width, C = q->channels;
+    lo.scaling = c->data.scaling;
+    size_t W = q->width;
     at_cnn_spec_free(spec);
     at_progress_log(p, "loading images from %s", c->data.path);
     s = is_dir(c->data.path) ? at_images_load_folder(c->data.path, &lo, &d->images, err)
                              : at_images_load_galaxy10(c->data.path, &lo, &d->images, err);
     if (s) return s;
     const at_images *im = d->images;
+    size_t C = im->channels; /* FITS cutouts: their band count, whatever [net] channels says */
     if (!im->y) return at_fail(err, AT_ERR_DATA, "%s: the images have no labels", c->data.path);
     if ((s = class_names_of(im, &d->class_names, &d->k, err))) return s;
     d->rows_read = im->n;
@@ -116,7 +120,12 @@ at_status at_build_net(const at_config *c, const at_prepared *d, at_model **out,
     *out = NULL;
     at_cnn_spec *spec = NULL;
     at_cnn *net = NULL;
-    at_status s = at_cnn_spec_parse(c->net.rec, c->net.n, c->source, &spec, err);
+    at_net_record *rec = NULL;
+    size_t nrec = 0;
+    at_status s = d->images ? at_net_records_with_channels(c, d->images->channels, &rec, &nrec, err) : AT_OK;
+    if (!s) s = rec ? at_cnn_spec_parse(rec, nrec, c->source, &spec, err)
+                    : at_cnn_spec_parse(c->net.rec, c->net.n, c->source, &spec, err);
+    free(rec);
     if (!s) s = at_cnn_new(spec, d->k, (uint64_t)c->run.seed, &net, err);
     at_cnn_spec_free(spec);
     if (!s) s = at_cnn_model_wrap(net, out, err); /* owns net, also on failure */
@@ -186,6 +195,7 @@ at_status at_predict_images(const at_bundle *b, const char *const *inputs, size_
     at_image_load_options lo;
     at_image_load_options_default(&lo);
     lo.width = q->width, lo.height = q->height, lo.channels = q->channels;
+    if ((s = at_bundle_image_scaling(b, &lo.scaling, err))) return s;
     int folder = n_inputs == 1 && is_dir(inputs[0]);
     int h5 = 0;
     if (n_inputs == 1 && !folder) {

@@ -12,6 +12,7 @@
 #include "astrotrain/images.h"
 #include "astrotrain/model_file.h"
 #include "astrotrain/pca.h"
+#include "models/bundle_scaling.h"
 #include "serve/serve_internal.h"
 
 void at_serve_options_default(at_serve_options *o) {
@@ -201,7 +202,8 @@ static at_status served_new(const at_server *s, const char *name, at_bundle *b, 
         at_image_load_options lo;
         at_image_load_options_default(&lo);
         lo.width = v->w, lo.height = v->h, lo.channels = v->c;
-        st = is_dir(s->examples) ? at_images_load_folder(s->examples, &lo, &v->examples, err)
+        st = at_bundle_image_scaling(b, &lo.scaling, err); /* FITS example cutouts: as trained */
+        if (!st) st = is_dir(s->examples) ? at_images_load_folder(s->examples, &lo, &v->examples, err)
                                  : at_images_load_galaxy10(s->examples, &lo, &v->examples, err);
         if (!st && (!v->examples->y || !v->examples->n))
             st = at_fail(err, AT_ERR_DATA, "%s: the examples need labels", s->examples);

@@ -39,6 +39,10 @@
 #define LLVMFuzzerTestOneInput fuzz_safetensors_one
 #include "../fuzz/fuzz_safetensors.c"
 #undef LLVMFuzzerTestOneInput
+#define AT_FUZZ_NO_ASAN_OPTIONS /* fuzz_fits.c above defines them */
+#define LLVMFuzzerTestOneInput fuzz_fits_image_one
+#include "../fuzz/fuzz_fits_image.c"
+#undef LLVMFuzzerTestOneInput
 
 typedef int (*target_fn)(const uint8_t *, size_t);
 
@@ -87,6 +91,7 @@ static void test_galaxy10_corpus(void) { CHECK(replay("galaxy10", fuzz_galaxy10_
 static void test_serve_corpus(void) { CHECK(replay("serve", fuzz_serve_one) >= 12); }
 static void test_fits_corpus(void) { CHECK(replay("fits", fuzz_fits_one) >= 7); }
 static void test_safetensors_corpus(void) { CHECK(replay("safetensors", fuzz_safetensors_one) >= 7); }
+static void test_fits_image_corpus(void) { CHECK(replay("fits_image", fuzz_fits_image_one) >= 8); }
 
 int main(void) {
     RUN(test_config_corpus);
@@ -98,5 +103,6 @@ int main(void) {
     RUN(test_serve_corpus);
     RUN(test_fits_corpus);
     RUN(test_safetensors_corpus);
+    RUN(test_fits_image_corpus);
     return harness_done();
 }
