@@ -5,10 +5,7 @@
 # network INI errors with file:line, and SIGINT -> checkpoint -> --resume.
 source "$(dirname "$0")/lib.sh"
 cd "$TMP"
-CUTOUTS="$ROOT/data/star_galaxy_64px"
-mkdir -p imgs/galaxy imgs/star
-ls "$CUTOUTS/galaxy" | head -n 24 | while read -r f; do cp "$CUTOUTS/galaxy/$f" imgs/galaxy/; done
-ls "$CUTOUTS/star" | head -n 24 | while read -r f; do cp "$CUTOUTS/star/$f" imgs/star/; done
+cutouts imgs 24
 cat > cnn.ini <<INI
 [run]
 name = cnn

@@ -8,6 +8,15 @@ ASTROTRAIN=${ASTROTRAIN:-$ROOT/build/astrotrain}
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/astrotrain-e2e.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 SAMPLE="$ROOT/tests/fixtures/sdss17_sample10k.csv.gz"
+# cutouts DIR N : DIR/galaxy and DIR/star get the first N shipped 64x64 star/galaxy cutouts of
+# each class (data/star_galaxy_64px), the small image fixture the CNN tests share
+cutouts() {
+    local c
+    for c in galaxy star; do
+        mkdir -p "$1/$c"
+        ls "$ROOT/data/star_galaxy_64px/$c" | head -n "$2" | while read -r f; do cp "$ROOT/data/star_galaxy_64px/$c/$f" "$1/$c/"; done
+    done
+}
 # Under the sanitizers: HDF5's own leaks on corrupt model files are not ours.
 export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$ROOT/tests/lsan.supp}
 # VALGRIND=1: every astrotrain call runs under memcheck; any error or definite leak makes it

@@ -4,10 +4,7 @@
 # run (same seed, same threads).
 source "$(dirname "$0")/lib.sh"
 cd "$TMP"
-CUTOUTS="$ROOT/data/star_galaxy_64px"
-mkdir -p imgs/galaxy imgs/star
-ls "$CUTOUTS/galaxy" | head -n 40 | while read -r f; do cp "$CUTOUTS/galaxy/$f" imgs/galaxy/; done
-ls "$CUTOUTS/star" | head -n 40 | while read -r f; do cp "$CUTOUTS/star/$f" imgs/star/; done
+cutouts imgs 40
 cat > cnn.ini <<INI
 [run]
 output_dir = $TMP/runs

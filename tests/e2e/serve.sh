@@ -21,10 +21,7 @@ n_trees = 10
 enabled = false
 INI
 ok "train a 10-tree forest" "$ASTROTRAIN" --config rf.ini --quiet
-CUTOUTS="$ROOT/data/star_galaxy_64px"
-mkdir -p imgs/galaxy imgs/star
-ls "$CUTOUTS/galaxy" | head -n 12 | while read -r f; do cp "$CUTOUTS/galaxy/$f" imgs/galaxy/; done
-ls "$CUTOUTS/star" | head -n 12 | while read -r f; do cp "$CUTOUTS/star/$f" imgs/star/; done
+cutouts imgs 12
 cat > cnn.ini <<INI
 [run]
 name = cnn

@@ -8,10 +8,7 @@
 # one line.
 source "$(dirname "$0")/lib.sh"
 cd "$TMP"
-CUTOUTS="$ROOT/data/star_galaxy_64px"
-mkdir -p imgs/galaxy imgs/star
-ls "$CUTOUTS/galaxy" | head -n 24 | while read -r f; do cp "$CUTOUTS/galaxy/$f" imgs/galaxy/; done
-ls "$CUTOUTS/star" | head -n 24 | while read -r f; do cp "$CUTOUTS/star/$f" imgs/star/; done
+cutouts imgs 24
 ok "synthetic Galaxy10 file" "$ASTROTRAIN" synth galaxy10 --out g10.h5 --n 60 --size 16
 cat > pre.ini <<INI
 [run]
