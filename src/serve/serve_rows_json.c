@@ -35,6 +35,8 @@ typedef struct reader {
     size_t n_seen;
     char extra[EXTRA_BYTES];
     size_t extra_len;
+    yajl_handle h;
+    size_t end; /* the offset just past the top-level object's '}' */
 } reader;
 
 static const double p10[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
@@ -191,6 +193,7 @@ static int on_end_map(void *ctx) {
     }
     if (r->state != S_TOP_DONE) return 0;
     r->state = S_END;
+    r->end = yajl_get_bytes_consumed(r->h);
     return 1;
 }
 
@@ -233,9 +236,12 @@ int at_serve_rows_json_fast(const char *const *features, size_t d, size_t max_ro
     }
     for (size_t j = 0; j < d; j++) flen[j] = strlen(features[j]);
     reader r = {.features = features, .flen = flen, .d = d, .max_rows = max_rows, .seen = seen, .state = S_START};
-    yajl_handle h = yajl_alloc(&callbacks, NULL, &r);
+    yajl_handle h = r.h = yajl_alloc(&callbacks, NULL, &r);
     int ok = h && yajl_parse(h, body, len) == yajl_status_ok && yajl_complete_parse(h) == yajl_status_ok &&
              r.state == S_END;
+    /* yajl lets an unfinished token (a lone '"') trail the object: only white space may */
+    for (size_t i = r.end; ok && i < len; i++)
+        ok = body[i] == ' ' || body[i] == '\t' || body[i] == '\n' || body[i] == '\r';
     if (h) yajl_free(h);
     free(flen), free(seen);
     if (!ok) {

@@ -96,7 +96,7 @@ static void test_serve_corpus(void) { CHECK(replay("serve", fuzz_serve_one) >= 1
 static void test_fits_corpus(void) { CHECK(replay("fits", fuzz_fits_one) >= 7); }
 static void test_safetensors_corpus(void) { CHECK(replay("safetensors", fuzz_safetensors_one) >= 7); }
 static void test_fits_image_corpus(void) { CHECK(replay("fits_image", fuzz_fits_image_one) >= 8); }
-static void test_serve_rows_corpus(void) { CHECK(replay("serve_rows", fuzz_serve_rows_one) >= 7); }
+static void test_serve_rows_corpus(void) { CHECK(replay("serve_rows", fuzz_serve_rows_one) >= 8); }
 
 int main(void) {
     RUN(test_config_corpus);

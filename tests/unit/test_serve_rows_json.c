@@ -97,6 +97,7 @@ static void test_declined(void) {
         "{\"rows\":[{\"u\":1e400,\"g\":2,\"redshift\":3}]}",                /* jansson: real overflow */
         "{\"rows\":[{\"u\":1,\"g\":2,\"redshift\":3,\"n\":-1e999}]}",
         "{\"rows\":[{\"u\":1,\"g\":2,\"redshift\":3}]}\f", "{\"rows\":\v[]}", /* yajl's extra white space */
+        "{\"rows\":[]}\":[]", "{\"rows\":[]}\"}", "{\"rows\":[]} \"", /* unfinished tokens after the object */
         "{\"rows\":[/* c */]}", "{\"rows\":[{\"u\":01,\"g\":2,\"redshift\":3}]}", "{\"rows\":[{\"u\":1.,\"g\":2,\"redshift\":3}]}",
         "{\"rows\":[{\"u\":1,\"g\":2,\"redshift\":3,\"s\":\"\\ud800\"}]}",   /* lone surrogate */
         "{\"rows\":[{\"u\":1,\"g\":2,\"redshift\":3,\"\\udc00\":1}]}",
