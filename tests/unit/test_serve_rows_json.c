@@ -90,6 +90,7 @@ static void test_declined(void) {
         "{\"rows\":[{\"u\":1,\"g\":2,\"redshift\":\"3\"}]}",                 /* a string feature */
         "{\"rows\":[{\"u\":1,\"g\":2,\"redshift\":true}]}",                  /* a boolean feature */
         "{\"rows\":[{\"u\":1,\"g\":2,\"redshift\":3,\"u\":4}]}",             /* duplicate feature */
+        "{\"rows\":[{\"u\":1,\"u\":2,\"redshift\":3}]}", /* a duplicate in place of a missing one */
         "{\"rows\":[{\"u\":1,\"g\":2,\"redshift\":3,\"a\":1,\"a\":2}]}",     /* duplicate extra key */
         "{\"rows\":[{\"u\":1,\"g\":2,\"redshift\":3,\"m\":{\"a\":1}}]}",     /* nesting in a row */
         "{\"rows\":[{\"u\":1,\"g\":2,\"redshift\":3,\"m\":[1]}]}",
