@@ -43,10 +43,6 @@
 #define LLVMFuzzerTestOneInput fuzz_fits_image_one
 #include "../fuzz/fuzz_fits_image.c"
 #undef LLVMFuzzerTestOneInput
-/* issue 12, serve2: the fast rows reader against jansson */
-#define LLVMFuzzerTestOneInput fuzz_serve_rows_one
-#include "../fuzz/fuzz_serve_rows.c"
-#undef LLVMFuzzerTestOneInput
 
 typedef int (*target_fn)(const uint8_t *, size_t);
 
@@ -96,7 +92,6 @@ static void test_serve_corpus(void) { CHECK(replay("serve", fuzz_serve_one) >= 1
 static void test_fits_corpus(void) { CHECK(replay("fits", fuzz_fits_one) >= 7); }
 static void test_safetensors_corpus(void) { CHECK(replay("safetensors", fuzz_safetensors_one) >= 7); }
 static void test_fits_image_corpus(void) { CHECK(replay("fits_image", fuzz_fits_image_one) >= 8); }
-static void test_serve_rows_corpus(void) { CHECK(replay("serve_rows", fuzz_serve_rows_one) >= 8); }
 
 int main(void) {
     RUN(test_config_corpus);
@@ -109,6 +104,5 @@ int main(void) {
     RUN(test_fits_corpus);
     RUN(test_safetensors_corpus);
     RUN(test_fits_image_corpus);
-    RUN(test_serve_rows_corpus);
     return harness_done();
 }
