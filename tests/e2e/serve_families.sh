@@ -47,7 +47,7 @@ ok "transform the rows with pca" "$ASTROTRAIN" transform --model runs/pca/model.
 "$ASTROTRAIN" serve --models-dir runs --port 0 --port-file port.txt --access-log off --threads 2 2> serve.err &
 PID=$!
 at_track_pid "$PID"
-for _ in $(seq 150); do [ -s port.txt ] && break; sleep 0.1; done
+for _ in $(seq 900); do [ -s port.txt ] && break; sleep 0.1; done # up to 90 s: loading under valgrind is slow
 check "the server writes its port once ready" test -s port.txt
 export PORT=$(cat port.txt 2>/dev/null || echo 0)
 
