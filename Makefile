@@ -17,6 +17,7 @@ ARCH     ?= -march=native
 SANITIZE ?= 0
 PKGS     := hdf5 inih zlib libpng libjpeg openblas lapacke libmicrohttpd jansson cfitsio
 PKGS     += ompi-c# Open MPI (issue 15: src/dist/comm_mpi.c); MPI_Init only under mpirun
+PKGS     += yajl# issue 12: the fast callback reader of served {"rows": [...]} bodies (src/serve/serve_rows_json.c)
 
 ifeq ($(SANITIZE),1)
 BUILD    := build/asan

@@ -3,7 +3,9 @@
 # uvicorn + a scikit-learn forest, ../shared/benchmarks/serve_fastapi.py, 2 workers) in the
 # same run, both loaded by wrk -t2 -c32 -d10s --latency:
 #   1. one SDSS17 row per request against the 100-tree forest (req/s, p50/p99), peer beside it;
-#   2. 1000-row requests (rows/s);
+#   2. 1000-row requests (rows/s), JSON {"rows": [...]} and text/csv bodies, and where a 1000-row
+#      request's CPU time goes without HTTP (build/serve_handle_bench: parse + predict + answer
+#      beside the model alone, one thread);
 #   3. the reference CNN (configs/cnn_stargalaxy.ini's network, 64x64x3) on PNG uploads (images/s);
 #   4. memory: resident set at the start and end of a BENCH_SERVE_MEM_SECONDS (default 60) load.
 # Models are trained once into build/bench_serve/. Needs wrk; the peer needs python3-fastapi,
@@ -51,6 +53,15 @@ wrk.headers["Content-Type"] = "image/png"
 local f = io.open("$W/img64.png", "rb"); wrk.body = f:read("*a"); f:close()
 LUA
 ROWS1000=$(python3 -c "import json; r=json.loads('$ROW'); print(json.dumps({'rows':[r]*1000}))")
+python3 -c "import json; r=json.loads('$ROW'); print(','.join(r)); [print(','.join(str(v) for v in r.values())) for _ in range(1000)]" > "$W/rows1000.csv"
+cat > "$W/csv.lua" <<LUA
+wrk.method = "POST"
+wrk.path = "/v1/models/rf/predict"
+wrk.headers["Content-Type"] = "text/csv"
+local f = io.open("$W/rows1000.csv", "rb"); wrk.body = f:read("*a"); f:close()
+LUA
+# verdict VALUE TARGET : "met" or "MISSED" (VALUE >= TARGET)
+verdict() { python3 -c "print('met' if float('$1') >= float('$2') else 'MISSED')"; }
 
 # wrk_line LABEL ARGS... : req/s, p50, p99 from wrk --latency
 wrk_line() {
@@ -86,11 +97,18 @@ start_server
 WRK_PATH=/v1/models/rf/predict WRK_BODY="{\"rows\":[$ROW]}" \
     wrk_line "astrotrain serve, rf, 1 row/request" -t2 -c32 -d"$DUR" --latency -s "$PEERS/serve_wrk_post.lua" "http://127.0.0.1:$PORT"
 AT_RPS=$(cat "$W/wrk.out.rps")
+P99=$(python3 -c "import re; t=open('$W/wrk.out').read(); m=re.search(r'^\s+99%\s+([\d.]+)(us|ms|s)', t, re.M); print(float(m.group(1)) * {'us': 1e-3, 'ms': 1, 's': 1e3}[m.group(2)] if m else 'nan')")
+echo "  -> target >= 20,000 req/s: $(verdict "$AT_RPS" 20000); p99 $P99 ms, target <= 5 ms: $(verdict 5 "$P99")"
 WRK_PATH=/v1/models/rf/predict WRK_BODY="$ROWS1000" \
     wrk_line "astrotrain serve, rf, 1000 rows/request" -t2 -c8 -d"$DUR" --latency -s "$PEERS/serve_wrk_post.lua" "http://127.0.0.1:$PORT"
-echo "  -> $(python3 -c "print('%.0f' % (1000 * float(open('$W/wrk.out.rps').read())))") rows/s"
+R_JSON=$(python3 -c "print('%.0f' % (1000 * float(open('$W/wrk.out.rps').read())))")
+echo "  -> $R_JSON rows/s (JSON), target >= 500,000 rows/s: $(verdict "$R_JSON" 500000)"
+wrk_line "astrotrain serve, rf, 1000 CSV rows/request" -t2 -c8 -d"$DUR" --latency -s "$W/csv.lua" "http://127.0.0.1:$PORT"
+R_CSV=$(python3 -c "print('%.0f' % (1000 * float(open('$W/wrk.out.rps').read())))")
+echo "  -> $R_CSV rows/s (CSV), target >= 500,000 rows/s: $(verdict "$R_CSV" 500000)"
 wrk_line "astrotrain serve, reference CNN, 64x64 PNG" -t2 -c32 -d"$DUR" --latency -s "$W/png.lua" "http://127.0.0.1:$PORT"
-echo "  -> $(python3 -c "print('%.0f' % float(open('$W/wrk.out.rps').read()))") images/s"
+IMG=$(python3 -c "print('%.0f' % float(open('$W/wrk.out.rps').read()))")
+echo "  -> $IMG images/s, target >= 500 images/s: $(verdict "$IMG" 500)"
 rss() { awk '/VmRSS/ {print $2}' "/proc/$SPID/status"; }
 R0=$(rss)
 WRK_PATH=/v1/models/rf/predict WRK_BODY="{\"rows\":[$ROW]}" wrk -t2 -c32 -d"${MEMSECS}s" -s "$PEERS/serve_wrk_post.lua" "http://127.0.0.1:$PORT" > "$W/mem.out" 2>&1 &
@@ -100,6 +118,15 @@ wait $WPID
 R1=$(rss)
 echo "  memory over a ${MEMSECS}-s one-row load: RSS $((R0 / 1024)) MB at start, $((R5 / 1024)) MB after 5 s, $((R1 / 1024)) MB at the end ($(grep -o 'Requests/sec: *[0-9.]*' "$W/mem.out"))"
 kill -TERM $SPID; wait $SPID
+# the 1000-row request without HTTP, in CPU time (steady on a shared machine)
+HB=$ROOT/build/serve_handle_bench
+if [ ! -x "$HB" ] || [ "$HB" -ot build/libastrotrain.a ] || [ "$HB" -ot bench/serve_handle_bench.c ]; then
+    ${CC:-gcc} -O2 -std=c17 -D_GNU_SOURCE -fopenmp -Iinclude -Isrc $(pkg-config --cflags hdf5 openblas) -o "$HB" \
+        bench/serve_handle_bench.c build/libastrotrain.a \
+        $(pkg-config --libs hdf5 inih zlib libpng libjpeg openblas lapacke libmicrohttpd jansson cfitsio yajl) -lm ||
+        echo "  serve_handle_bench: build failed"
+fi
+[ -x "$HB" ] && "$HB" "$W/runs/rf/model.h5" 1000 2 same && "$HB" "$W/runs/rf/model.h5" 1000 2
 
 PY3=/usr/bin/python3
 if $PY3 -c "import fastapi, uvicorn, sklearn" 2>/dev/null; then

@@ -7,6 +7,7 @@ set -euo pipefail
 pkgs=(gcc make pkg-config libopenblas-dev liblapacke-dev libhdf5-dev libpng-dev
       libjpeg62-turbo-dev zlib1g-dev libinih-dev gnuplot-nox
       libmicrohttpd-dev libjansson-dev libcfitsio-dev libopenmpi-dev openmpi-bin)
+pkgs+=(libyajl-dev) # issue 12: the callback JSON reader of served rows (Makefile PKGS yajl)
 if [ "${1:-}" = test ]; then
     pkgs+=(python3 python3-numpy python3-h5py python3-sklearn hdf5-tools
            python3-scipy python3-astropy python3-torch python3-torchvision chromium wrk)

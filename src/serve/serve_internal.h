@@ -95,4 +95,11 @@ at_status at_serve_decode_image(const at_served *v, const uint8_t *buf, size_t n
 int at_serve_multipart_file(const char *content_type, const uint8_t *body, size_t n, const uint8_t **part,
                             size_t *part_len);
 
+/* The fast reader of {"rows": [...]} (serve_rows_json.c): yajl callbacks straight into X
+ * (n x d, the features' order; the caller frees it). 1 when read; 0 when it declines (any
+ * body but plain rows of numbers or null by feature name), and the jansson reader decides
+ * with its exact answer or error. */
+int at_serve_rows_json_fast(const char *const *features, size_t d, size_t max_rows, const uint8_t *body, size_t len,
+                            double **X, size_t *n);
+
 #endif

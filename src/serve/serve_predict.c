@@ -15,14 +15,14 @@
 #include "astrotrain/csv.h"
 #include "astrotrain/metrics.h"
 #include "astrotrain/pca.h"
+#include "core/numfmt17.h"
 #include "serve/serve_internal.h"
 
 /* ---- answers ---------------------------------------------------------------------------- */
 
 static void put_num(at_strbuf *b, double x) {
-    char t[40];
-    int n = snprintf(t, sizeof t, "%.17g", x);
-    at_strbuf_put(b, t, (size_t)n);
+    char t[AT_FMT_G17_MAX];
+    at_strbuf_put(b, t, at_fmt_g17(t, x)); /* printf's "%.17g", exactly */
 }
 
 static void count(at_served *v, at_model_slot *sl, const double *P, size_t n, at_serve_response *rs) {
@@ -320,7 +320,12 @@ void at_serve_predict(at_server *s, at_served *v, const at_serve_request *rq, at
         return;
     }
     parsed p = {0};
-    if (strcmp(ct, "application/json") == 0) parse_json_rows(s, v, body, len, &p);
+    if (strcmp(ct, "application/json") == 0) {
+        /* the plain rows through the fast reader; anything else through jansson */
+        if (!at_serve_rows_json_fast((const char *const *)v->b->feature_names, v->b->d, s->opt.max_rows, body, len,
+                                     &p.X, &p.n))
+            parse_json_rows(s, v, body, len, &p);
+    }
     else if (strcmp(ct, "text/csv") == 0) parse_csv_rows(s, v, body, len, &p);
     else {
         at_serve_error(rs, 415, "model '%s' takes rows: send application/json or text/csv, not '%s'", sl->name,

@@ -102,3 +102,20 @@ if os.path.exists(f"{d}/plots/confusion.dat"):
     assert [l[0] for l in dat] == cls and [[int(x) for x in l[1:]] for l in dat] == conf, dat
 PY
 }
+
+# ---- at_track_pid (issue 12, serve2) ---------------------------------------------------------
+# at_track_pid PID : a background process of the test (a server, an mpirun) that the EXIT trap
+# stops however the script ends (a failed check, set -e, Ctrl-C): SIGTERM, then SIGKILL after
+# 2 s if it is still there. A process the test already stopped and waited for is skipped.
+AT_TRACKED_PIDS=""
+at_track_pid() { AT_TRACKED_PIDS="$AT_TRACKED_PIDS $1"; }
+at_stop_tracked_pids_() {
+    local p i
+    for p in $AT_TRACKED_PIDS; do kill -TERM "$p" 2>/dev/null; done
+    for p in $AT_TRACKED_PIDS; do
+        for i in $(seq 20); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$p" 2>/dev/null
+    done
+    return 0
+}
+trap 'at_stop_tracked_pids_; rm -rf "$TMP"' EXIT

@@ -70,6 +70,7 @@ mkdir -p hist && echo "<html><body>monitor report</body></html>" > hist/report.h
     --port 0 --port-file port.txt --access-log access.log --max-body 2000000 --max-rows 5000 --threads 2 \
     2> serve.err &
 PID=$!
+at_track_pid "$PID"
 for _ in $(seq 100); do [ -s port.txt ] && break; sleep 0.1; done
 check "the server writes its port once ready" test -s port.txt
 export PORT=$(cat port.txt 2>/dev/null || echo 0)
@@ -314,6 +315,7 @@ ok "predict the rows with the ensemble" "$ASTROTRAIN" predict --model runs/ens/m
 rm -f port.txt
 "$ASTROTRAIN" serve --models-dir runs --port 0 --port-file port.txt --access-log off --max-per-ip 2 --timeout 1 2> serve2.err &
 PID2=$!
+at_track_pid "$PID2"
 for _ in $(seq 100); do [ -s port.txt ] && break; sleep 0.1; done
 export PORT=$(cat port.txt 2>/dev/null || echo 0)
 check "--models-dir serves every run; the ensemble answers predict's probabilities, the PCA transform's coordinates" python3 - <<'PY'

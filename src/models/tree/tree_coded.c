@@ -241,6 +241,37 @@ WALK_TREE(walk_w3, 3, 0)
 WALK_TREE(walk_wn, c->width, 0)
 WALK_TREE(walk_dl, c->width, 1)
 
+/* A block of fewer rows than LANES (a served request of one row): each row walks LANES trees
+ * at once instead (independent walks, so their node loads overlap rather than queue one tree
+ * after another), notes each tree's leaf, then adds the leaves in tree order: the same sums
+ * as the tree-at-a-time walk, bit for bit. (issue 12, serve2) */
+static void walk_few(const tree_coded *c, size_t groups, const uint32_t *codes, size_t m, double *out, size_t stride) {
+    const size_t T = c->n_trees, d = c->d, w = c->width;
+    for (size_t i = 0; i < m; i++) {
+        const uint32_t *x = codes + i * d;
+        for (size_t t0 = 0; t0 < T; t0 += LANES) {
+            const size_t nt = T - t0 < LANES ? T - t0 : LANES;
+            const cnode *base[LANES];
+            uint32_t at[LANES];
+            for (size_t l = 0; l < nt; l++) base[l] = c->nodes + c->off[t0 + l], at[l] = 0;
+            for (size_t pending = nt; pending;) {
+                pending = 0;
+                for (size_t l = 0; l < nt; l++) {
+                    cnode nd = base[l][at[l]];
+                    if ((nd.meta & 255u) == FEAT_LEAF) continue;
+                    at[l] = c->has_dl ? STEP(nd, x, 1) : STEP(nd, x, 0);
+                    pending++;
+                }
+            }
+            for (size_t l = 0; l < nt; l++) {
+                size_t t = t0 + l;
+                const double *v = c->value + ((size_t)c->leaf_off[t] + (size_t)(base[l][at[l]].meta >> 9)) * w;
+                ADD_LEAF(out + i * stride + (t % groups) * w, v, w);
+            }
+        }
+    }
+}
+
 at_status tree_coded_predict_add(const tree_coded *c, size_t groups, const double *X, size_t n, double *out,
                                  size_t stride, int threads, at_error *err) {
     const size_t d = c->d, w = c->width;
@@ -267,8 +298,10 @@ at_status tree_coded_predict_add(const tree_coded *c, size_t groups, const doubl
                 uint32_t nc = (uint32_t)(c->cut_off[f + 1] - c->cut_off[f]);
                 for (size_t i = 0; i < m; i++) cd[i * d + f] = code_of(a, nc, X[(r0 + i) * d + f]);
             }
-            for (size_t t = 0; t < c->n_trees; t++)
-                walk(c, t, cd, m, out + r0 * stride, stride, (t % groups) * w);
+            if (m < LANES) walk_few(c, groups, cd, m, out + r0 * stride, stride);
+            else
+                for (size_t t = 0; t < c->n_trees; t++)
+                    walk(c, t, cd, m, out + r0 * stride, stride, (t % groups) * w);
         }
     }
     free(buf);
