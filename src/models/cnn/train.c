@@ -291,7 +291,7 @@ at_status at_cnn_train(at_cnn *net, const at_images *train, const at_images *val
             w->dropout_seed = t.epoch_seed ^ (0x9E3779B97F4A7C15ull * (t.batch + 1));
             nn_forward(&net->nn, w, sl->x, sl->m);
             double loss = cnn_backward(net, w, sl->x, sl->y, sl->m, opt->class_weight);
-            nn_optim_step(&net->nn, &oc, &t.opt, net->nn.grads, lr);
+            nn_optim_step(&net->nn, &oc, &t.opt, nn_grads(&net->nn), lr);
             const float *P = w->out[net->nn.nl - 1];
             double wsum = 0;
             for (size_t i = 0; i < sl->m; i++) {
