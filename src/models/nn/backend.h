@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "astrotrain/status.h"
+
 /* Activations (after a dense or conv layer, or a shortcut). Backward is written in terms
  * of the output y = f(z): relu and leaky keep the sign, tanh' = 1 - y^2, sigmoid' = y(1-y). */
 typedef enum nn_act { ACT_LINEAR, ACT_RELU, ACT_LEAKY, ACT_TANH, ACT_SIGMOID } nn_act;
@@ -134,6 +136,13 @@ struct at_nn_backend {
     void (*copy)(const at_nn_backend *be, void *dst, const void *src, size_t bytes);
     void (*to_device)(const at_nn_backend *be, void *dst, const void *host, size_t bytes);
     void (*to_host)(const at_nn_backend *be, void *host, const void *src, size_t bytes);
+    /* Host memory for batches headed to the device (page-locked on a GPU, so the copy runs
+     * without staging); NULL when out of memory. */
+    void *(*host_alloc)(const at_nn_backend *be, size_t bytes);
+    void (*host_free)(const at_nn_backend *be, void *p);
+    /* AT_OK, or the first error the backend met since it was opened (a device's errors are
+     * kept until asked: the ops themselves return nothing), as one line naming what to do. */
+    at_status (*status)(const at_nn_backend *be, at_error *err);
 };
 
 /* The CPU backend (OpenBLAS sgemm, OpenMP). BLAS threads are the caller's business (the CLI

@@ -579,6 +579,21 @@ static void cpu_copy(const at_nn_backend *be, void *dst, const void *src, size_t
     if (dst != src) memcpy(dst, src, bytes);
 }
 
+static void *cpu_host_alloc(const at_nn_backend *be, size_t bytes) {
+    (void)be;
+    return malloc(bytes ? bytes : 1);
+}
+
+static void cpu_host_free(const at_nn_backend *be, void *p) {
+    (void)be;
+    free(p);
+}
+
+static at_status cpu_status(const at_nn_backend *be, at_error *err) {
+    (void)be, (void)err;
+    return AT_OK;
+}
+
 static const at_nn_backend cpu_backend = {
     .name = "cpu",
     .on_device = 0,
@@ -610,6 +625,9 @@ static const at_nn_backend cpu_backend = {
     .copy = cpu_copy,
     .to_device = cpu_copy,
     .to_host = cpu_copy,
+    .host_alloc = cpu_host_alloc,
+    .host_free = cpu_host_free,
+    .status = cpu_status,
 };
 
 const at_nn_backend *nn_backend_cpu(void) { return &cpu_backend; }
