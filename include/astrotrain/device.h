@@ -12,10 +12,10 @@ typedef enum at_device_kind { AT_DEVICE_CPU, AT_DEVICE_CUDA, AT_DEVICE_AUTO } at
  * naming what is allowed. Does not look for a GPU. */
 at_status at_device_parse(const char *spec, at_device_kind *kind, int *index, at_error *err);
 
-/* 1 when this astrotrain was built with make CUDA=1. */
+/* 1 when this astrotrain was built with make CUDA=1 (core). */
 int at_device_has_cuda(void);
 
-/* The number of usable CUDA GPUs (0 without CUDA, without a driver or without a GPU). */
+/* The number of usable CUDA GPUs (0 without CUDA, without a driver or without a GPU; models). */
 int at_device_cuda_count(void);
 
 #endif

@@ -233,7 +233,7 @@ at_status at_cnn_forward(const at_cnn *net, const float *x, size_t n, float *P, 
     for (size_t i = 0; i < n; i += B) {
         size_t m = n - i < B ? n - i : B;
         nn_forward((nn_net *)&net->nn, w, x + i * in, m);
-        memcpy(P + i * net->nn.k, w->out[net->nn.nl - 1], m * net->nn.k * sizeof *P);
+        memcpy(P + i * net->nn.k, nn_output(&net->nn, w, m), m * net->nn.k * sizeof *P);
     }
     nn_work_free(w);
     return AT_OK;
@@ -269,7 +269,7 @@ at_status at_cnn_predict_images(const at_cnn *net, const at_images *im, int tta,
                 for (size_t j = 0; j < m; j++) at_image_d4(buf + j * isz, buf + B * isz, q->height, q->width, q->channels, t);
             cnn_standardise(net, buf, m, x);
             nn_forward((nn_net *)&net->nn, w, x, m);
-            const float *out = w->out[net->nn.nl - 1];
+            const float *out = nn_output(&net->nn, w, m);
             for (size_t j = 0; j < m * k; j++) P[i * k + j] += out[j] / (double)T;
         }
     }

@@ -83,8 +83,8 @@ static const char *cuda_hint(cudaError_t e) {
     switch (e) {
     case cudaErrorMemoryAllocation: return ": the GPU is out of memory: use a smaller batch or network, or --device cpu";
     case cudaErrorInsufficientDriver:
-        return ": the NVIDIA driver is older than this CUDA runtime: update the driver, or rebuild with make CUDA=1 "
-               "CUDA_HOME=<an older toolkit>";
+        return ": no NVIDIA driver, or one older than this CUDA runtime: install or update the driver (nvidia-smi "
+               "shows it), or rebuild with make CUDA=1 CUDA_HOME=<an older toolkit>";
     case cudaErrorNoDevice: return ": no CUDA GPU is visible: use --device cpu";
     case cudaErrorNoKernelImageForDevice:
         return ": this GPU is not among the architectures it was built for: rebuild with make CUDA=1 "
