@@ -102,6 +102,18 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/harness.h $(LIB)
 
 tests: $(TEST_BIN) $(BIN)
 
+# issue 17: with CUDA=1 the GPU test program (tests/gpu/) builds too; it runs on a GPU machine
+# (scripts/device_check.sh) and prints SKIP lines where there is none.
+ifeq ($(CUDA),1)
+GPU_TEST_BIN := $(patsubst tests/gpu/%.c,$(BUILD)/tests/gpu/%,$(sort $(wildcard tests/gpu/test_*.c)))
+tests: $(GPU_TEST_BIN)
+all: $(GPU_TEST_BIN)
+$(BUILD)/tests/gpu/%: tests/gpu/%.c tests/unit/harness.h $(LIB)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  TEST    $@")
+	$(Q)$(CC) $(CFLAGS) -MMD -MP -Itests/unit -o $@ $< $(LIB) $(LDFLAGS) $(LDLIBS)
+endif
+
 # Tests need the shipped data, the libraries and the peers they check against (test-deps is
 # a no-op when all are there).
 test: test-deps
