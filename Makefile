@@ -107,12 +107,17 @@ tests: $(TEST_BIN) $(BIN)
 ifeq ($(CUDA),1)
 GPU_TEST_BIN := $(patsubst tests/gpu/%.c,$(BUILD)/tests/gpu/%,$(sort $(wildcard tests/gpu/test_*.c)))
 tests: $(GPU_TEST_BIN)
-all: $(GPU_TEST_BIN)
+all: $(GPU_TEST_BIN) $(BUILD)/bench/gpu_bench
 $(BUILD)/tests/gpu/%: tests/gpu/%.c tests/unit/harness.h $(LIB)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  TEST    $@")
 	$(Q)$(CC) $(CFLAGS) -MMD -MP -Itests/unit -o $@ $< $(LIB) $(LDFLAGS) $(LDLIBS)
 endif
+# bench/gpu.sh's throughput tool (any build; --device cpu runs it without a GPU)
+$(BUILD)/bench/gpu_bench: bench/gpu_bench.c $(LIB)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  BENCH   $@")
+	$(Q)$(CC) $(CFLAGS) -MMD -MP -o $@ $< $(LIB) $(LDFLAGS) $(LDLIBS)
 
 # Tests need the shipped data, the libraries and the peers they check against (test-deps is
 # a no-op when all are there).
