@@ -143,6 +143,11 @@ at_status at_cnn_load(at_store *st, const char *prefix, at_cnn **out, at_error *
  * (0..255, HWC); fit is done by the image runner. */
 extern const at_model_ops at_cnn_ops;
 at_status at_cnn_model_wrap(at_cnn *net, at_model **out, at_error *err); /* takes ownership */
+
+/* Prediction on a device (issue 17): "cuda", "cuda:N", "auto" or "cpu"/NULL (back to the CPU).
+ * The weights go to the device once; at_cnn_predict_images then runs there (several threads may
+ * predict at once: their work is queued in order on the device). */
+at_status at_cnn_use_device(at_cnn *net, const char *device, at_error *err);
 at_cnn *at_cnn_model_net(const at_model *m);
 
 #endif

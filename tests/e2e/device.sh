@@ -55,6 +55,14 @@ else
     fails "[run] device = cuda:2 likewise" 3 "[run] device = cuda:2: this astrotrain was built without CUDA" \
         "$ASTROTRAIN" --config cnn.ini --set run.device=cuda:2 --quiet
 fi
+if ! grep -q "built without CUDA" probe.out; then
+    skip "serve --device cuda on a CPU-only build" "this astrotrain was built with CUDA=1"
+else
+    fails "serve --device cuda on a CPU-only build names the rebuild" 2 \
+        "--device cuda: this astrotrain was built without CUDA: rebuild with make CUDA=1" \
+        "$ASTROTRAIN" serve --model none.h5 --device cuda
+fi
+fails "serve --device with a bad name" 2 "device 'gpu' is not one of" "$ASTROTRAIN" serve --model none.h5 --device gpu
 fails "a bad device name lists the allowed ones" 3 "device 'gpu' is not one of cpu, cuda, cuda:N (N from 0 to 63) or auto" \
     "$ASTROTRAIN" --config cnn.ini --device gpu --quiet
 fails "cuda:64 is out of range" 3 "device 'cuda:64' is not one of" "$ASTROTRAIN" --config cnn.ini --device cuda:64 --quiet

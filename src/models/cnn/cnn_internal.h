@@ -42,6 +42,7 @@ struct at_cnn {
     size_t best_epoch;
     cnn_work *train_work; /* cached workspace for at_cnn_loss_grad */
     float *lr_scale;      /* per layer (transfer.c), or NULL */
+    const at_nn_backend *device; /* at_cnn_use_device's backend (device_use.c), closed by at_cnn_free */
 };
 
 #define CNN_HIST_COLS 6

@@ -96,6 +96,7 @@ at_status at_cnn_new(const at_cnn_spec *spec, size_t n_classes, uint64_t seed, a
 
 void at_cnn_free(at_cnn *net) {
     if (!net) return;
+    at_cnn_use_device(net, NULL, NULL); /* back on the CPU, a device backend closed */
     at_cnn_spec_free(net->spec);
     nn_work_free(net->train_work);
     free(net->nn.L);
