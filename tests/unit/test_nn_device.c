@@ -234,8 +234,8 @@ static void test_cpu_layer_ops(void) {
     CHECK(sdin[0] == 11 && sdin[1] == 12 && ssrc[0] == 6 && ssrc[1] == 7);
     be->shortcut_backward(be, sd, sdin, ssrc, 2, 0, 1);
     CHECK(sdin[0] == 1 && sdin[1] == 2 && ssrc[0] == 7 && ssrc[1] == 9);
-    float gm[1] = {3}, bt[1] = {1}, rm[1] = {2}, rv[1] = {4 - 1e-5f}, fsc[1], fsh[1];
-    be->bn_fold(be, gm, bt, rm, rv, 1, 1e-5f, fsc, fsh);
+    float gm[1] = {3}, bt[1] = {1}, rm[1] = {2}, rv[1] = {3.5f}, fsc[1], fsh[1];
+    be->bn_fold(be, gm, bt, rm, rv, 1, 0.5f, fsc, fsh); /* 3 / sqrt(3.5 + 0.5) */
     CHECK_NEAR(fsc[0], 1.5, 1e-6);
     CHECK_NEAR(fsh[0], 1 - 2 * 1.5, 1e-6);
 }
