@@ -737,9 +737,7 @@ static conv_plan *get_plan(cuda_ctx *c, const nn_geom *g, size_t n) {
                "cudnnSetFilter4dDescriptor") ||
         ck_dnn(c, cudnnSetConvolution2dDescriptor(p->conv, (int)g->pad, (int)g->pad, (int)g->stride, (int)g->stride, 1,
                                                   1, CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT),
-               "cudnnSetConvolution2dDescriptor") ||
-        ck_dnn(c, cudnnSetConvolutionMathType(p->conv, c->bf16 ? CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION : CUDNN_FMA_MATH),
-               "cudnnSetConvolutionMathType")) {
+               "cudnnSetConvolution2dDescriptor")) {
         plan_destroy(p);
         return NULL;
     }
@@ -755,39 +753,50 @@ static conv_plan *get_plan(cuda_ctx *c, const nn_geom *g, size_t n) {
         plan_destroy(p);
         return NULL;
     }
-    int got = 0;
-    cudnnConvolutionFwdAlgoPerf_t fp[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
-    if (ck_dnn(c, cudnnGetConvolutionForwardAlgorithm_v7(c->dnn, p->x, p->w, p->conv, p->y,
-                                                         CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &got, fp),
-               "cudnnGetConvolutionForwardAlgorithm_v7")) {
-        plan_destroy(p);
-        return NULL;
+    /* fp32: FMA math (no TF32) so that the GPU matches the CPU; bf16: tensor cores with
+     * down-conversion. Should cuDNN have no algorithm in that mode for this geometry, the
+     * default math is tried before giving up. */
+    const cudnnMathType_t modes[2] = {c->bf16 ? CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION : CUDNN_FMA_MATH,
+                                      CUDNN_DEFAULT_MATH};
+    for (int mode = 0; mode < 2; mode++) {
+        if (ck_dnn(c, cudnnSetConvolutionMathType(p->conv, modes[mode]), "cudnnSetConvolutionMathType")) {
+            plan_destroy(p);
+            return NULL;
+        }
+        int got = 0, i;
+        cudnnConvolutionFwdAlgoPerf_t fp[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
+        cudnnConvolutionBwdDataAlgoPerf_t dp[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
+        cudnnConvolutionBwdFilterAlgoPerf_t wp[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
+        if (ck_dnn(c, cudnnGetConvolutionForwardAlgorithm_v7(c->dnn, p->x, p->w, p->conv, p->y,
+                                                             CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &got, fp),
+                   "cudnnGetConvolutionForwardAlgorithm_v7")) {
+            plan_destroy(p);
+            return NULL;
+        }
+        for (i = 0; i < got && (fp[i].status != CUDNN_STATUS_SUCCESS || fp[i].memory > WS_LIMIT);) i++;
+        if (i == got) continue;
+        p->fa = fp[i].algo, p->fws = fp[i].memory;
+        if (ck_dnn(c, cudnnGetConvolutionBackwardDataAlgorithm_v7(c->dnn, p->w, p->y, p->conv, p->x,
+                                                                  CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &got, dp),
+                   "cudnnGetConvolutionBackwardDataAlgorithm_v7")) {
+            plan_destroy(p);
+            return NULL;
+        }
+        for (i = 0; i < got && (dp[i].status != CUDNN_STATUS_SUCCESS || dp[i].memory > WS_LIMIT);) i++;
+        if (i == got) continue;
+        p->da = dp[i].algo, p->dws = dp[i].memory;
+        if (ck_dnn(c, cudnnGetConvolutionBackwardFilterAlgorithm_v7(c->dnn, p->x, p->y, p->conv, p->w,
+                                                                    CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &got, wp),
+                   "cudnnGetConvolutionBackwardFilterAlgorithm_v7")) {
+            plan_destroy(p);
+            return NULL;
+        }
+        for (i = 0; i < got && (wp[i].status != CUDNN_STATUS_SUCCESS || wp[i].memory > WS_LIMIT);) i++;
+        if (i == got) continue;
+        p->wa = wp[i].algo, p->wws = wp[i].memory;
+        return p;
     }
-    int i = 0;
-    while (i < got && (fp[i].status != CUDNN_STATUS_SUCCESS || fp[i].memory > WS_LIMIT)) i++;
-    if (i == got) return plan_fail(c, p, "convolution forward");
-    p->fa = fp[i].algo, p->fws = fp[i].memory;
-    cudnnConvolutionBwdDataAlgoPerf_t dp[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
-    if (ck_dnn(c, cudnnGetConvolutionBackwardDataAlgorithm_v7(c->dnn, p->w, p->y, p->conv, p->x,
-                                                              CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &got, dp),
-               "cudnnGetConvolutionBackwardDataAlgorithm_v7")) {
-        plan_destroy(p);
-        return NULL;
-    }
-    for (i = 0; i < got && (dp[i].status != CUDNN_STATUS_SUCCESS || dp[i].memory > WS_LIMIT);) i++;
-    if (i == got) return plan_fail(c, p, "convolution backward (data)");
-    p->da = dp[i].algo, p->dws = dp[i].memory;
-    cudnnConvolutionBwdFilterAlgoPerf_t wp[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
-    if (ck_dnn(c, cudnnGetConvolutionBackwardFilterAlgorithm_v7(c->dnn, p->x, p->y, p->conv, p->w,
-                                                                CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &got, wp),
-               "cudnnGetConvolutionBackwardFilterAlgorithm_v7")) {
-        plan_destroy(p);
-        return NULL;
-    }
-    for (i = 0; i < got && (wp[i].status != CUDNN_STATUS_SUCCESS || wp[i].memory > WS_LIMIT);) i++;
-    if (i == got) return plan_fail(c, p, "convolution backward (filter)");
-    p->wa = wp[i].algo, p->wws = wp[i].memory;
-    return p;
+    return plan_fail(c, p, "convolution");
 }
 
 /* W (K x C_out, row-major) into c->wt as C_out x K (cuDNN's KRSC filter). */
