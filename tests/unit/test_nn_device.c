@@ -11,9 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "astrotrain/cnn.h"
 #include "astrotrain/device.h"
+#include "astrotrain/model_file.h"
 #include "astrotrain/rng.h"
 #include "harness.h"
 #include "models/cnn/cnn_internal.h"
@@ -240,10 +242,137 @@ static void test_cpu_layer_ops(void) {
     CHECK_NEAR(fsh[0], 1 - 2 * 1.5, 1e-6);
 }
 
+/* ---- the whole training loop on the pretend device ---------------------------------------- */
+
+static at_images *stripes(size_t n, uint64_t seed) {
+    at_images *im = calloc(1, sizeof *im);
+    im->n = n, im->height = im->width = 8, im->channels = 3, im->n_classes = 3;
+    im->pixels = malloc(n * 8 * 8 * 3);
+    im->y = malloc(n * sizeof *im->y);
+    at_rng r;
+    at_rng_init(&r, seed, 1);
+    for (size_t i = 0; i < n; i++) {
+        int c = (int)at_rng_below(&r, 3);
+        im->y[i] = c;
+        for (size_t p = 0; p < 64; p++)
+            for (int ch = 0; ch < 3; ch++)
+                im->pixels[(i * 64 + p) * 3 + (size_t)ch] =
+                    (uint8_t)(((p / 8) % 3 == (size_t)c ? 160 : 50) + at_rng_below(&r, 40));
+    }
+    return im;
+}
+
+/* Trains NET_INI for 2 epochs (checkpoint written every epoch) on be; returns the net. */
+static at_cnn *train_on_backend(const at_nn_backend *be, const at_images *tr, const at_images *va, const char *ckpt) {
+    at_cnn *net = make_net();
+    if (!net) return NULL;
+    at_cnn_fit_standardisation(net, tr);
+    net->spec->p.epochs = 2;
+    at_cnn_train_options o = {.threads = 2, .seed = 5, .checkpoint = ckpt};
+    at_error err = {0};
+    at_status s = cnn_train_with(net, be, tr, va, &o, &err);
+    if (s) fprintf(stderr, "  %s\n", err.msg);
+    CHECK(s == AT_OK);
+    return net;
+}
+
+static int same_store_f32(const char *a, const char *b, const char *name, size_t n) {
+    at_store *sa = NULL, *sb = NULL;
+    at_error err = {0};
+    float *x = malloc(n * sizeof *x), *y = malloc(n * sizeof *y);
+    int ok = at_store_open(a, &sa, &err) == AT_OK && at_store_open(b, &sb, &err) == AT_OK &&
+             at_store_read_f32(sa, name, x, n, &err) == AT_OK && at_store_read_f32(sb, name, y, n, &err) == AT_OK &&
+             same_bits(x, y, n);
+    at_store_close(sa), at_store_close(sb);
+    free(x), free(y);
+    return ok;
+}
+
+/* A progress whose update asks to stop after `after` batches (an interrupt mid-epoch). */
+typedef struct stopper {
+    volatile int stop;
+    size_t after;
+} stopper;
+
+static void stop_after(void *ctx, const char *stage, size_t done, size_t total, const char *detail) {
+    (void)stage, (void)total, (void)detail;
+    stopper *st = ctx;
+    if (done >= st->after) st->stop = 1;
+}
+
+/* Interrupted after 3 batches of epoch 1: the checkpoint written then holds the weights and
+ * moments of that moment (no best-epoch copy has refreshed the host yet). */
+static void test_interrupt_checkpoint_on_pretend_device(void) {
+    at_nn_backend table;
+    const at_nn_backend *dev = fake_device(&table);
+    at_images *tr = stripes(40, 3);
+    char ck[2][64];
+    const at_nn_backend *bes[2] = {nn_backend_cpu(), dev};
+    for (int i = 0; i < 2; i++) {
+        snprintf(ck[i], sizeof ck[i], "/tmp/at_nn_device_int%d_%d.h5", i, (int)getpid());
+        at_cnn *net = make_net();
+        if (!net) continue;
+        at_cnn_fit_standardisation(net, tr);
+        stopper stp = {0, 3};
+        at_progress prog = {.update = stop_after, .ctx = &stp, .stop = &stp.stop};
+        at_cnn_train_options o = {.threads = 2, .seed = 9, .checkpoint = ck[i], .progress = &prog};
+        at_error err = {0};
+        CHECK(cnn_train_with(net, bes[i], tr, NULL, &o, &err) == AT_ERR_INTERRUPTED);
+        CHECK(same_store_f32(ck[0], ck[i], "net/params", net->nn.np));
+        CHECK(same_store_f32(ck[0], ck[i], "net/stats", net->nn.ns ? net->nn.ns : 1));
+        CHECK(same_store_f32(ck[0], ck[i], "train/m", net->nn.np));
+        at_cnn_free(net);
+    }
+    remove(ck[0]), remove(ck[1]);
+    free(tr->pixels), free(tr->y), free(tr);
+}
+
+static void test_training_on_pretend_device(void) {
+    at_nn_backend table;
+    const at_nn_backend *dev = fake_device(&table);
+    at_images *tr = stripes(40, 1), *va = stripes(12, 2);
+    char ck_cpu[64], ck_dev[64];
+    snprintf(ck_cpu, sizeof ck_cpu, "/tmp/at_nn_device_cpu_%d.h5", (int)getpid());
+    snprintf(ck_dev, sizeof ck_dev, "/tmp/at_nn_device_dev_%d.h5", (int)getpid());
+    at_cnn *c = train_on_backend(nn_backend_cpu(), tr, va, ck_cpu);
+    at_cnn *g = train_on_backend(dev, tr, va, ck_dev);
+    if (c && g) {
+        /* the model, its statistics and history, and the checkpoint (weights, moments) are the CPU's */
+        CHECK(g->nn.be == nn_backend_cpu() && !g->nn.dparams);
+        CHECK(same_bits(g->nn.params, c->nn.params, c->nn.np));
+        CHECK(same_bits(g->nn.stats, c->nn.stats, c->nn.ns));
+        for (size_t i = 0; i < 2 * CNN_HIST_COLS && g->hist_rows == 2 && c->hist_rows == 2; i++)
+            if (memcmp(&g->hist[i], &c->hist[i], sizeof *g->hist))
+                fprintf(stderr, "  history[%zu]: device %.17g cpu %.17g\n", i, g->hist[i], c->hist[i]);
+        CHECK(g->hist_rows == 2 && c->hist_rows == 2 &&
+              memcmp(g->hist, c->hist, 2 * CNN_HIST_COLS * sizeof *g->hist) == 0);
+        CHECK(same_store_f32(ck_cpu, ck_dev, "train/m", c->nn.np));
+        CHECK(same_store_f32(ck_cpu, ck_dev, "train/v", c->nn.np));
+        CHECK(same_store_f32(ck_cpu, ck_dev, "train/best_params", c->nn.np));
+        /* and a checkpoint written on the device resumes on the device as on the CPU */
+        at_cnn *r = make_net();
+        at_cnn_fit_standardisation(r, tr);
+        r->spec->p.epochs = 3;
+        c->spec->p.epochs = 3;
+        at_cnn_train_options o = {.threads = 2, .seed = 5, .checkpoint = ck_dev, .resume = 1};
+        at_error err = {0};
+        CHECK(cnn_train_with(r, dev, tr, va, &o, &err) == AT_OK);
+        o.checkpoint = ck_cpu;
+        CHECK(cnn_train_with(c, nn_backend_cpu(), tr, va, &o, &err) == AT_OK);
+        CHECK(same_bits(r->nn.params, c->nn.params, c->nn.np));
+        at_cnn_free(r);
+    }
+    remove(ck_cpu), remove(ck_dev);
+    at_cnn_free(c), at_cnn_free(g);
+    free(tr->pixels), free(tr->y), free(tr), free(va->pixels), free(va->y), free(va);
+}
+
 int main(void) {
     RUN(test_device_names);
     RUN(test_open_without_cuda);
     RUN(test_pretend_device_matches_cpu);
     RUN(test_cpu_layer_ops);
+    RUN(test_training_on_pretend_device);
+    RUN(test_interrupt_checkpoint_on_pretend_device);
     return harness_done();
 }

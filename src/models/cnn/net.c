@@ -183,7 +183,10 @@ at_status at_cnn_loss_grad(at_cnn *net, const float *x, const int32_t *y, size_t
         if (y[i] < 0 || (size_t)y[i] >= net->nn.k) return at_fail(err, AT_ERR_DATA, "label %d out of range", y[i]);
     nn_forward(&net->nn, net->train_work, x, n);
     *loss = cnn_backward(net, net->train_work, x, y, n, class_weight);
-    if (grad) memcpy(grad, net->nn.grads, net->nn.np * sizeof *grad);
+    if (grad) {
+        nn_net_download_grads(&net->nn); /* a net on a GPU: its gradients come back first */
+        memcpy(grad, net->nn.grads, net->nn.np * sizeof *grad);
+    }
     return AT_OK;
 }
 

@@ -406,18 +406,26 @@ done:
     return s;
 }
 
+at_status cnn_train_with(at_cnn *net, const at_nn_backend *be, const at_images *train, const at_images *valid,
+                         const at_cnn_train_options *opt, at_error *err) {
+    if (be->on_device)
+        at_progress_log(opt->progress, "training on %s%s", be->name,
+                        net->spec->p.precision == AT_CNN_BF16 ? " (bf16)" : "");
+    at_status s = nn_net_attach(&net->nn, be, err);
+    if (!s) {
+        s = train_on(net, train, valid, opt, err);
+        if (!s) s = be->status(be, err);
+    }
+    nn_net_detach(&net->nn); /* parameters back in host memory; the net is on the CPU again */
+    return s;
+}
+
 at_status at_cnn_train(at_cnn *net, const at_images *train, const at_images *valid, const at_cnn_train_options *opt,
                        at_error *err) {
     const at_nn_backend *be = NULL;
     at_status s = nn_device_open(opt->device, net->spec->p.precision == AT_CNN_BF16, &be, err);
     if (s) return s;
-    if (be->on_device) at_progress_log(opt->progress, "training on %s%s", be->name,
-                                       net->spec->p.precision == AT_CNN_BF16 ? " (bf16)" : "");
-    if (!(s = nn_net_attach(&net->nn, be, err))) {
-        s = train_on(net, train, valid, opt, err);
-        if (!s) s = be->status(be, err);
-    }
-    nn_net_detach(&net->nn); /* parameters back in host memory; the net is on the CPU again */
+    s = cnn_train_with(net, be, train, valid, opt, err);
     nn_device_close(be);
     return s;
 }

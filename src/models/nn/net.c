@@ -145,7 +145,9 @@ at_status nn_work_new(const nn_net *net, size_t n_max, int threads, int training
     return AT_OK;
 oom:
     nn_work_free(w);
-    return at_fail(err, AT_ERR_MEMORY, "out of memory (network workspace for %zu inputs)", n_max);
+    return at_fail(err, AT_ERR_MEMORY, "out of %smemory (network workspace for %zu inputs)%s",
+                   be->on_device ? "GPU " : "", n_max,
+                   be->on_device ? ": use a smaller [net] batch or infer_batch, or --device cpu" : "");
 }
 
 /* ---- passes ------------------------------------------------------------------------------- */
