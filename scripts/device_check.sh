@@ -19,7 +19,7 @@
 #      by layer, and a short training run); bench/gpu.sh (astrotrain beside PyTorch, and the
 #      Galaxy10-shaped epoch); an end-to-end run (synthetic Galaxy10 images, train with
 #      --device cuda, predict the saved model on the CPU). Every figure is printed and saved under
-#      $OUT (gpu_test.txt, gpu_bench.txt, e2e.txt). Each part has its own timeout (120 + 240 +
+#      $OUT (gpu_test.txt, gpu_bench.txt, e2e.txt). Each part has its own timeout (150 + 225 +
 #      195 s at most, under the tool's 600 s); expect 3 to 5 minutes plus the machine's start.
 #
 # Options: CUDA_ARCH (default 90: H100/H200), JOBS (default 2).
@@ -89,10 +89,10 @@ echo "== machine"; nvidia-smi --query-gpu=name,driver_version,memory.total --for
 echo "LD_LIBRARY_PATH=$LD_LIBRARY_PATH"
 ldd "$B/astrotrain" | grep -E "not found|cudnn|cublas|cudart" || true
 echo "== GPU test program (GPU against CPU)"
-timeout 120 "$B/test_nn_cuda" 2>&1 | tee "$OUT/gpu_test.txt"
+timeout 150 "$B/test_nn_cuda" 2>&1 | tee "$OUT/gpu_test.txt"
 echo "== benchmark: astrotrain beside PyTorch"
 GPU_BENCH="$B/gpu_bench" GPU_TORCH="$B/gpu_torch.py" GPU_TORCH_INFER="$B/gpu_torch_infer.py" \
-    RESNET18_INI="$B/configs/resnet18.ini" timeout 240 bash "$B/gpu.sh" 2>&1 | tee "$OUT/gpu_bench.txt"
+    RESNET18_INI="$B/configs/resnet18.ini" timeout 225 bash "$B/gpu.sh" 2>&1 | tee "$OUT/gpu_bench.txt"
 echo "== end to end: synthetic Galaxy10 64x64, train on the GPU, predict on the CPU"
 (
     set -x
