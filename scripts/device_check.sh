@@ -83,6 +83,11 @@ if [ -z "$libs" ] || ! ls ${libs//:/ } 2>/dev/null | grep -q libcudnn; then
     [ -n "$c" ] && libs="$libs:$(dirname "$c")"
 fi
 export LD_LIBRARY_PATH="$B/lib:$libs:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}"
+# any library still missing (another wheel layout, such as nvidia/cu13/lib): look for it
+for miss in $(ldd "$B/astrotrain" | awk '/not found/ {print $1}'); do
+    f=$(find /opt /usr/local /usr/lib -name "$miss" 2>/dev/null | head -1)
+    [ -n "$f" ] && LD_LIBRARY_PATH="$LD_LIBRARY_PATH:$(dirname "$f")"
+done
 unset OPENBLAS_CORETYPE
 export OMP_NUM_THREADS=8
 echo "== machine"; nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader; nproc
