@@ -27,20 +27,41 @@ BUILD    := build
 OPT      := -O3 $(ARCH) -g
 endif
 
+# ---- CUDA (issue 17): make CUDA=1 adds the GPU backend of the networks ------------------
+# (src/models/nn/backend_cuda.cu through nvcc; cuDNN, cuBLAS, the CUDA runtime from
+# CUDA_HOME) and builds into its own directory, build/cuda. Without CUDA=1 nothing changes.
+CUDA      ?= 0
+ifeq ($(CUDA),1)
+CUDA_HOME ?= /usr/local/cuda
+CUDA_ARCH ?= 90# the H100/H200; a list such as "80 90" builds for each
+NVCC      ?= $(CUDA_HOME)/bin/nvcc
+BUILD     := $(BUILD)/cuda
+CU_FLAGS  := -DAT_CUDA -I$(CUDA_HOME)/include
+CU_LIBS   := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudnn -lcublas -lcudart -lstdc++
+NVCCFLAGS := -std=c++17 -O3 -g -Iinclude -Isrc -DAT_CUDA -Werror all-warnings \
+             -Xcompiler -Wall,-Wextra,-Werror,-fno-strict-aliasing \
+             $(foreach a,$(CUDA_ARCH),-gencode arch=compute_$(a),code=[sm_$(a),compute_$(a)])
+endif
+# ---- end CUDA ---------------------------------------------------------------------------
+
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 VERSION    := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
 CFLAGS  += -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -fopenmp -Iinclude -Isrc $(PKG_CFLAGS) $(OPT) \
-           -DAT_VERSION='"$(VERSION)"'
+           -DAT_VERSION='"$(VERSION)"' $(CU_FLAGS)
 LDFLAGS += -fopenmp $(OPT)
-LDLIBS  += $(PKG_LIBS) -lm
+LDLIBS  += $(PKG_LIBS) -lm $(CU_LIBS)
 
 LIB_SRC  := $(sort $(wildcard src/*/*.c src/*/*/*.c))
 LIB_SRC  := $(filter-out src/cli/%,$(LIB_SRC))
 CLI_SRC  := $(sort $(wildcard src/cli/*.c))
 TEST_SRC := $(sort $(wildcard tests/unit/test_*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+ifeq ($(CUDA),1)
+CU_SRC   := $(sort $(wildcard src/*/*/*.cu))
+LIB_OBJ  += $(CU_SRC:%.cu=$(BUILD)/%.cu.o)
+endif
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 LIB      := $(BUILD)/libastrotrain.a
@@ -48,7 +69,7 @@ BIN      := $(BUILD)/astrotrain
 DEPFILES := $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_BIN:=.d)
 
 .PHONY: all test unit e2e run study bench install deps test-deps clean docs tests mutate
-all: $(BIN) $(if $(filter 1,$(SANITIZE)),,astrotrain)
+all: $(BIN) $(if $(filter 1,$(SANITIZE) $(CUDA)),,astrotrain)
 
 # A link at the top so the README's commands read ./astrotrain.
 astrotrain: $(BIN)
@@ -61,6 +82,11 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/%.cu.o: %.cu
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  NVCC    $<")
+	$(Q)$(NVCC) $(NVCCFLAGS) -MMD -MP -MF $(@:.o=.d) -c $< -o $@
 
 $(LIB): $(LIB_OBJ)
 	@rm -f $@
@@ -76,6 +102,23 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/harness.h $(LIB)
 	$(Q)$(CC) $(CFLAGS) -MMD -MP -Itests/unit -o $@ $< $(LIB) $(LDFLAGS) $(LDLIBS)
 
 tests: $(TEST_BIN) $(BIN)
+
+# issue 17: with CUDA=1 the GPU test program (tests/gpu/) builds too; it runs on a GPU machine
+# (scripts/device_check.sh) and prints SKIP lines where there is none.
+ifeq ($(CUDA),1)
+GPU_TEST_BIN := $(patsubst tests/gpu/%.c,$(BUILD)/tests/gpu/%,$(sort $(wildcard tests/gpu/test_*.c)))
+tests: $(GPU_TEST_BIN)
+all: $(GPU_TEST_BIN) $(BUILD)/bench/gpu_bench
+$(BUILD)/tests/gpu/%: tests/gpu/%.c tests/unit/harness.h $(LIB)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  TEST    $@")
+	$(Q)$(CC) $(CFLAGS) -MMD -MP -Itests/unit -o $@ $< $(LIB) $(LDFLAGS) $(LDLIBS)
+endif
+# bench/gpu.sh's throughput tool (any build; --device cpu runs it without a GPU)
+$(BUILD)/bench/gpu_bench: bench/gpu_bench.c $(LIB)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  BENCH   $@")
+	$(Q)$(CC) $(CFLAGS) -MMD -MP -o $@ $< $(LIB) $(LDFLAGS) $(LDLIBS)
 
 # Tests need the shipped data, the libraries and the peers they check against (test-deps is
 # a no-op when all are there).

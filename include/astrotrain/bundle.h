@@ -38,6 +38,10 @@ typedef struct at_bundle {
     at_reference *reference;
 } at_bundle;
 
+/* issue 17: image models (cnn) predict on device ("cuda", "cuda:N", "auto"; "cpu" or NULL:
+ * the CPU) from now on; other families ignore it (bundle_device.c). */
+at_status at_bundle_use_device(at_bundle *b, const char *device, at_error *err);
+
 /* A whole model file, written atomically, and read back. */
 at_status at_bundle_save(const at_bundle *b, const char *path, at_error *err);
 at_status at_bundle_load(const char *path, at_bundle **out, at_error *err);

@@ -55,7 +55,10 @@ typedef struct at_cnn_params {
     double lr_decay;         /* learning-rate factor per block going down (1 = none) */
     size_t unfreeze_after;   /* epochs after which every layer trains (0 = never) */
     char input_mean[64], input_std[64]; /* per-channel normalisation ("" = fitted on the training images) */
+    int precision;           /* at_cnn_precision: a GPU's arithmetic (issue 17) */
 } at_cnn_params;
+
+typedef enum at_cnn_precision { AT_CNN_FP32 = 0, AT_CNN_BF16 = 1 } at_cnn_precision;
 
 typedef enum at_cnn_init_names { AT_INIT_NAMES_NONE = 0, AT_INIT_NAMES_TORCHVISION_RESNET = 1 } at_cnn_init_names;
 
@@ -119,6 +122,7 @@ typedef struct at_cnn_train_options {
     const char *checkpoint;      /* path written after every epoch and on interruption; NULL = none */
     int resume;                  /* continue from checkpoint */
     const at_progress *progress; /* may be NULL; its stop flag interrupts at a batch boundary */
+    const char *device;          /* "cpu" (or NULL), "cuda", "cuda:N", "auto" (device.h; issue 17) */
 } at_cnn_train_options;
 
 /* Trains on train (labels required), validating on valid (may be NULL or empty) after every
@@ -139,6 +143,11 @@ at_status at_cnn_load(at_store *st, const char *prefix, at_cnn **out, at_error *
  * (0..255, HWC); fit is done by the image runner. */
 extern const at_model_ops at_cnn_ops;
 at_status at_cnn_model_wrap(at_cnn *net, at_model **out, at_error *err); /* takes ownership */
+
+/* Prediction on a device (issue 17): "cuda", "cuda:N", "auto" or "cpu"/NULL (back to the CPU).
+ * The weights go to the device once; at_cnn_predict_images then runs there (several threads may
+ * predict at once: their work is queued in order on the device). */
+at_status at_cnn_use_device(at_cnn *net, const char *device, at_error *err);
 at_cnn *at_cnn_model_net(const at_model *m);
 
 #endif

@@ -39,6 +39,7 @@ typedef struct at_fit_input {
     /* Distributed training (AT_CAP_DISTRIBUTED families): train holds this rank's rows only,
      * valid is whole on every rank; NULL or one rank = a plain fit. */
     struct at_comm *comm;
+    const char *device; /* networks: "cpu" (or NULL), "cuda", "cuda:N", "auto" ([run] device; issue 17) */
 } at_fit_input;
 
 /* A per-round or per-epoch table (learning curves): n_rows rows of n_cols values.

@@ -25,6 +25,7 @@ typedef struct at_serve_options {
     size_t max_image_side; /* width or height of an uploaded image (413 beyond); default 4096 */
     const char *examples;  /* labelled image set (Galaxy10 .h5 or class folders) for the page, or NULL */
     const char *history;   /* folder whose report.html is served at /monitor, or NULL */
+    const char *device;    /* image models predict here: "cuda", "cuda:N", "auto"; NULL/"cpu" = CPU (issue 17) */
 } at_serve_options;
 
 void at_serve_options_default(at_serve_options *o);

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "astrotrain/serve.h"
+#include "astrotrain/device.h"
 #include "cli/cli.h"
 
 static void help(void) {
@@ -38,7 +39,8 @@ static void help(void) {
          "  --max-connections N   open connections (default 1024)\n"
          "  --max-per-ip N        open connections per client address (default 256)\n"
          "  --timeout S           seconds a connection may stay idle (default 30)\n"
-         "  --quiet               no start-up and reload lines");
+         "  --quiet               no start-up and reload lines\n"
+         "  --device D            image models (cnn) predict on D: cuda, cuda:N or auto (default cpu)");
 }
 
 /* runs/rf/model.h5 -> rf; dir/cnn.h5 -> cnn. */
@@ -163,6 +165,15 @@ int cmd_serve(int argc, char **argv, volatile int *stop) {
         } else if (strcmp(a, "--timeout") == 0 && has) {
             if ((rc = num(a, argv[++i], 1, 86400, &v))) return rc;
             ho.timeout = (unsigned)v;
+        } else if (strcmp(a, "--device") == 0 && has) { /* issue 17 */
+            so.device = argv[++i];
+            at_device_kind dk;
+            int di;
+            at_error de = {0};
+            if (at_device_parse(so.device, &dk, &di, &de)) return cli_usage("--device: %s", de.msg);
+            if (dk == AT_DEVICE_CUDA && !at_device_has_cuda())
+                return cli_usage("--device %s: this astrotrain was built without CUDA: rebuild with make CUDA=1",
+                                 so.device);
         } else if (strcmp(a, "--quiet") == 0) {
             quiet = 1;
         } else {

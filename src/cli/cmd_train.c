@@ -22,6 +22,7 @@ static void help(void) {
          "                       the configuration is RUN_DIR/config.ini unless --config is given\n"
          "  --set SECTION.KEY=V  override one key (repeatable), e.g. --set model.n_trees=300\n"
          "  --threads N          threads (0 = all cores); overrides [run] threads\n"
+         "  --device D           cpu, cuda, cuda:N or auto: where a network trains; overrides [run] device\n"
          "  --force              overwrite an existing run directory\n"
          "  --quiet              no progress output\n");
 }
@@ -42,6 +43,7 @@ static void print_table(const char *part, const at_metrics *m, char *const *name
 
 int cmd_train(int argc, char **argv, volatile int *stop) {
     const char *config = NULL, *resume = NULL;
+    char devset[64];
     cli_common o;
     if (cli_common_init(&o, argc)) return 7;
     for (int i = 1; i < argc; i++) {
@@ -58,6 +60,9 @@ int cmd_train(int argc, char **argv, volatile int *stop) {
             return 0;
         } else if (strcmp(a, "--config") == 0 && i + 1 < argc) {
             config = argv[++i];
+        } else if (strcmp(a, "--device") == 0 && i + 1 < argc) { /* issue 17: as --set run.device=D */
+            snprintf(devset, sizeof devset, "run.device=%.50s", argv[++i]);
+            o.sets[o.n_sets++] = devset;
         } else if (strcmp(a, "--resume") == 0 && i + 1 < argc) {
             resume = argv[++i];
         } else {

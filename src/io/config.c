@@ -16,6 +16,7 @@
 #include <omp.h>
 
 #include "astrotrain/csv.h"
+#include "astrotrain/device.h"
 #include "astrotrain/preprocess.h"
 #include "core/strbuf.h"
 #include "core/words.h"
@@ -36,6 +37,9 @@ static const at_key keys[] = {
     {"run", "memory_limit_mb", AT_KEY_INT, C_(run.memory_limit_mb), "0", 0, AT_KEY_BIG, NULL,
      "Training refuses (exit 7) a data set and model whose estimated memory exceeds this many MB, "
      "and stops loading a table that outgrows it; 0 = the memory available now (MemAvailable)."},
+    {"run", "device", AT_KEY_STR, C_(run.device), "cpu", 0, 0, NULL,
+     "Where the networks (cnn) train: cpu, cuda (the first GPU), cuda:N, or auto (the GPU when astrotrain "
+     "was built with make CUDA=1 and one is present, else the CPU). --device overrides."},
     /* [data] */
     {"data", "path", AT_KEY_STR, C_(data.path), "data/sdss17/star_classification.csv.gz", 0, 0, NULL,
      "CSV catalogue, plain or gzip (detected by content), or a FITS binary table (see hdu). Relative "
@@ -458,6 +462,15 @@ at_status at_config_check(at_config *c, int transform, at_error *err) {
         return at_fail(err, AT_ERR_CONFIG, "%s[split] train and test must be > 0", where);
     if (c->undersample.strategy == AT_UNDERSAMPLE_PER_CLASS && c->undersample.per_class < 1)
         return at_fail(err, AT_ERR_CONFIG, "%s[undersample] strategy = per_class needs per_class >= 1", where);
+    { /* issue 17: a GPU asked of a binary built without CUDA fails here, before any data are read */
+        at_device_kind dk;
+        int di;
+        if (at_device_parse(c->run.device, &dk, &di, err)) return at_error_prefix(err, "%s[run] ", where);
+        if (dk == AT_DEVICE_CUDA && !at_device_has_cuda())
+            return at_fail(err, AT_ERR_CONFIG,
+                           "%s[run] device = %s: this astrotrain was built without CUDA: rebuild with make CUDA=1",
+                           where, c->run.device);
+    }
     if (strcmp(c->data.delimiter, "tab") == 0) strcpy(c->data.delimiter, "\t");
     if (strlen(c->data.delimiter) != 1)
         return at_fail(err, AT_ERR_CONFIG, "%s[data] delimiter must be one character", where);

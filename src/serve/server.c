@@ -163,6 +163,11 @@ static at_status served_new(const at_server *s, const char *name, at_bundle *b, 
     }
     v->b = b;
     atomic_init(&v->refs, 1);
+    at_status sd = at_bundle_use_device(b, s->opt.device, err); /* issue 17: --device */
+    if (sd) {
+        at_bundle_free(b), free(v);
+        return sd;
+    }
     v->loaded_at = now_unix();
     at_status st = AT_OK;
     if (at_model_has(b->model, AT_CAP_TRANSFORM)) {

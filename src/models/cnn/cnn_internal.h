@@ -42,6 +42,7 @@ struct at_cnn {
     size_t best_epoch;
     cnn_work *train_work; /* cached workspace for at_cnn_loss_grad */
     float *lr_scale;      /* per layer (transfer.c), or NULL */
+    const at_nn_backend *device; /* at_cnn_use_device's backend (device_use.c), closed by at_cnn_free */
 };
 
 #define CNN_HIST_COLS 6
@@ -70,6 +71,10 @@ at_status cnn_init_from_file(at_cnn *net, const at_progress *prog, at_error *err
 /* Loss of the batch (weighted mean cross-entropy) and every gradient into net->nn.grads,
  * after nn_forward in training mode. */
 double cnn_backward(at_cnn *net, cnn_work *w, const float *x, const int32_t *y, size_t n, const float *cw);
+/* train.c: at_cnn_train on an open backend (at_cnn_train opens the one opt->device names):
+ * attaches the net, trains, detaches (tests train on a pretend device through it). */
+at_status cnn_train_with(at_cnn *net, const at_nn_backend *be, const at_images *train, const at_images *valid,
+                         const at_cnn_train_options *opt, at_error *err);
 /* m uint8 images (NHWC) into x, standardised. */
 void cnn_standardise(const at_cnn *net, const uint8_t *pix, size_t m, float *x);
 

@@ -29,7 +29,7 @@ at_status at_cnn_fit_images(at_cnn *net, size_t k, const at_fit_input *in, at_er
         }
     }
     const at_images *valid = in->valid_images && in->valid_images->n ? in->valid_images : NULL;
-    at_cnn_train_options to = {in->threads, in->seed, cw, in->checkpoint, in->resume, in->progress};
+    at_cnn_train_options to = {in->threads, in->seed, cw, in->checkpoint, in->resume, in->progress, in->device};
     at_status s = at_cnn_train(net, in->train_images, valid, &to, err);
     free(cw);
     return s;

@@ -96,6 +96,7 @@ at_status at_cnn_new(const at_cnn_spec *spec, size_t n_classes, uint64_t seed, a
 
 void at_cnn_free(at_cnn *net) {
     if (!net) return;
+    at_cnn_use_device(net, NULL, NULL); /* back on the CPU, a device backend closed */
     at_cnn_spec_free(net->spec);
     nn_work_free(net->train_work);
     free(net->nn.L);
@@ -182,7 +183,10 @@ at_status at_cnn_loss_grad(at_cnn *net, const float *x, const int32_t *y, size_t
         if (y[i] < 0 || (size_t)y[i] >= net->nn.k) return at_fail(err, AT_ERR_DATA, "label %d out of range", y[i]);
     nn_forward(&net->nn, net->train_work, x, n);
     *loss = cnn_backward(net, net->train_work, x, y, n, class_weight);
-    if (grad) memcpy(grad, net->nn.grads, net->nn.np * sizeof *grad);
+    if (grad) {
+        nn_net_download_grads(&net->nn); /* a net on a GPU: its gradients come back first */
+        memcpy(grad, net->nn.grads, net->nn.np * sizeof *grad);
+    }
     return AT_OK;
 }
 
@@ -233,7 +237,7 @@ at_status at_cnn_forward(const at_cnn *net, const float *x, size_t n, float *P, 
     for (size_t i = 0; i < n; i += B) {
         size_t m = n - i < B ? n - i : B;
         nn_forward((nn_net *)&net->nn, w, x + i * in, m);
-        memcpy(P + i * net->nn.k, w->out[net->nn.nl - 1], m * net->nn.k * sizeof *P);
+        memcpy(P + i * net->nn.k, nn_output(&net->nn, w, m), m * net->nn.k * sizeof *P);
     }
     nn_work_free(w);
     return AT_OK;
@@ -269,7 +273,7 @@ at_status at_cnn_predict_images(const at_cnn *net, const at_images *im, int tta,
                 for (size_t j = 0; j < m; j++) at_image_d4(buf + j * isz, buf + B * isz, q->height, q->width, q->channels, t);
             cnn_standardise(net, buf, m, x);
             nn_forward((nn_net *)&net->nn, w, x, m);
-            const float *out = w->out[net->nn.nl - 1];
+            const float *out = nn_output(&net->nn, w, m);
             for (size_t j = 0; j < m * k; j++) P[i * k + j] += out[j] / (double)T;
         }
     }

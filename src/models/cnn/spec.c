@@ -88,6 +88,10 @@ static const net_key keys[] = {
      "model file, applied by predict and serve. Empty: fitted on the training images."},
     {"net", "input_std", AT_KEY_STR, P_(input_std), "", 0, 0, NULL,
      "Per-channel input standard deviation, comma-separated (ImageNet: 0.229,0.224,0.225); with input_mean."},
+    /* issue 17: the GPU's arithmetic */
+    {"net", "precision", T_CHOICE, P_(precision), "fp32", 0, 0, "fp32|bf16",
+     "Arithmetic on a GPU ([run] device = cuda): fp32, or bf16 (products and convolutions on bf16 tensor cores, "
+     "fp32 activations and master weights). The CPU always computes in fp32."},
 
     {"conv", "filters", T_INT, S_(filters), NULL, 1, 65536, NULL, "Output channels (required)."},
     {"conv", "size", T_INT, S_(size), "3", 1, 31, NULL, "Kernel size (square)."},

@@ -5,7 +5,12 @@
  *
  * Every random draw comes from streams named by (epoch seed, batch): the epoch seed is
  * drawn from one master generator whose state is in the checkpoint, so a batch is the
- * same whether it is prepared before or after a resume, and whichever thread prepares it. */
+ * same whether it is prepared before or after a resume, and whichever thread prepares it.
+ *
+ * On a GPU (opt->device, issue 17) the net's parameters, gradients, statistics and the
+ * optimiser's moments live on the device while it trains; the host copies are refreshed
+ * before a checkpoint or a best-epoch copy, and at the end. The batch slots are page-locked
+ * host memory there; the background thread fills the next while the GPU runs the current. */
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -14,6 +19,7 @@
 
 #include "astrotrain/atomic_file.h"
 #include "models/cnn/cnn_internal.h"
+#include "models/nn/device.h"
 
 typedef struct batch_slot {
     float *x;
@@ -79,24 +85,50 @@ typedef struct train_state {
     int stopped_early;
 } train_state;
 
+/* The optimiser's moments in host memory: o->m/v themselves on the CPU, else copies into
+ * hm/hv (np floats each, freed by the caller). */
+static at_status moments_host(const at_cnn *net, const nn_optim *o, float **hm, float **hv, const float **m,
+                              const float **v, at_error *err) {
+    *hm = *hv = NULL, *m = o->m, *v = o->v;
+    if (!net->nn.be->on_device) return AT_OK;
+    *hm = at_malloc(net->nn.np ? net->nn.np : 1, sizeof(float), err);
+    *hv = at_malloc(net->nn.np ? net->nn.np : 1, sizeof(float), err);
+    if (!*hm || !*hv) return AT_ERR_MEMORY;
+    nn_optim_get(o, &net->nn, *hm, *hv);
+    *m = *hm, *v = *hv;
+    return AT_OK;
+}
+
 static at_status save_checkpoint(const at_cnn *net, const train_state *t, const char *path, at_error *err) {
+    nn_net_download((nn_net *)&net->nn); /* a GPU's parameters into the host copy that is saved */
+    float *hm = NULL, *hv = NULL;
+    const float *om, *ov;
+    at_status s = moments_host(net, &t->opt, &hm, &hv, &om, &ov, err);
+    if (s) {
+        free(hm), free(hv);
+        return s;
+    }
     at_store *st = NULL;
-    at_status s = at_store_create(path, &st, err);
-    if (s) return s;
+    s = at_store_create(path, &st, err);
+    if (s) {
+        free(hm), free(hv);
+        return s;
+    }
     int64_t rng[4], ints[6] = {(int64_t)t->epoch, (int64_t)t->batch, (int64_t)t->opt.t, (int64_t)t->correct,
                                (int64_t)t->seen, (int64_t)t->bad_epochs};
     for (int i = 0; i < 4; i++) memcpy(&rng[i], &t->master.s[i], sizeof rng[i]);
     int64_t es;
     memcpy(&es, &t->epoch_seed, sizeof es);
     double reals[4] = {t->loss_sum, t->weight_sum, t->best_acc, t->best_loss};
-    if (!(s = at_cnn_save(net, st, "net/", err)) && !(s = at_store_put_f32(st, "train/m", t->opt.m, net->nn.np, err)) &&
-        !(s = at_store_put_f32(st, "train/v", t->opt.v, net->nn.np, err)) &&
+    if (!(s = at_cnn_save(net, st, "net/", err)) && !(s = at_store_put_f32(st, "train/m", om, net->nn.np, err)) &&
+        !(s = at_store_put_f32(st, "train/v", ov, net->nn.np, err)) &&
         !(s = at_store_put_i64(st, "train/counters", ints, 6, err)) &&
         !(s = at_store_put_i64(st, "train/rng", rng, 4, err)) && !(s = at_store_put_int(st, "train/epoch_seed", es, err)) &&
         !(s = at_store_put_f64(st, "train/sums", reals, 4, err)) &&
         !(s = at_store_put_int(st, "train/best_epoch", (int64_t)t->best_epoch, err)) &&
         !(s = at_store_put_f32(st, "train/best_params", t->best_params, net->nn.np, err)))
         s = at_store_put_f32(st, "train/best_stats", t->best_stats, net->nn.ns ? net->nn.ns : 1, err);
+    free(hm), free(hv);
     if (s) {
         at_store_close(st);
         return s;
@@ -111,6 +143,9 @@ static at_status load_checkpoint(at_cnn *net, train_state *t, const char *path, 
     at_cnn *saved = NULL;
     int64_t rng[4], ints[6], es = 0, be = 0;
     double reals[4];
+    float *hm = NULL, *hv = NULL;
+    const float *om, *ov;
+    if ((s = moments_host(net, &t->opt, &hm, &hv, &om, &ov, err))) goto done;
     if ((s = at_cnn_load(st, "net/", &saved, err))) goto done;
     /* the layers must match; [net] (epochs, learning rate, ...) may change between runs */
     const char *la = strstr(saved->spec->text, "\n["), *lb = strstr(net->spec->text, "\n[");
@@ -126,9 +161,11 @@ static at_status load_checkpoint(at_cnn *net, train_state *t, const char *path, 
     free(net->hist);
     net->hist = saved->hist, net->hist_rows = saved->hist_rows, net->hist_cap = saved->hist_cap;
     saved->hist = NULL;
-    if ((s = at_store_read_f32(st, "train/m", t->opt.m, net->nn.np, err)) ||
-        (s = at_store_read_f32(st, "train/v", t->opt.v, net->nn.np, err)))
+    if ((s = at_store_read_f32(st, "train/m", (float *)om, net->nn.np, err)) ||
+        (s = at_store_read_f32(st, "train/v", (float *)ov, net->nn.np, err)))
         goto done;
+    if (hm) nn_optim_set(&t->opt, &net->nn, hm, hv);
+    nn_net_upload(&net->nn); /* the checkpoint's parameters onto a GPU */
     size_t cnt = 0;
     int64_t *p = NULL;
     if ((s = at_store_get_i64(st, "train/counters", &p, &cnt, err))) goto done;
@@ -164,6 +201,7 @@ static at_status load_checkpoint(at_cnn *net, train_state *t, const char *path, 
     t->loss_sum = reals[0], t->weight_sum = reals[1], t->best_acc = reals[2], t->best_loss = reals[3];
     t->best_epoch = (size_t)be;
 done:
+    free(hm), free(hv);
     at_cnn_free(saved);
     at_store_close(st);
     return s;
@@ -208,8 +246,8 @@ static at_status check_images(const at_cnn *net, const at_images *im, const char
     return AT_OK;
 }
 
-at_status at_cnn_train(at_cnn *net, const at_images *train, const at_images *valid, const at_cnn_train_options *opt,
-                       at_error *err) {
+static at_status train_on(at_cnn *net, const at_images *train, const at_images *valid,
+                          const at_cnn_train_options *opt, at_error *err) {
     const at_cnn_params *q = &net->spec->p;
     const at_progress *prog = opt->progress;
     at_status s;
@@ -234,13 +272,13 @@ at_status at_cnn_train(at_cnn *net, const at_images *train, const at_images *val
     t.best_stats = at_calloc(net->nn.ns ? net->nn.ns : 1, sizeof(float), err);
     perm = at_malloc(n, sizeof *perm, err);
     for (int i = 0; i < 2; i++) {
-        slots[i].x = at_malloc(B * isz, sizeof(float), err);
+        slots[i].x = net->nn.be->host_alloc(net->nn.be, B * isz * sizeof(float)); /* page-locked on a GPU */
         slots[i].y = at_malloc(B, sizeof(int32_t), err);
         scratch[i] = at_malloc((B + 1) * isz, 1, err);
     }
     if (!t.best_params || !t.best_stats || !perm || !slots[0].x || !slots[1].x || !slots[0].y || !slots[1].y ||
         !scratch[0] || !scratch[1]) {
-        s = AT_ERR_MEMORY;
+        s = at_fail(err, AT_ERR_MEMORY, "out of memory (training batches of %zu images)", B);
         goto done;
     }
     if ((s = nn_work_new(&net->nn, B, threads, 1, &w, err))) goto done;
@@ -291,8 +329,9 @@ at_status at_cnn_train(at_cnn *net, const at_images *train, const at_images *val
             w->dropout_seed = t.epoch_seed ^ (0x9E3779B97F4A7C15ull * (t.batch + 1));
             nn_forward(&net->nn, w, sl->x, sl->m);
             double loss = cnn_backward(net, w, sl->x, sl->y, sl->m, opt->class_weight);
-            nn_optim_step(&net->nn, &oc, &t.opt, net->nn.grads, lr);
-            const float *P = w->out[net->nn.nl - 1];
+            nn_optim_step(&net->nn, &oc, &t.opt, nn_grads(&net->nn), lr);
+            if ((s = net->nn.be->status(net->nn.be, err))) goto done; /* a GPU error: one line */
+            const float *P = nn_output(&net->nn, w, sl->m);
             double wsum = 0;
             for (size_t i = 0; i < sl->m; i++) {
                 const float *p = P + i * net->nn.k;
@@ -332,6 +371,7 @@ at_status at_cnn_train(at_cnn *net, const at_images *train, const at_images *val
             t.best_acc = has_valid ? va : 0, t.best_loss = has_valid ? vl : 0;
             t.best_epoch = t.epoch + 1;
             t.bad_epochs = 0;
+            nn_net_download(&net->nn);
             memcpy(t.best_params, net->nn.params, net->nn.np * sizeof(float));
             memcpy(t.best_stats, net->nn.stats, net->nn.ns * sizeof(float));
         } else {
@@ -354,12 +394,38 @@ at_status at_cnn_train(at_cnn *net, const at_images *train, const at_images *val
     }
     memcpy(net->nn.params, t.best_params, net->nn.np * sizeof(float));
     memcpy(net->nn.stats, t.best_stats, net->nn.ns * sizeof(float));
+    nn_net_upload(&net->nn); /* the device copy follows, so that detaching keeps the best epoch */
     net->best_epoch = t.best_epoch;
     s = AT_OK;
 done:
     nn_optim_free(&t.opt);
     free(t.best_params), free(t.best_stats), free(perm);
-    for (int i = 0; i < 2; i++) free(slots[i].x), free(slots[i].y), free(scratch[i]);
+    for (int i = 0; i < 2; i++)
+        net->nn.be->host_free(net->nn.be, slots[i].x), free(slots[i].y), free(scratch[i]);
     nn_work_free(w);
+    return s;
+}
+
+at_status cnn_train_with(at_cnn *net, const at_nn_backend *be, const at_images *train, const at_images *valid,
+                         const at_cnn_train_options *opt, at_error *err) {
+    if (be->on_device)
+        at_progress_log(opt->progress, "training on %s%s", be->name,
+                        net->spec->p.precision == AT_CNN_BF16 ? " (bf16)" : "");
+    at_status s = nn_net_attach(&net->nn, be, err);
+    if (!s) {
+        s = train_on(net, train, valid, opt, err);
+        if (!s) s = be->status(be, err);
+    }
+    nn_net_detach(&net->nn); /* parameters back in host memory; the net is on the CPU again */
+    return s;
+}
+
+at_status at_cnn_train(at_cnn *net, const at_images *train, const at_images *valid, const at_cnn_train_options *opt,
+                       at_error *err) {
+    const at_nn_backend *be = NULL;
+    at_status s = nn_device_open(opt->device, net->spec->p.precision == AT_CNN_BF16, &be, err);
+    if (s) return s;
+    s = cnn_train_with(net, be, train, valid, opt, err);
+    nn_device_close(be);
     return s;
 }

@@ -18,20 +18,26 @@
 
 static inline size_t min_sz(size_t a, size_t b) { return a < b ? a : b; }
 
-static void *cpu_alloc(size_t count, size_t size) {
+static void *cpu_alloc(const at_nn_backend *be, size_t count, size_t size) {
+    (void)be;
     if (size && count > SIZE_MAX / size) return NULL;
     return malloc(count * size > 0 ? count * size : 1);
 }
 
-static void cpu_release(void *p) { free(p); }
+static void cpu_release(const at_nn_backend *be, void *p) {
+    (void)be;
+    free(p);
+}
 
-static void cpu_gemm(int ta, int tb, size_t M, size_t N, size_t K, float alpha, const float *A, size_t lda,
+static void cpu_gemm(const at_nn_backend *be, int ta, int tb, size_t M, size_t N, size_t K, float alpha, const float *A, size_t lda,
                      const float *B, size_t ldb, float beta, float *C, size_t ldc) {
+    (void)be;
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)M, (int)N,
                 (int)K, alpha, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
 }
 
-static void cpu_im2col(const nn_geom *g, const float *in, size_t m, float *col) {
+static void cpu_im2col(const at_nn_backend *be, const nn_geom *g, const float *in, size_t m, float *col) {
+    (void)be;
     const long H = (long)g->in_h, W = (long)g->in_w, S = g->size, st = g->stride, pad = g->pad;
     const size_t C = g->in_c, OH = g->out_h, OW = g->out_w, K = g->K, run = (size_t)S * C;
     for (size_t img = 0; img < m; img++) {
@@ -65,7 +71,8 @@ static void cpu_im2col(const nn_geom *g, const float *in, size_t m, float *col) 
 }
 
 /* The adjoint of im2col: adds every column entry back onto its input pixel. */
-static void cpu_col2im_add(const nn_geom *g, const float *col, size_t m, float *in) {
+static void cpu_col2im_add(const at_nn_backend *be, const nn_geom *g, const float *col, size_t m, float *in) {
+    (void)be;
     const long H = (long)g->in_h, W = (long)g->in_w, S = g->size, st = g->stride, pad = g->pad;
     const size_t C = g->in_c, OH = g->out_h, OW = g->out_w, K = g->K, run = (size_t)S * C;
     for (size_t img = 0; img < m; img++) {
@@ -99,7 +106,8 @@ static void cpu_col2im_add(const nn_geom *g, const float *col, size_t m, float *
 }
 
 /* One switch outside the loops so that each inner loop vectorises. */
-static void cpu_bias_act(float *y, size_t rows, size_t C, const float *bias, int act, float slope) {
+static void cpu_bias_act(const at_nn_backend *be, float *y, size_t rows, size_t C, const float *bias, int act, float slope) {
+    (void)be;
     for (size_t r = 0; r < rows; r++) {
         float *v = y + r * C;
         if (bias)
@@ -122,7 +130,8 @@ static void cpu_bias_act(float *y, size_t rows, size_t C, const float *bias, int
     }
 }
 
-static void cpu_act_backward(float *d, const float *y, size_t n, int act, float slope, int threads) {
+static void cpu_act_backward(const at_nn_backend *be, float *d, const float *y, size_t n, int act, float slope, int threads) {
+    (void)be;
     switch (act) {
     case ACT_RELU:
     case ACT_LEAKY: {
@@ -184,9 +193,10 @@ static void channel_sums(const float *a, const float *b, size_t rows, size_t C, 
     }
 }
 
-static void cpu_bn_forward_train(const float *z, float *y, size_t M, size_t C, const float *gamma,
+static void cpu_bn_forward_train(const at_nn_backend *be, const float *z, float *y, size_t M, size_t C, const float *gamma,
                                  const float *beta, float *mean, float *inv, float *rm, float *rv, float eps,
                                  float momentum, int act, float slope, double *red, size_t red_max, int threads) {
+    (void)be;
     double *sum = red + (size_t)threads * red_max, *sum2 = sum + C;
     channel_sums(z, NULL, M, C, red, red_max, threads, sum, sum2);
     for (size_t c = 0; c < C; c++) mean[c] = (float)(sum[c] / (double)M);
@@ -206,13 +216,14 @@ static void cpu_bn_forward_train(const float *z, float *y, size_t M, size_t C, c
     for (size_t r = 0; r < M; r++) {
         float *v = y + r * C;
         for (size_t c = 0; c < C; c++) v[c] = gamma[c] * v[c] * inv[c] + beta[c];
-        cpu_bias_act(v, 1, C, NULL, act, slope);
+        cpu_bias_act(be, v, 1, C, NULL, act, slope);
     }
 }
 
-static void cpu_bn_backward(float *d, float *xh, const float *z, size_t M, size_t C, const float *gamma,
+static void cpu_bn_backward(const at_nn_backend *be, float *d, float *xh, const float *z, size_t M, size_t C, const float *gamma,
                             const float *mean, const float *inv, float *gg, float *gb, float *k, double *red,
                             size_t red_max, int threads) {
+    (void)be;
 #pragma omp parallel for schedule(static) num_threads(threads)
     for (size_t r = 0; r < M; r++)
         for (size_t c = 0; c < C; c++) xh[r * C + c] = (z[r * C + c] - mean[c]) * inv[c];
@@ -267,8 +278,9 @@ static void maxpool_padded(const nn_geom *g, const float *in, size_t n, float *o
     }
 }
 
-static void cpu_maxpool_forward(const nn_geom *g, const float *in, size_t n, float *out, int32_t *am,
+static void cpu_maxpool_forward(const at_nn_backend *be, const nn_geom *g, const float *in, size_t n, float *out, int32_t *am,
                                 int threads) {
+    (void)be;
     const size_t H = g->in_h, W = g->in_w, C = g->in_c, OH = g->out_h, OW = g->out_w, S = (size_t)g->size,
                  st = (size_t)g->stride;
     if (g->pad > 0) {
@@ -303,8 +315,9 @@ static void cpu_maxpool_forward(const nn_geom *g, const float *in, size_t n, flo
     }
 }
 
-static void cpu_maxpool_backward(const float *d, const int32_t *am, size_t n, size_t os, size_t is, float *din,
+static void cpu_maxpool_backward(const at_nn_backend *be, const float *d, const int32_t *am, size_t n, size_t os, size_t is, float *din,
                                  int acc, int threads) {
+    (void)be;
 #pragma omp parallel for schedule(static) num_threads(threads)
     for (size_t img = 0; img < n; img++) {
         float *D = din + img * is;
@@ -313,7 +326,8 @@ static void cpu_maxpool_backward(const float *d, const int32_t *am, size_t n, si
     }
 }
 
-static void cpu_avgpool_forward(const nn_geom *g, const float *in, size_t n, float *out, int threads) {
+static void cpu_avgpool_forward(const at_nn_backend *be, const nn_geom *g, const float *in, size_t n, float *out, int threads) {
+    (void)be;
     size_t hw = g->in_h * g->in_w, C = g->in_c;
 #pragma omp parallel for schedule(static) num_threads(threads)
     for (size_t img = 0; img < n; img++) {
@@ -326,7 +340,8 @@ static void cpu_avgpool_forward(const nn_geom *g, const float *in, size_t n, flo
     }
 }
 
-static void cpu_avgpool_backward(const nn_geom *g, const float *d, size_t n, float *din, int acc, int threads) {
+static void cpu_avgpool_backward(const at_nn_backend *be, const nn_geom *g, const float *d, size_t n, float *din, int acc, int threads) {
+    (void)be;
     size_t hw = g->in_h * g->in_w, C = g->in_c;
     float inv = 1.0f / (float)hw;
 #pragma omp parallel for schedule(static) num_threads(threads)
@@ -340,7 +355,8 @@ static void cpu_avgpool_backward(const nn_geom *g, const float *d, size_t n, flo
 /* float max, exp, sum and one reciprocal per row: the arithmetic of the MLP before the
  * engine, so that its model files predict bit-identically (the CNN's used a double sum;
  * its probabilities move in the last float bit). */
-static void cpu_softmax(const float *in, size_t n, size_t k, float *y) {
+static void cpu_softmax(const at_nn_backend *be, const float *in, size_t n, size_t k, float *y) {
+    (void)be;
     for (size_t i = 0; i < n; i++) {
         const float *x = in + i * k;
         float *yi = y + i * k;
@@ -356,8 +372,9 @@ static void cpu_softmax(const float *in, size_t n, size_t k, float *y) {
     }
 }
 
-static void cpu_dropout(const float *in, float *out, float *mask, size_t m, double rate, uint64_t seed,
+static void cpu_dropout(const at_nn_backend *be, const float *in, float *out, float *mask, size_t m, double rate, uint64_t seed,
                         uint64_t stream) {
+    (void)be;
     float keep = (float)(1.0 / (1.0 - rate));
     at_rng r;
     at_rng_init(&r, seed, stream);
@@ -383,7 +400,8 @@ static void sqrt_block(float *x, size_t n) {
 
 #define UPDATE_BLOCK 512
 
-static void cpu_update(const nn_update *u, float *w, const float *g, float *m, float *v, size_t n) {
+static void cpu_update(const at_nn_backend *be, const nn_update *u, float *w, const float *g, float *m, float *v, size_t n) {
+    (void)be;
     if (u->kind == AT_OPT_SGD) {
         float mu = u->mu, lr = u->step, l2 = u->l2;
         if (u->nesterov)
@@ -417,8 +435,169 @@ static void cpu_update(const nn_update *u, float *w, const float *g, float *m, f
     }
 }
 
+/* ---- layer-level operations (the arithmetic layers.c did before issue 17, unchanged) ---- */
+
+/* Convolution: the batch is cut into groups of whole images (chunk_imgs each); a thread
+ * turns its group into an im2col block and multiplies it by the weight matrix with one gemm
+ * while the block is still in cache, then runs the epilogue on the same rows. */
+static void cpu_conv_forward(const at_nn_backend *be, const nn_conv_fwd *a) {
+    const nn_geom *g = a->g;
+    const size_t hw = g->out_h * g->out_w, C = g->out_c, K = g->K, gi = a->chunk_imgs;
+    const size_t nch = (a->n + gi - 1) / gi, in_size = g->in_h * g->in_w * g->in_c;
+    const int direct = g->size == 1 && g->stride == 1 && g->pad == 0;
+#pragma omp parallel num_threads(a->threads)
+    {
+        int tid = omp_get_thread_num(), nt = omp_get_num_threads();
+        float *col = a->col + (size_t)tid * a->col_max;
+        for (size_t ch = (size_t)tid; ch < nch; ch += (size_t)nt) {
+            size_t i0 = ch * gi, m = min_sz(gi, a->n - i0), rows = m * hw;
+            const float *A = a->in + i0 * in_size;
+            if (!direct) {
+                cpu_im2col(be, g, A, m, col);
+                A = col;
+            }
+            float *Y = a->out + i0 * hw * C;
+            cpu_gemm(be, 0, 0, rows, C, K, 1.0f, A, K, a->W, C, 0.0f, Y, C);
+            if (a->epilogue == NN_EPI_BIAS_ACT) {
+                cpu_bias_act(be, Y, rows, C, a->bias, a->act, a->slope);
+            } else if (a->epilogue == NN_EPI_SCALE_ACT) {
+                for (size_t r = 0; r < rows; r++) {
+                    float *v = Y + r * C;
+                    for (size_t c = 0; c < C; c++) v[c] = v[c] * a->sc[c] + a->sh[c];
+                }
+                cpu_bias_act(be, Y, rows, C, NULL, a->act, a->slope);
+            }
+        }
+    }
+}
+
+/* Per group: the weight gradient accumulates into per-thread partial sums (added in thread
+ * order afterwards, so results depend on the thread count but not on scheduling) and the
+ * input gradient is scattered back with col2im into the group's own images. */
+static void cpu_conv_backward(const at_nn_backend *be, const nn_conv_bwd *a) {
+    const nn_geom *g = a->g;
+    const size_t hw = g->out_h * g->out_w, C = g->out_c, K = g->K, gi = a->chunk_imgs;
+    const size_t nch = (a->n + gi - 1) / gi, wn = K * C, in_size = g->in_h * g->in_w * g->in_c;
+    const int direct = g->size == 1 && g->stride == 1 && g->pad == 0, acc = a->acc;
+    int nt_used = 1;
+#pragma omp parallel num_threads(a->threads)
+    {
+        int tid = omp_get_thread_num(), nt = omp_get_num_threads();
+#pragma omp single
+        nt_used = nt;
+        float *part = a->part + (size_t)tid * a->part_max;
+        memset(part, 0, (wn + C) * sizeof *part);
+        float *col = a->col + (size_t)tid * a->col_max, *dcol = a->dcol + (size_t)tid * a->col_max;
+        for (size_t ch = (size_t)tid; ch < nch; ch += (size_t)nt) {
+            size_t i0 = ch * gi, m = min_sz(gi, a->n - i0), rows = m * hw;
+            const float *A = a->in + i0 * in_size;
+            if (!direct) {
+                cpu_im2col(be, g, A, m, col);
+                A = col;
+            }
+            const float *dZ = a->dZ + i0 * hw * C;
+            cpu_gemm(be, 1, 0, K, C, rows, 1.0f, A, K, dZ, C, 1.0f, part, C);
+            if (a->gb) {
+                float *pb = part + wn;
+                for (size_t r = 0; r < rows; r++)
+                    for (size_t c = 0; c < C; c++) pb[c] += dZ[r * C + c];
+            }
+            if (!a->din) continue;
+            float *D = a->din + i0 * in_size;
+            if (direct) {
+                cpu_gemm(be, 0, 1, rows, K, C, 1.0f, dZ, C, a->W, C, acc ? 1.0f : 0.0f, D, K);
+            } else {
+                cpu_gemm(be, 0, 1, rows, K, C, 1.0f, dZ, C, a->W, C, 0.0f, dcol, K);
+                if (!acc) memset(D, 0, m * in_size * sizeof *D);
+                cpu_col2im_add(be, g, dcol, m, D);
+            }
+        }
+    }
+    float *gw = a->gw, *gb = a->gb;
+    memcpy(gw, a->part, wn * sizeof *gw);
+    if (gb) memcpy(gb, a->part + wn, C * sizeof *gb);
+    for (int t = 1; t < nt_used; t++) {
+        const float *p = a->part + (size_t)t * a->part_max;
+        for (size_t j = 0; j < wn; j++) gw[j] += p[j];
+        if (gb)
+            for (size_t c = 0; c < C; c++) gb[c] += p[wn + c];
+    }
+}
+
+static void cpu_bn_fold(const at_nn_backend *be, const float *gamma, const float *beta, const float *rm,
+                        const float *rv, size_t C, float eps, float *sc, float *sh) {
+    (void)be;
+    for (size_t c = 0; c < C; c++) {
+        sc[c] = gamma[c] / sqrtf(rv[c] + eps);
+        sh[c] = beta[c] - rm[c] * sc[c];
+    }
+}
+
+static void cpu_col_sums(const at_nn_backend *be, const float *d, size_t rows, size_t C, float *gb) {
+    (void)be;
+    for (size_t u = 0; u < C; u++) gb[u] = 0;
+    for (size_t i = 0; i < rows; i++)
+        for (size_t u = 0; u < C; u++) gb[u] += d[i * C + u];
+}
+
+static void cpu_dropout_backward(const at_nn_backend *be, const float *d, const float *mask, size_t m, float *din,
+                                 int acc) {
+    (void)be;
+    for (size_t i = 0; i < m; i++) {
+        float v = mask ? d[i] * mask[i] : d[i];
+        din[i] = acc ? din[i] + v : v;
+    }
+}
+
+static void cpu_add_act(const at_nn_backend *be, const float *a, const float *b, float *y, size_t n, size_t os,
+                        int act, float slope, int threads) {
+#pragma omp parallel for schedule(static) num_threads(threads)
+    for (size_t img = 0; img < n; img++) {
+        float *yi = y + img * os;
+        for (size_t j = 0; j < os; j++) yi[j] = a[img * os + j] + b[img * os + j];
+        cpu_bias_act(be, yi, 1, os, NULL, act, slope);
+    }
+}
+
+static void cpu_shortcut_backward(const at_nn_backend *be, const float *d, float *din, float *dsrc, size_t m,
+                                  int acc, int threads) {
+    (void)be;
+#pragma omp parallel for schedule(static) num_threads(threads)
+    for (size_t i = 0; i < m; i++) {
+        din[i] = acc ? din[i] + d[i] : d[i];
+        dsrc[i] += d[i];
+    }
+}
+
+static void cpu_zero(const at_nn_backend *be, void *p, size_t bytes) {
+    (void)be;
+    memset(p, 0, bytes);
+}
+
+static void cpu_copy(const at_nn_backend *be, void *dst, const void *src, size_t bytes) {
+    (void)be;
+    if (dst != src) memcpy(dst, src, bytes);
+}
+
+static void *cpu_host_alloc(const at_nn_backend *be, size_t bytes) {
+    (void)be;
+    return malloc(bytes ? bytes : 1);
+}
+
+static void cpu_host_free(const at_nn_backend *be, void *p) {
+    (void)be;
+    free(p);
+}
+
+static at_status cpu_status(const at_nn_backend *be, at_error *err) {
+    (void)be, (void)err;
+    return AT_OK;
+}
+
 static const at_nn_backend cpu_backend = {
     .name = "cpu",
+    .on_device = 0,
+    .ctx = NULL,
     .alloc = cpu_alloc,
     .release = cpu_release,
     .gemm = cpu_gemm,
@@ -435,6 +614,20 @@ static const at_nn_backend cpu_backend = {
     .softmax = cpu_softmax,
     .dropout = cpu_dropout,
     .update = cpu_update,
+    .conv_forward = cpu_conv_forward,
+    .conv_backward = cpu_conv_backward,
+    .bn_fold = cpu_bn_fold,
+    .col_sums = cpu_col_sums,
+    .dropout_backward = cpu_dropout_backward,
+    .add_act = cpu_add_act,
+    .shortcut_backward = cpu_shortcut_backward,
+    .zero = cpu_zero,
+    .copy = cpu_copy,
+    .to_device = cpu_copy,
+    .to_host = cpu_copy,
+    .host_alloc = cpu_host_alloc,
+    .host_free = cpu_host_free,
+    .status = cpu_status,
 };
 
 const at_nn_backend *nn_backend_cpu(void) { return &cpu_backend; }

@@ -51,7 +51,8 @@ void nn_layout_by_layer(nn_net *net) {
 
 void nn_work_free(nn_work *w) {
     if (!w) return;
-    void (*rel)(void *) = w->be->release;
+    const at_nn_backend *be = w->be;
+#define rel(p) be->release(be, p)
     if (w->out) {
         /* inference buffers may be shared (ping-pong): free each pointer once */
         for (size_t i = 0; i < w->nl_alloc; i++) {
@@ -69,8 +70,9 @@ void nn_work_free(nn_work *w) {
         if (w->mask) rel(w->mask[i]);
     }
     free(w->out), free(w->delta), free(w->z), free(w->bn_mean), free(w->bn_invstd), free(w->argmax), free(w->mask);
-    rel(w->col), rel(w->dcol), rel(w->part), rel(w->red);
-    free(w->shared);
+    rel(w->col), rel(w->dcol), rel(w->part), rel(w->red), rel(w->x_dev);
+#undef rel
+    free(w->shared), free(w->h_p), free(w->h_d);
     free(w);
 }
 
@@ -113,31 +115,39 @@ at_status nn_work_new(const nn_net *net, size_t n_max, int threads, int training
         const nn_layer *l = &net->L[li];
         size_t m = n_max * l->out_size;
         if (training || w->shared[li] || li + 1 == L) {
-            if (!(w->out[li] = be->alloc(m, sizeof(float)))) goto oom;
+            if (!(w->out[li] = be->alloc(be, m, sizeof(float)))) goto oom;
         } else {
-            if (!pp[li % 2] && !(pp[li % 2] = be->alloc(n_max * max_out, sizeof(float)))) goto oom;
+            if (!pp[li % 2] && !(pp[li % 2] = be->alloc(be, n_max * max_out, sizeof(float)))) goto oom;
             w->out[li] = pp[li % 2];
         }
-        if (training && !(w->delta[li] = be->alloc(m, sizeof(float)))) goto oom;
+        if (training && !(w->delta[li] = be->alloc(be, m, sizeof(float)))) goto oom;
         if (l->s.kind == L_CONV && l->s.bn) {
-            if (training && !(w->z[li] = be->alloc(m, sizeof(float)))) goto oom;
+            if (training && !(w->z[li] = be->alloc(be, m, sizeof(float)))) goto oom;
             /* mean (C) then 3C of scratch for the backward pass */
-            if (!(w->bn_mean[li] = be->alloc(4 * l->s.out_c, sizeof(float)))) goto oom;
-            if (!(w->bn_invstd[li] = be->alloc(l->s.out_c, sizeof(float)))) goto oom;
+            if (!(w->bn_mean[li] = be->alloc(be, 4 * l->s.out_c, sizeof(float)))) goto oom;
+            if (!(w->bn_invstd[li] = be->alloc(be, l->s.out_c, sizeof(float)))) goto oom;
         }
-        if (training && l->s.kind == L_MAXPOOL && !(w->argmax[li] = be->alloc(m, sizeof(int32_t)))) goto oom;
-        if (training && l->s.kind == L_DROPOUT && !(w->mask[li] = be->alloc(m, sizeof(float)))) goto oom;
+        if (training && l->s.kind == L_MAXPOOL && !(w->argmax[li] = be->alloc(be, m, sizeof(int32_t)))) goto oom;
+        if (training && l->s.kind == L_DROPOUT && !(w->mask[li] = be->alloc(be, m, sizeof(float)))) goto oom;
     }
     w->col_max = col_max, w->part_max = part_max, w->red_max = 2 * max_c;
-    if (!(w->col = be->alloc((size_t)threads * col_max, sizeof(float)))) goto oom;
-    if (training && !(w->dcol = be->alloc((size_t)threads * col_max, sizeof(float)))) goto oom;
-    if (training && !(w->part = be->alloc((size_t)threads * part_max, sizeof(float)))) goto oom;
-    if (!(w->red = be->alloc((size_t)(threads + 1) * w->red_max, sizeof(double)))) goto oom;
+    if (!(w->col = be->alloc(be, (size_t)threads * col_max, sizeof(float)))) goto oom;
+    if (training && !(w->dcol = be->alloc(be, (size_t)threads * col_max, sizeof(float)))) goto oom;
+    if (training && !(w->part = be->alloc(be, (size_t)threads * part_max, sizeof(float)))) goto oom;
+    if (!(w->red = be->alloc(be, (size_t)(threads + 1) * w->red_max, sizeof(double)))) goto oom;
+    if (be->on_device) { /* the input batch on the device; host copies of the probabilities and loss gradient */
+        size_t k = net->nl ? net->L[net->nl - 1].out_size : 1;
+        if (!(w->x_dev = be->alloc(be, n_max * (net->nl ? net->L[0].in_size : 1), sizeof(float)))) goto oom;
+        if (!(w->h_p = malloc(n_max * k * sizeof(float) + 1)) || !(w->h_d = malloc(n_max * k * sizeof(float) + 1)))
+            goto oom;
+    }
     *out = w;
     return AT_OK;
 oom:
     nn_work_free(w);
-    return at_fail(err, AT_ERR_MEMORY, "out of memory (network workspace for %zu inputs)", n_max);
+    return at_fail(err, AT_ERR_MEMORY, "out of %smemory (network workspace for %zu inputs)%s",
+                   be->on_device ? "GPU " : "", n_max,
+                   be->on_device ? ": use a smaller [net] batch or infer_batch, or --device cpu" : "");
 }
 
 /* ---- passes ------------------------------------------------------------------------------- */
@@ -154,14 +164,19 @@ static const float *layer_in(const nn_net *net, const nn_work *w, const float *x
 }
 
 void nn_forward(nn_net *net, nn_work *w, const float *x, size_t n) {
+    if (w->x_dev) { /* a device backend: the host batch goes up once */
+        net->be->to_device(net->be, w->x_dev, x, n * net->L[0].in_size * sizeof *x);
+        x = w->x_dev;
+    }
     for (size_t li = 0; li < net->nl; li++) nn_layer_forward(net, li, w, layer_in(net, w, x, li), n);
 }
 
 double nn_xent(const nn_net *net, nn_work *w, const int32_t *y, const float *sw, const float *cw, size_t n,
                double norm, size_t *correct) {
     size_t L = net->nl, k = net->k;
-    const float *P = w->out[L - 1];
-    float *d = norm > 0 ? w->delta[L - 2] : NULL; /* the softmax's input (families ensure L >= 2) */
+    const float *P = nn_output(net, w, n);
+    /* the softmax's input (families ensure L >= 2); on a device, a host copy sent up below */
+    float *d = norm > 0 ? (w->h_d ? w->h_d : w->delta[L - 2]) : NULL;
     double loss = 0;
     size_t ok = 0;
     for (size_t i = 0; i < n; i++) {
@@ -180,13 +195,22 @@ double nn_xent(const nn_net *net, nn_work *w, const int32_t *y, const float *sw,
         }
     }
     if (correct) *correct = ok;
+    if (d && w->h_d) net->be->to_device(net->be, w->delta[L - 2], d, n * k * sizeof *d);
     return loss;
+}
+
+const float *nn_output(const nn_net *net, nn_work *w, size_t n) {
+    const float *P = w->out[net->nl - 1];
+    if (!w->h_p) return P;
+    net->be->to_host(net->be, w->h_p, P, n * net->k * sizeof *P);
+    return w->h_p;
 }
 
 void nn_backward(nn_net *net, nn_work *w, const float *x, size_t n) {
     size_t L = net->nl;
+    if (w->x_dev) x = w->x_dev; /* uploaded by nn_forward */
     for (size_t li = 0; li + 1 < L; li++)
-        if (w->shared[li]) memset(w->delta[li], 0, n * net->L[li].out_size * sizeof(float));
+        if (w->shared[li]) net->be->zero(net->be, w->delta[li], n * net->L[li].out_size * sizeof(float));
     /* layers below net->frozen are not trained: the pass stops at the first trained one,
      * which passes no gradient further down */
     for (size_t li = L - 1; li-- > net->frozen;) {

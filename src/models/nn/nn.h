@@ -63,7 +63,27 @@ typedef struct nn_net {
     size_t frozen;
     int frozen_bn;
     const float *lr_scale;
+    /* On a device backend (be->on_device): the device copies of params, grads and stats
+     * that the layers and the optimiser use (net_device.c); NULL on the CPU. */
+    float *dparams, *dgrads, *dstats;
 } nn_net;
+
+/* The parameter, gradient and statistics vectors the backend computes on. */
+static inline float *nn_params(const nn_net *net) { return net->dparams ? net->dparams : net->params; }
+static inline float *nn_grads(const nn_net *net) { return net->dgrads ? net->dgrads : net->grads; }
+static inline float *nn_stats(const nn_net *net) { return net->dstats ? net->dstats : net->stats; }
+
+/* net_device.c: a net on a device backend. nn_net_attach puts the net on backend be: on a
+ * device backend it allocates the device copies and uploads params and stats; on the CPU it
+ * only sets net->be. nn_net_upload / nn_net_download move params and stats (after a load or
+ * a host-side change / before a save, a checkpoint or a host-side read); nn_net_download_grads
+ * moves the gradients; nn_net_detach downloads, frees the device copies and returns the net
+ * to the CPU backend. All are no-ops for a net on the CPU. */
+at_status nn_net_attach(nn_net *net, const at_nn_backend *be, at_error *err);
+void nn_net_upload(nn_net *net);
+void nn_net_download(nn_net *net);
+void nn_net_download_grads(nn_net *net);
+void nn_net_detach(nn_net *net);
 
 /* The input of layer li: the index of the layer whose output it reads, or -1 for the
  * network's input (a [conv] may read an earlier layer than the previous one: input = -N). */
@@ -93,7 +113,14 @@ typedef struct nn_work {
     size_t red_max;
     uint64_t dropout_seed;
     unsigned char *shared; /* per layer: its delta is also written by a [shortcut] */
+    /* device backend only: the input batch on the device, and host copies of the last
+     * layer's probabilities and of the loss gradient (n_max * k each) */
+    float *x_dev, *h_p, *h_d;
 } nn_work;
+
+/* The last layer's probabilities of the last forward pass over n inputs, in host memory
+ * (copied from the device on a device backend). */
+const float *nn_output(const nn_net *net, nn_work *w, size_t n);
 
 at_status nn_work_new(const nn_net *net, size_t n_max, int threads, int training, nn_work **out, at_error *err);
 void nn_work_free(nn_work *w);
@@ -122,14 +149,20 @@ typedef struct nn_opt_conf {
 } nn_opt_conf;
 
 typedef struct nn_optim {
-    float *m, *v; /* momentum / first and second moments (np each) */
+    float *m, *v; /* momentum / first and second moments (np each); backend memory */
     int64_t t;    /* steps taken */
+    const at_nn_backend *be; /* the backend m and v were allocated by */
 } nn_optim;
+
+/* The moments in host memory: m and v (np floats each) copied out / in (a checkpoint). */
+void nn_optim_get(const nn_optim *o, const nn_net *net, float *m, float *v);
+void nn_optim_set(nn_optim *o, const nn_net *net, const float *m, const float *v);
 
 at_status nn_optim_init(const nn_net *net, nn_optim *o, at_error *err);
 void nn_optim_free(nn_optim *o);
-/* One step over every layer's parameters with gradient g (np): weight decay on weights
- * only (never biases or batch-norm parameters). Increments o->t first. */
+/* One step over every layer's parameters with gradient g (np, backend memory: nn_grads
+ * on a device): weight decay on weights only (never biases or batch-norm parameters).
+ * Increments o->t first. */
 void nn_optim_step(const nn_net *net, const nn_opt_conf *c, nn_optim *o, const float *g, double lr);
 
 typedef struct nn_schedule {

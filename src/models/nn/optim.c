@@ -13,18 +13,33 @@
 
 at_status nn_optim_init(const nn_net *net, nn_optim *o, at_error *err) {
     memset(o, 0, sizeof *o);
-    o->m = at_calloc(net->np ? net->np : 1, sizeof(float), err);
-    o->v = at_calloc(net->np ? net->np : 1, sizeof(float), err);
+    const at_nn_backend *be = o->be = net->be;
+    size_t n = net->np ? net->np : 1;
+    o->m = be->alloc(be, n, sizeof(float));
+    o->v = be->alloc(be, n, sizeof(float));
     if (!o->m || !o->v) {
         nn_optim_free(o);
-        return AT_ERR_MEMORY;
+        return at_fail(err, AT_ERR_MEMORY, "out of %s memory (optimiser moments of %zu parameters)",
+                       be->on_device ? "device" : "host", n);
     }
+    be->zero(be, o->m, n * sizeof(float));
+    be->zero(be, o->v, n * sizeof(float));
     return AT_OK;
 }
 
 void nn_optim_free(nn_optim *o) {
-    free(o->m), free(o->v);
+    if (o->be) o->be->release(o->be, o->m), o->be->release(o->be, o->v);
     o->m = o->v = NULL;
+}
+
+void nn_optim_get(const nn_optim *o, const nn_net *net, float *m, float *v) {
+    o->be->to_host(o->be, m, o->m, net->np * sizeof *m);
+    o->be->to_host(o->be, v, o->v, net->np * sizeof *v);
+}
+
+void nn_optim_set(nn_optim *o, const nn_net *net, const float *m, const float *v) {
+    o->be->to_device(o->be, o->m, m, net->np * sizeof *m);
+    o->be->to_device(o->be, o->v, v, net->np * sizeof *v);
 }
 
 /* The step's constants for decay wd (0 for biases and batch-norm parameters). */
@@ -45,8 +60,8 @@ static nn_update constants(const nn_opt_conf *c, int64_t step, double lr, double
 void nn_optim_step(const nn_net *net, const nn_opt_conf *c, nn_optim *o, const float *g, double lr) {
     o->t++;
     nn_update dw = constants(c, o->t, lr, c->weight_decay), d0 = constants(c, o->t, lr, 0.0);
-    void (*update)(const nn_update *, float *, const float *, float *, float *, size_t) = net->be->update;
-    float *w = net->params;
+    const at_nn_backend *be = net->be;
+    float *w = nn_params(net);
     double scale_now = 1.0;
     for (size_t li = net->frozen; li < net->nl; li++) { /* frozen layers: no update, no decay */
         const nn_layer *l = &net->L[li];
@@ -56,10 +71,10 @@ void nn_optim_step(const nn_net *net, const nn_opt_conf *c, nn_optim *o, const f
             dw = constants(c, o->t, lr * scale, c->weight_decay), d0 = constants(c, o->t, lr * scale, 0.0);
             scale_now = scale;
         }
-        update(&dw, w + l->w_off, g + l->w_off, o->m + l->w_off, o->v + l->w_off, l->w_n);
+        be->update(be, &dw, w + l->w_off, g + l->w_off, o->m + l->w_off, o->v + l->w_off, l->w_n);
         if (l->s.kind == L_CONV && l->s.bn)
-            update(&d0, w + l->g_off, g + l->g_off, o->m + l->g_off, o->v + l->g_off, l->s.out_c);
-        update(&d0, w + l->b_off, g + l->b_off, o->m + l->b_off, o->v + l->b_off, l->b_n);
+            be->update(be, &d0, w + l->g_off, g + l->g_off, o->m + l->g_off, o->v + l->g_off, l->s.out_c);
+        be->update(be, &d0, w + l->b_off, g + l->b_off, o->m + l->b_off, o->v + l->b_off, l->b_n);
     }
 }
 
