@@ -39,6 +39,9 @@ at_status tree_coded_predict_path(const tree_coded *c, size_t groups, const doub
 
 /* tree_coded_simd.c: whether this CPU runs the AVX-512 walker. */
 int tree_coded_simd_ok(void);
+/* out[i] = the number of the nc sorted cuts below x[i * stride] (TREE_CODED_NAN for NaN),
+ * i < m: the scalar lower bound's answer, 8 values at a time (tree_fast.c's row codes too). */
+void tree_simd_ranks(const double *cuts, uint32_t nc, const double *x, size_t stride, size_t m, uint32_t *out);
 /* Codes of rows [0, m) of X (d columns) into codes (m * d, row-major), 8 rows at a time. */
 void tree_coded_simd_codes(const tree_coded *c, const double *X, size_t m, uint32_t *codes);
 /* Rows [0, m) of a block (codes: m rows of d) through tree t, 16 walks in one register:

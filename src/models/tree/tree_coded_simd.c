@@ -55,6 +55,16 @@ SIMD_TARGET void tree_coded_simd_codes(const tree_coded *c, const double *X, siz
     }
 }
 
+SIMD_TARGET void tree_simd_ranks(const double *cuts, uint32_t nc, const double *x, size_t stride, size_t m,
+                                 uint32_t *out) {
+    const __m256i step = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32((int)stride));
+    for (size_t i = 0; i < m; i += 8) {
+        __mmask8 k = m - i >= 8 ? (__mmask8)0xff : (__mmask8)((1u << (m - i)) - 1);
+        __m512d v = _mm512_mask_i32gather_pd(_mm512_setzero_pd(), k, step, x + i * stride, 8);
+        _mm256_mask_storeu_epi32(out + i, k, codes8(cuts, nc, v));
+    }
+}
+
 /* One tree over the block; HAS_DL (a constant after inlining): some split sends NaN left.
  * GROUPS registers of 16 lanes step together: a step's gathers wait on the previous step's,
  * so independent groups keep the gather units busy meanwhile. */
@@ -150,6 +160,10 @@ SIMD_TARGET void tree_coded_simd_walk(const tree_coded *c, size_t t, const uint3
 }
 
 #else /* not x86-64: the scalar walker only */
+
+void tree_simd_ranks(const double *cuts, uint32_t nc, const double *x, size_t stride, size_t m, uint32_t *out) {
+    (void)cuts, (void)nc, (void)x, (void)stride, (void)m, (void)out;
+}
 
 int tree_coded_simd_ok(void) { return 0; }
 void tree_coded_simd_codes(const tree_coded *c, const double *X, size_t m, uint32_t *codes) {
