@@ -76,6 +76,15 @@ static void *writer(void *arg) {
         pthread_cond_broadcast(&p->cv);
         pthread_mutex_unlock(&p->mu);
     }
+    /* No failure here means the work stage ended at the reader's end: every chunk is written. */
+    pthread_mutex_lock(&p->mu);
+    int ok = p->s == AT_OK;
+    pthread_mutex_unlock(&p->mu);
+    if (ok && p->st->finish) {
+        at_error e = {0};
+        at_status s = p->st->finish(p->ctx, &e);
+        if (s) fail(p, s, &e);
+    }
     return NULL;
 }
 
@@ -108,7 +117,8 @@ static at_status sequential(void *ctx, void *slot, const chunk_pipe_stages *st, 
     for (;;) {
         int eof = 0;
         at_status s = st->read(ctx, slot, &eof, err);
-        if (s || eof) return s;
+        if (s) return s;
+        if (eof) return st->finish ? st->finish(ctx, err) : AT_OK;
         if ((s = st->work(ctx, slot, err)) || (s = st->write(ctx, slot, err))) return s;
     }
 }

@@ -15,6 +15,9 @@ typedef struct chunk_pipe_stages {
     at_status (*read)(void *ctx, void *slot, int *eof, at_error *err);
     at_status (*work)(void *ctx, void *slot, at_error *err);
     at_status (*write)(void *ctx, void *slot, at_error *err);
+    /* Optional (NULL: none): once every chunk is written without a failure, on the thread that
+     * wrote them (errno and stdio errors of the writes are that thread's: commit the output here). */
+    at_status (*finish)(void *ctx, at_error *err);
 } chunk_pipe_stages;
 
 /* Runs read -> work -> write over every chunk until read says eof or a stage fails (the first

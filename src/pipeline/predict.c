@@ -219,6 +219,15 @@ static at_status stage_write(void *vctx, void *vslot, at_error *err) {
     return s;
 }
 
+/* After the last chunk, on the writing thread: the output file completed and renamed into
+ * place (a failed write's errno belongs to that thread). */
+static at_status stage_finish(void *vctx, at_error *err) {
+    stream_ctx *c = vctx;
+    cat_out *out = c->out;
+    c->out = NULL; /* commit frees it, whatever happens */
+    return cat_out_commit(out, err);
+}
+
 /* Slots in flight: three (read, work, write at once) when the run has two threads or more
  * and the writer needs nothing of the reader's current chunk (kept columns are the reader's
  * text of its last chunk: one at a time then); FITS on both sides needs a thread-safe CFITSIO. */
@@ -310,7 +319,7 @@ static at_status stream(const at_bundle *b, const char *input, const char *outpu
         }
         if (!sl->P || (catalogue && (!sl->status || !sl->status_buf))) s = AT_ERR_MEMORY;
     }
-    static const chunk_pipe_stages stages = {stage_read, stage_work, stage_write};
+    static const chunk_pipe_stages stages = {stage_read, stage_work, stage_write, stage_finish};
     if (!s) s = chunk_pipe_run(&ctx, slots, n_slots, &stages, err);
     rep->rows_read = at_table_report(t)->rows_read;
     rep->rows_skipped += at_table_report(t)->rows_missing;
@@ -319,11 +328,8 @@ static at_status stream(const at_bundle *b, const char *input, const char *outpu
         free(slot[i].P), free(slot[i].status), free(slot[i].status_buf);
     }
     at_table_close(t);
-    if (s) {
-        cat_out_abort(out);
-        return s;
-    }
-    return cat_out_commit(out, err);
+    if (s && ctx.out) cat_out_abort(ctx.out);
+    return s;
 }
 
 at_status at_predict_csv(const at_bundle *b, const char *input, const char *output, const at_predict_options *opt,

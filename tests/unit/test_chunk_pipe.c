@@ -2,8 +2,9 @@
  * chunks come out in input order with the work done on each, at most n_slots chunks are in
  * flight (memory flat), the first failure of any stage is returned with its message and
  * stops the others, an empty input writes nothing, and one slot runs the same stages in
- * sequence. Stages take uneven time (a spin of pseudo-random length) so the threads
+ * sequence; the finish stage runs once after a full success, on the writing thread. Stages take uneven time (a spin of pseudo-random length) so the threads
  * overtake one another in every way a real catalogue would. */
+#include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
 
@@ -22,6 +23,8 @@ typedef struct ctx {
     long next;                 /* read stage */
     long out[MAXC], n_out;     /* write stage */
     atomic_long reads, writes, worst; /* in flight: reads - writes, its maximum */
+    pthread_t writer;          /* the thread of the last write */
+    int finished, finish_on_writer, fail_finish;
 } ctx;
 
 static void spin(long id, long salt) {
@@ -63,11 +66,20 @@ static at_status wr(void *vc, void *vs, at_error *err) {
     if (s->id == c->fail_write) return at_fail(err, AT_ERR_IO, "write failed at chunk %ld", s->id);
     spin(s->id, 3);
     if (c->n_out < MAXC) c->out[c->n_out++] = s->value;
+    c->writer = pthread_self();
     atomic_fetch_add(&c->writes, 1);
     return AT_OK;
 }
 
-static const chunk_pipe_stages ST = {rd, wk, wr};
+static at_status fin(void *vc, at_error *err) {
+    ctx *c = vc;
+    c->finished++;
+    c->finish_on_writer = c->n_out == 0 || pthread_equal(c->writer, pthread_self());
+    if (c->fail_finish) return at_fail(err, AT_ERR_IO, "out.csv: cannot write: No space left on device");
+    return AT_OK;
+}
+
+static const chunk_pipe_stages ST = {rd, wk, wr, fin};
 
 static void reset(ctx *c, long n) {
     memset(c, 0, sizeof *c);
@@ -96,6 +108,7 @@ static void test_order(void) {
         reset(&C, 300);
         CHECK_OK(go(&C, slots, &err), &err);
         CHECK(in_order(&C, 300));
+        CHECK(C.finished == 1 && C.finish_on_writer); /* once, after the writes, on their thread */
         CHECK(atomic_load(&C.worst) <= (long)slots);
         CHECK(atomic_load(&C.worst) >= 1);
     }
@@ -121,6 +134,7 @@ static void test_failures(void) {
         CHECK_FAIL(go(&C, slots, &err), AT_ERR_DATA, &err, "read failed at chunk 50");
         CHECK(C.n_out <= 50 && in_order(&C, C.n_out));
         CHECK(C.next == 50); /* nothing read after the failure */
+        CHECK(C.finished == 0);
 
         reset(&C, 200);
         C.fail_work = 20;
@@ -133,6 +147,12 @@ static void test_failures(void) {
         CHECK_FAIL(go(&C, slots, &err), AT_ERR_IO, &err, "write failed at chunk 30");
         CHECK(C.n_out == 30 && in_order(&C, 30));
         CHECK(C.next <= 30 + (long)slots);
+        CHECK(C.finished == 0);
+
+        reset(&C, 40); /* the output fails as it is committed */
+        C.fail_finish = 1;
+        CHECK_FAIL(go(&C, slots, &err), AT_ERR_IO, &err, "No space left on device");
+        CHECK(C.finished == 1 && in_order(&C, 40));
     }
 }
 
