@@ -147,7 +147,38 @@ typedef struct chunk_slot {
     double *P;           /* chunk_rows * k values */
     size_t i0;           /* the reader's row of the chunk's row 0 (a rank's share) */
     size_t rows_read;    /* the reader's count after this chunk (progress) */
+    char *kept;          /* --keep: the chunk's kept texts, copied as it is read */
+    size_t kept_len, kept_cap;
+    size_t *kept_off;    /* rows * n_keep offsets into kept */
+    size_t n_keep;
 } chunk_slot;
+
+/* The kept texts of a slot's rows (cat_out_kept_from). */
+static const char *slot_kept(const void *src, size_t i, size_t j) {
+    const chunk_slot *sl = src;
+    return sl->kept + sl->kept_off[i * sl->n_keep + j];
+}
+
+/* Copies the chunk's kept texts (rows [i0, i0 + n) of the reader's chunk) into the slot. */
+static at_status copy_kept(chunk_slot *sl, const at_table_reader *t, size_t i0, size_t n, at_error *err) {
+    sl->kept_len = 0;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < sl->n_keep; j++) {
+            const char *txt = at_table_kept(t, i0 + i, j);
+            size_t len = strlen(txt) + 1;
+            if (sl->kept_len + len > sl->kept_cap) {
+                size_t cap = sl->kept_cap ? sl->kept_cap * 2 : 65536;
+                while (cap < sl->kept_len + len) cap *= 2;
+                char *p = realloc(sl->kept, cap);
+                if (!p) return at_fail(err, AT_ERR_MEMORY, "out of memory copying the kept columns");
+                sl->kept = p, sl->kept_cap = cap;
+            }
+            memcpy(sl->kept + sl->kept_len, txt, len);
+            sl->kept_off[i * sl->n_keep + j] = sl->kept_len;
+            sl->kept_len += len;
+        }
+    return AT_OK;
+}
 
 /* Read stage: the next chunk, its rows' status, this rank's share of it. */
 static at_status stage_read(void *vctx, void *vslot, int *eof, at_error *err) {
@@ -178,6 +209,7 @@ static at_status stage_read(void *vctx, void *vslot, int *eof, at_error *err) {
     }
     sl->ds = ds;
     sl->i0 = i0;
+    if (sl->n_keep && (s = copy_kept(sl, c->t, i0, ds->n, err))) return s;
     sl->rows_read = at_table_report(c->t)->rows_read;
     return AT_OK;
 }
@@ -200,6 +232,7 @@ static at_status stage_write(void *vctx, void *vslot, at_error *err) {
     at_predict_report *rep = c->rep;
     const size_t k = c->k;
     cat_out_row_base(c->out, sl->i0);
+    if (sl->n_keep) cat_out_kept_from(c->out, slot_kept, sl);
     /* Rows the cleaning rejects have NaN values: empty fields, or (--skip-invalid) no line. */
     at_status s = cat_out_rows(c->out, ds, c->t, sl->P, c->catalogue ? sl->status : NULL, err);
     for (size_t i = 0; !s && i < ds->n; i++) {
@@ -228,11 +261,10 @@ static at_status stage_finish(void *vctx, at_error *err) {
     return cat_out_commit(out, err);
 }
 
-/* Slots in flight: three (read, work, write at once) when the run has two threads or more
- * and the writer needs nothing of the reader's current chunk (kept columns are the reader's
- * text of its last chunk: one at a time then); FITS on both sides needs a thread-safe CFITSIO. */
+/* Slots in flight: three (read, work, write at once) when the run has two threads or more;
+ * FITS on either side needs a thread-safe CFITSIO. (Kept columns travel in the slots.) */
 static size_t stream_slots(const char *input, const char *output, const at_predict_options *opt) {
-    if (opt->threads < 2 || opt->n_keep) return 1;
+    if (opt->threads < 2) return 1;
     if ((cat_out_is_fits(input) || cat_out_is_fits(output)) && !fits_is_reentrant()) return 1;
     return 3;
 }
@@ -317,7 +349,10 @@ static at_status stream(const at_bundle *b, const char *input, const char *outpu
             sl->status = at_malloc(ctx.chunk_rows + 1, sizeof *sl->status, err);
             sl->status_buf = at_malloc(ctx.chunk_rows + 1, status_cap, err);
         }
-        if (!sl->P || (catalogue && (!sl->status || !sl->status_buf))) s = AT_ERR_MEMORY;
+        sl->n_keep = opt->n_keep;
+        if (sl->n_keep) sl->kept_off = at_malloc(ctx.chunk_rows * sl->n_keep + 1, sizeof *sl->kept_off, err);
+        if (!sl->P || (catalogue && (!sl->status || !sl->status_buf)) || (sl->n_keep && !sl->kept_off))
+            s = AT_ERR_MEMORY;
     }
     static const chunk_pipe_stages stages = {stage_read, stage_work, stage_write, stage_finish};
     if (!s) s = chunk_pipe_run(&ctx, slots, n_slots, &stages, err);
@@ -325,7 +360,7 @@ static at_status stream(const at_bundle *b, const char *input, const char *outpu
     rep->rows_skipped += at_table_report(t)->rows_missing;
     for (size_t i = 0; i < n_slots; i++) {
         at_dataset_free(slot[i].ds);
-        free(slot[i].P), free(slot[i].status), free(slot[i].status_buf);
+        free(slot[i].P), free(slot[i].status), free(slot[i].status_buf), free(slot[i].kept), free(slot[i].kept_off);
     }
     at_table_close(t);
     if (s && ctx.out) cat_out_abort(ctx.out);
