@@ -238,7 +238,10 @@ at_status tree_coded_predict_path(const tree_coded *c, size_t groups, const doub
     size_t n_blocks = (n + rows - 1) / rows;
     int nth = threads > 0 ? threads : 1;
     if ((size_t)nth > n_blocks) nth = n_blocks ? (int)n_blocks : 1;
-    uint32_t *buf = malloc((size_t)nth * (CODES + BLOCK) * sizeof *buf); /* codes, then leaves */
+    /* Per thread: a block's codes, then its leaves (as many rows as there are: a small request
+     * to the server does not page in half a megabyte). */
+    const size_t per = (n < rows ? n : rows) * (d + 1) + 1;
+    uint32_t *buf = malloc((size_t)nth * per * sizeof *buf);
     if (!buf) return at_fail(err, AT_ERR_MEMORY, "trees: out of memory for the row codes");
     void (*walk)(const tree_coded *, size_t, const uint32_t *, size_t, double *, size_t, size_t) =
         c->has_dl ? walk_dl : w == 1 ? walk_w1 : w == 2 ? walk_w2 : w == 3 ? walk_w3 : walk_wn;
@@ -248,14 +251,14 @@ at_status tree_coded_predict_path(const tree_coded *c, size_t groups, const doub
 #ifdef _OPENMP
         me = omp_get_thread_num();
 #endif
-        uint32_t *cd = buf + (size_t)me * (CODES + BLOCK);
+        uint32_t *cd = buf + (size_t)me * per;
 #pragma omp for schedule(dynamic, 1)
         for (size_t blk = 0; blk < n_blocks; blk++) {
             size_t r0 = blk * rows, m = (r0 + rows < n ? r0 + rows : n) - r0;
             if (simd) {
                 tree_coded_simd_codes(c, X + r0 * d, m, cd);
                 for (size_t t = 0; t < c->n_trees; t++)
-                    tree_coded_simd_walk(c, t, cd, m, out + r0 * stride, stride, (t % groups) * w, cd + CODES);
+                    tree_coded_simd_walk(c, t, cd, m, out + r0 * stride, stride, (t % groups) * w, cd + m * d);
                 continue;
             }
             for (size_t f = 0; f < d; f++) {
