@@ -340,7 +340,17 @@ static at_status gbdt_predict_proba(const void *impl, const double *X, size_t n,
             p[0] = 1.0 - p1;
             p[1] = p1;
         } else {
-            gbdt_softmax_grad(score + i * kt, kt, 0, p, NULL);
+            /* gbdt_softmax_grad's probabilities, the same operations in the same order, without
+             * its log-loss (two logs a row that prediction throws away) */
+            const double *sc = score + i * kt;
+            double mx = sc[0], sum = 0;
+            for (size_t c = 1; c < kt; c++) mx = sc[c] > mx ? sc[c] : mx;
+            for (size_t c = 0; c < kt; c++) {
+                p[c] = exp(sc[c] - mx);
+                sum += p[c];
+            }
+            double inv = 1.0 / sum;
+            for (size_t c = 0; c < kt; c++) p[c] *= inv;
         }
     }
     free(score);

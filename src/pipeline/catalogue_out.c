@@ -33,7 +33,19 @@ struct cat_out {
     size_t *keep_w;
     size_t label_w;
     long long rows;    /* rows written so far */
+    const char *(*kept_fn)(const void *src, size_t i, size_t j); /* cat_out_kept_from */
+    const void *kept_src;
 };
+
+/* Kept column j of the chunk's row i: from cat_out_kept_from's source, else the reader's chunk. */
+static const char *kept_text(const cat_out *o, const at_table_reader *t, size_t i, size_t j) {
+    return o->kept_fn ? o->kept_fn(o->kept_src, i, j) : at_table_kept(t, o->t_first + i, j);
+}
+
+void cat_out_kept_from(cat_out *o, const char *(*fn)(const void *src, size_t i, size_t j), const void *src) {
+    o->kept_fn = fn;
+    o->kept_src = src;
+}
 
 int cat_out_is_fits(const char *path) {
     size_t n = strlen(path);
@@ -138,7 +150,7 @@ static at_status csv_rows(cat_out *o, const at_dataset *ds, const at_table_reade
         bad |= lb_int(&l, (long long)ds->row[i]);
         for (size_t j = 0; j < o->spec.n_keep; j++) {
             bad |= lb_put(&l, ",", 1);
-            const char *s = at_table_kept(t, o->t_first + i, j);
+            const char *s = kept_text(o, t, i, j);
             if (strpbrk(s, ",\"\r\n")) { /* RFC 4180 quoting */
                 bad |= lb_put(&l, "\"", 1);
                 for (; *s; s++) bad |= *s == '"' ? lb_put(&l, "\"\"", 2) : lb_put(&l, s, 1);
@@ -197,7 +209,7 @@ static at_status fits_create(cat_out *o, const at_dataset *ds, const at_table_re
         int all_int = 1, all_num = 1;
         size_t w = 16;
         for (size_t i = 0; t && i < ds->n; i++) {
-            const char *s = at_table_kept(t, o->t_first + i, j);
+            const char *s = kept_text(o, t, i, j);
             double v;
             int special;
             if (!is_int_text(s)) all_int = 0;
@@ -277,7 +289,7 @@ static at_status fits_rows(cat_out *o, const at_dataset *ds, const at_table_read
     fits_write_col(o->fp, TLONGLONG, col++, first, 1, (LONGLONG)n, iv, &st);
     for (size_t j = 0; j < sp->n_keep && !st && !s; j++, col++) {
         for (size_t i = 0; i < n && !s; i++) {
-            const char *txt = at_table_kept(t, o->t_first + sel[i], j);
+            const char *txt = kept_text(o, t, sel[i], j);
             int special;
             if (o->keep_type[j] == KEEP_INT) {
                 if (!is_int_text(txt))

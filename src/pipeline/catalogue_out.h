@@ -38,6 +38,10 @@ at_status cat_out_rows(cat_out *o, const at_dataset *ds, const at_table_reader *
 /* The next chunk's row i is the reader's row first + i (kept columns; a rank's share
  * that starts inside a chunk). */
 void cat_out_row_base(cat_out *o, size_t first);
+/* Kept column texts from fn(src, i, j) (row i of the chunk passed to cat_out_rows, column j)
+ * instead of the reader's last chunk: a copy taken when the chunk was read, so the reader may
+ * already be reading the next one (fn NULL: the reader's again). */
+void cat_out_kept_from(cat_out *o, const char *(*fn)(const void *src, size_t i, size_t j), const void *src);
 at_status cat_out_commit(cat_out *o, at_error *err); /* frees o */
 void cat_out_abort(cat_out *o);                      /* removes the partial file; frees o */
 

@@ -4,8 +4,11 @@
  * (at_bundle_predict_rows), `transform` the PCA coordinates. Every input row gives one
  * output row with a status ("ok", "missing u", "sentinel g", ...) and empty values when the
  * bundle's cleaning rejects it; with skip_invalid those rows are counted and left out.
- * Under MPI each rank streams its share (predict_shard.h, predict_dist.c). */
+ * Under MPI each rank streams its share (predict_shard.h, predict_dist.c). With two threads
+ * or more the three stages overlap (chunk_pipe.h): reading and checking chunk k+1, predicting
+ * chunk k, writing chunk k-1; the output bytes do not change. */
 #include <errno.h>
+#include <fitsio.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +20,7 @@
 #include "astrotrain/metrics.h"
 #include "astrotrain/pipeline.h"
 #include "pipeline/catalogue_out.h"
+#include "pipeline/chunk_pipe.h"
 #include "pipeline/predict_shard.h"
 
 typedef enum { MODE_PREDICT, MODE_TRANSFORM } stream_mode;
@@ -56,7 +60,7 @@ static void chunk_status(const at_bundle *b, const at_table_reader *t, const at_
             (*bad)++;
             continue;
         }
-        snprintf(s, cap, "ok");
+        memcpy(s, "ok", 3); /* cap > 16; no printf for the common case */
     }
 }
 
@@ -118,6 +122,153 @@ static int same_file(const char *input, const char *output) {
     return stat(input, &a) == 0 && stat(output, &o) == 0 && a.st_dev == o.st_dev && a.st_ino == o.st_ino;
 }
 
+/* The stream's shared state (chunk_pipe.h): each field is read by every stage and written
+ * by one, noted beside it. */
+typedef struct stream_ctx {
+    const at_bundle *b;
+    at_table_reader *t; /* read stage */
+    cat_out *out;       /* write stage */
+    const at_predict_options *opt;
+    const at_progress *prog;      /* write stage */
+    at_predict_report *rep;       /* write stage: rows written, skipped, correct */
+    stream_mode mode;
+    const stream_shard *sh;
+    const char *output;
+    int catalogue;
+    size_t k, chunk_rows, status_cap;
+    int shard_done; /* read stage: the rest of the file is another rank's */
+} stream_ctx;
+
+/* One chunk in flight. */
+typedef struct chunk_slot {
+    at_dataset *ds;
+    const char **status; /* catalogue mode: per row, into status_buf */
+    char *status_buf;
+    double *P;           /* chunk_rows * k values */
+    size_t i0;           /* the reader's row of the chunk's row 0 (a rank's share) */
+    size_t rows_read;    /* the reader's count after this chunk (progress) */
+    char *kept;          /* --keep: the chunk's kept texts, copied as it is read */
+    size_t kept_len, kept_cap;
+    size_t *kept_off;    /* rows * n_keep offsets into kept */
+    size_t n_keep;
+} chunk_slot;
+
+/* The kept texts of a slot's rows (cat_out_kept_from). */
+static const char *slot_kept(const void *src, size_t i, size_t j) {
+    const chunk_slot *sl = src;
+    return sl->kept + sl->kept_off[i * sl->n_keep + j];
+}
+
+/* Copies the chunk's kept texts (rows [i0, i0 + n) of the reader's chunk) into the slot. */
+static at_status copy_kept(chunk_slot *sl, const at_table_reader *t, size_t i0, size_t n, at_error *err) {
+    sl->kept_len = 0;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < sl->n_keep; j++) {
+            const char *txt = at_table_kept(t, i0 + i, j);
+            size_t len = strlen(txt) + 1;
+            if (sl->kept_len + len > sl->kept_cap) {
+                size_t cap = sl->kept_cap ? sl->kept_cap * 2 : 65536;
+                while (cap < sl->kept_len + len) cap *= 2;
+                char *p = realloc(sl->kept, cap);
+                if (!p) return at_fail(err, AT_ERR_MEMORY, "out of memory copying the kept columns");
+                sl->kept = p, sl->kept_cap = cap;
+            }
+            memcpy(sl->kept + sl->kept_len, txt, len);
+            sl->kept_off[i * sl->n_keep + j] = sl->kept_len;
+            sl->kept_len += len;
+        }
+    return AT_OK;
+}
+
+/* Read stage: the next chunk, its rows' status, this rank's share of it. */
+static at_status stage_read(void *vctx, void *vslot, int *eof, at_error *err) {
+    stream_ctx *c = vctx;
+    chunk_slot *sl = vslot;
+    at_dataset_free(sl->ds);
+    sl->ds = NULL;
+    if (c->shard_done) {
+        *eof = 1;
+        return AT_OK;
+    }
+    at_dataset *ds = NULL;
+    at_status s = at_table_read(c->t, c->chunk_rows, &ds, err);
+    if (s) return s;
+    if (ds->n == 0) {
+        at_dataset_free(ds);
+        *eof = 1;
+        return AT_OK;
+    }
+    int64_t last = ds->row[ds->n - 1];
+    size_t bad = 0, i0 = 0, i1 = ds->n;
+    if (c->catalogue) chunk_status(c->b, c->t, ds, sl->status_buf, c->status_cap, sl->status, &bad);
+    if (c->sh) {
+        shard_span(ds, c->sh, &i0, &i1);
+        shard_keep(ds, c->sh, i0, i1);
+        if (c->catalogue) memmove(sl->status, sl->status + i0, ds->n * sizeof *sl->status);
+        if (last + 1 >= c->sh->keep_to) c->shard_done = 1;
+    }
+    sl->ds = ds;
+    sl->i0 = i0;
+    if (sl->n_keep && (s = copy_kept(sl, c->t, i0, ds->n, err))) return s;
+    sl->rows_read = at_table_report(c->t)->rows_read;
+    return AT_OK;
+}
+
+/* Work stage: the chunk's probabilities (or PCA coordinates). */
+static at_status stage_work(void *vctx, void *vslot, at_error *err) {
+    stream_ctx *c = vctx;
+    chunk_slot *sl = vslot;
+    const at_dataset *ds = sl->ds;
+    if (c->mode == MODE_TRANSFORM) return transform_values(c->b, ds, c->catalogue ? sl->status : NULL, sl->P, err);
+    return at_bundle_predict_rows(c->b, (const char *const *)ds->feature_names, ds->d, ds->X, ds->n, sl->P,
+                                  c->opt->threads, err);
+}
+
+/* Write stage: the chunk's output lines, the counts, progress and the stop request. */
+static at_status stage_write(void *vctx, void *vslot, at_error *err) {
+    stream_ctx *c = vctx;
+    chunk_slot *sl = vslot;
+    const at_dataset *ds = sl->ds;
+    at_predict_report *rep = c->rep;
+    const size_t k = c->k;
+    cat_out_row_base(c->out, sl->i0);
+    if (sl->n_keep) cat_out_kept_from(c->out, slot_kept, sl);
+    /* Rows the cleaning rejects have NaN values: empty fields, or (--skip-invalid) no line. */
+    at_status s = cat_out_rows(c->out, ds, c->t, sl->P, c->catalogue ? sl->status : NULL, err);
+    for (size_t i = 0; !s && i < ds->n; i++) {
+        const double *p = sl->P + i * k;
+        if (k && isnan(p[0])) {
+            rep->rows_skipped++;
+            continue;
+        }
+        rep->rows_written++;
+        if (c->mode == MODE_PREDICT && rep->has_label && ds->y && (int32_t)at_argmax(p, k) == ds->y[i])
+            rep->correct++;
+    }
+    at_dataset_free(sl->ds);
+    sl->ds = NULL;
+    at_progress_update(c->prog, c->mode == MODE_PREDICT ? "predict" : "transform", sl->rows_read, 0, NULL);
+    if (!s && at_progress_stopped(c->prog)) s = at_fail(err, AT_ERR_INTERRUPTED, "interrupted; %s not written", c->output);
+    return s;
+}
+
+/* After the last chunk, on the writing thread: the output file completed and renamed into
+ * place (a failed write's errno belongs to that thread). */
+static at_status stage_finish(void *vctx, at_error *err) {
+    stream_ctx *c = vctx;
+    cat_out *out = c->out;
+    c->out = NULL; /* commit frees it, whatever happens */
+    return cat_out_commit(out, err);
+}
+
+/* Slots in flight: three (read, work, write at once) when the run has two threads or more;
+ * FITS on either side needs a thread-safe CFITSIO. (Kept columns travel in the slots.) */
+static size_t stream_slots(const char *input, const char *output, const at_predict_options *opt) {
+    if (opt->threads < 2) return 1;
+    if ((cat_out_is_fits(input) || cat_out_is_fits(output)) && !fits_is_reentrant()) return 1;
+    return 3;
+}
+
 static at_status stream(const at_bundle *b, const char *input, const char *output, const at_predict_options *opt,
                         const at_progress *prog, at_predict_report *rep, stream_mode mode, const stream_shard *sh,
                         at_error *err) {
@@ -173,58 +324,47 @@ static at_status stream(const at_bundle *b, const char *input, const char *outpu
         at_table_close(t);
         return s;
     }
-    size_t chunk_rows = opt->chunk_rows ? opt->chunk_rows : 65536;
-    double *P = at_malloc(chunk_rows * k + 1, sizeof *P, err);
-    const char **status = catalogue ? at_malloc(chunk_rows + 1, sizeof *status, err) : NULL;
-    char *status_buf = catalogue ? at_malloc(chunk_rows + 1, status_cap, err) : NULL;
-    if (!P || (catalogue && (!status || !status_buf))) s = AT_ERR_MEMORY;
-    while (!s) {
-        at_dataset *ds = NULL;
-        if ((s = at_table_read(t, chunk_rows, &ds, err))) break;
-        if (ds->n == 0) {
-            at_dataset_free(ds);
-            break;
+    stream_ctx ctx = {.b = b,
+                      .t = t,
+                      .out = out,
+                      .opt = opt,
+                      .prog = prog,
+                      .rep = rep,
+                      .mode = mode,
+                      .sh = sh,
+                      .output = output,
+                      .catalogue = catalogue,
+                      .k = k,
+                      .chunk_rows = opt->chunk_rows ? opt->chunk_rows : 65536,
+                      .status_cap = status_cap};
+    chunk_slot slot[3];
+    void *slots[3];
+    size_t n_slots = stream_slots(input, output, opt);
+    memset(slot, 0, sizeof slot);
+    for (size_t i = 0; !s && i < n_slots; i++) {
+        chunk_slot *sl = &slot[i];
+        slots[i] = sl;
+        sl->P = at_malloc(ctx.chunk_rows * k + 1, sizeof *sl->P, err);
+        if (catalogue) {
+            sl->status = at_malloc(ctx.chunk_rows + 1, sizeof *sl->status, err);
+            sl->status_buf = at_malloc(ctx.chunk_rows + 1, status_cap, err);
         }
-        int64_t last = ds->row[ds->n - 1];
-        size_t bad = 0, i0 = 0, i1 = ds->n;
-        if (catalogue) chunk_status(b, t, ds, status_buf, status_cap, status, &bad);
-        if (sh) {
-            shard_span(ds, sh, &i0, &i1);
-            shard_keep(ds, sh, i0, i1);
-            if (catalogue) memmove(status, status + i0, ds->n * sizeof *status);
-        }
-        cat_out_row_base(out, i0);
-        if (mode == MODE_TRANSFORM) {
-            s = transform_values(b, ds, status, P, err);
-        } else {
-            s = at_bundle_predict_rows(b, (const char *const *)ds->feature_names, ds->d, ds->X, ds->n, P,
-                                       opt->threads, err);
-        }
-        /* Rows the cleaning rejects have NaN values: empty fields, or (--skip-invalid) no line. */
-        if (!s) s = cat_out_rows(out, ds, t, P, status, err);
-        for (size_t i = 0; !s && i < ds->n; i++) {
-            if (k && isnan(P[i * k])) {
-                rep->rows_skipped++;
-                continue;
-            }
-            rep->rows_written++;
-            if (mode == MODE_PREDICT && rep->has_label && ds->y && (int32_t)at_argmax(P + i * k, k) == ds->y[i])
-                rep->correct++;
-        }
-        at_dataset_free(ds);
-        at_progress_update(prog, mode == MODE_PREDICT ? "predict" : "transform", at_table_report(t)->rows_read, 0, NULL);
-        if (!s && at_progress_stopped(prog)) s = at_fail(err, AT_ERR_INTERRUPTED, "interrupted; %s not written", output);
-        if (sh && last + 1 >= sh->keep_to) break; /* the rest is another rank's */
+        sl->n_keep = opt->n_keep;
+        if (sl->n_keep) sl->kept_off = at_malloc(ctx.chunk_rows * sl->n_keep + 1, sizeof *sl->kept_off, err);
+        if (!sl->P || (catalogue && (!sl->status || !sl->status_buf)) || (sl->n_keep && !sl->kept_off))
+            s = AT_ERR_MEMORY;
     }
+    static const chunk_pipe_stages stages = {stage_read, stage_work, stage_write, stage_finish};
+    if (!s) s = chunk_pipe_run(&ctx, slots, n_slots, &stages, err);
     rep->rows_read = at_table_report(t)->rows_read;
     rep->rows_skipped += at_table_report(t)->rows_missing;
-    free(P), free(status), free(status_buf);
-    at_table_close(t);
-    if (s) {
-        cat_out_abort(out);
-        return s;
+    for (size_t i = 0; i < n_slots; i++) {
+        at_dataset_free(slot[i].ds);
+        free(slot[i].P), free(slot[i].status), free(slot[i].status_buf), free(slot[i].kept), free(slot[i].kept_off);
     }
-    return cat_out_commit(out, err);
+    at_table_close(t);
+    if (s && ctx.out) cat_out_abort(ctx.out);
+    return s;
 }
 
 at_status at_predict_csv(const at_bundle *b, const char *input, const char *output, const at_predict_options *opt,

@@ -11,6 +11,7 @@
 
 #include "harness.h"
 #include "models/tree/tree.h"
+#include "models/tree/tree_coded_internal.h"
 
 static uint64_t rs = 987654321;
 static uint64_t rnd(void) {
@@ -77,8 +78,10 @@ static double value(void) {
     }
 }
 
-/* Both walkers over n rows; 1 when every sum agrees bit for bit. */
-static int agree(const tree_list *L, const tree_coded *c, size_t groups, size_t d, size_t n, int threads) {
+/* The plain walker and the coded one (path: scalar or AVX-512) over n rows; 1 when every sum
+ * agrees bit for bit. */
+static int agree_path(const tree_list *L, const tree_coded *c, size_t groups, size_t d, size_t n, int threads,
+                      tree_coded_path path) {
     size_t stride = groups * L->width + 1; /* a column neither walker may touch */
     double *X = malloc((n ? n : 1) * d * sizeof *X), *a = malloc((n ? n : 1) * stride * sizeof *a),
            *b = malloc((n ? n : 1) * stride * sizeof *b);
@@ -86,10 +89,16 @@ static int agree(const tree_list *L, const tree_coded *c, size_t groups, size_t 
     for (size_t i = 0; i < n * stride; i++) a[i] = b[i] = (double)(i % 7) * 0.1;
     at_error err;
     tree_predict_add(L, 0, L->n_trees, groups, X, n, d, a, stride, threads);
-    at_status s = tree_coded_predict_add(c, groups, X, n, b, stride, threads, &err);
+    at_status s = tree_coded_predict_path(c, groups, X, n, b, stride, threads, path, &err);
     int ok = s == AT_OK && memcmp(a, b, n * stride * sizeof *a) == 0;
     free(X), free(a), free(b);
     return ok;
+}
+
+/* Both coded walkers (the AVX-512 one where the CPU has it: tree_coded_simd.c). */
+static int agree(const tree_list *L, const tree_coded *c, size_t groups, size_t d, size_t n, int threads) {
+    return agree_path(L, c, groups, d, n, threads, TREE_CODED_SCALAR) &&
+           agree_path(L, c, groups, d, n, threads, TREE_CODED_SIMD);
 }
 
 static void check_case(size_t nt, int depth, size_t d, size_t w, size_t groups, int with_dl) {
@@ -131,8 +140,11 @@ static void test_tiny(void) {
     CHECK(c != NULL);
     if (c) {
         double X[5] = {0.5, nextafter(0.5, 1), -INFINITY, NAN, nextafter(0.5, 0)}, out[5] = {0};
-        CHECK_OK(tree_coded_predict_add(c, 1, X, 5, out, 1, 1, &err), &err);
-        CHECK(out[0] == 1.25 && out[1] == 2.25 && out[2] == 1.25 && out[3] == 2.25 && out[4] == 1.25);
+        for (int path = TREE_CODED_SCALAR; path <= TREE_CODED_SIMD; path++) {
+            memset(out, 0, sizeof out);
+            CHECK_OK(tree_coded_predict_path(c, 1, X, 5, out, 1, 1, (tree_coded_path)path, &err), &err);
+            CHECK(out[0] == 1.25 && out[1] == 2.25 && out[2] == 1.25 && out[3] == 2.25 && out[4] == 1.25);
+        }
     }
     tree_coded_free(c);
     tree_list_free(&L);

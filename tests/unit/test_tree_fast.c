@@ -90,6 +90,53 @@ static void test_matches_walker(void) {
     tree_list_free(&L);
 }
 
+/* The fast path against the walker for d features over each row count (block pairs, a single
+ * last block, partial blocks), 1 and 2 threads; values also +-inf. 1 when all agree. */
+static int agree_d(size_t d, size_t nt) {
+    const size_t groups = 3;
+    static const size_t ns[] = {1, 63, 64, 65, 127, 128, 129, 300};
+    tree_list L;
+    make_list(&L, &F, nt, 6, d, 0);
+    tree_fast *fast = NULL;
+    at_error err;
+    int ok = 1;
+    CHECK_OK(tree_fast_build(&L, d, groups, &fast, &err), &err);
+    for (size_t k = 0; fast && k < sizeof ns / sizeof *ns; k++) {
+        size_t n = ns[k];
+        double *X = malloc(n * d * sizeof *X), *a = malloc(n * groups * sizeof *a), *b = malloc(n * groups * sizeof *b);
+        for (size_t i = 0; i < n * d; i++) {
+            uint64_t u = rnd() % 12;
+            double t = THR[rnd() % NTHR];
+            X[i] = u == 0 ? NAN : u == 1 ? nextafter(t, -INFINITY) : u == 2 ? nextafter(t, INFINITY) : u < 5 ? t
+                 : u == 5 ? (rnd() % 2 ? INFINITY : -INFINITY) : (double)(int64_t)(rnd() % 4001 - 2000) / 300.0;
+        }
+        for (int threads = 1; threads <= 2; threads++) {
+            for (size_t i = 0; i < n * groups; i++) a[i] = b[i] = (double)(i % 5) * 0.1;
+            tree_predict_add(&L, 0, nt, groups, X, n, d, a, groups, threads);
+            tree_fast_predict_add(fast, X, n, b, groups, threads);
+            ok &= memcmp(a, b, n * groups * sizeof *a) == 0;
+        }
+        free(X), free(a), free(b);
+    }
+    tree_fast_free(fast);
+    tree_list_free(&L);
+    return ok;
+}
+
+/* Feature counts on both sides of the 8-feature blend tree (1, 8: the tree; 9, 40: the chain). */
+static void test_feature_counts(void) {
+    tree_list L;
+    tree_fast *fast = NULL;
+    at_error err;
+    make_list(&L, &F, 1, 1, 1, 0);
+    CHECK_OK(tree_fast_build(&L, 1, 1, &fast, &err), &err);
+    tree_list_free(&L);
+    if (!fast) SKIP("no AVX-512 VBMI on this CPU: the fast path is off");
+    tree_fast_free(fast);
+    static const size_t ds[] = {1, 2, 7, 8, 9, 40};
+    for (size_t k = 0; k < sizeof ds / sizeof *ds; k++) CHECK(agree_d(ds[k], 90));
+}
+
 static void test_declines(void) {
     at_error err;
     tree_list L;
@@ -110,6 +157,7 @@ static void test_declines(void) {
 
 int main(void) {
     RUN(test_matches_walker);
+    RUN(test_feature_counts);
     RUN(test_declines);
     return harness_done();
 }

@@ -19,30 +19,14 @@
 #endif
 
 #include "models/tree/tree.h"
+#include "models/tree/tree_coded_internal.h"
 
 #define LANES 16
 #define BLOCK 16384
-#define CODES 131072 /* a block's codes (128 KiB): BLOCK rows up to 8 features, fewer rows beyond */
-#define CODE_NAN UINT32_MAX
-#define FEAT_LEAF 255u
+#define CODES TREE_CODED_CODES
+#define CODE_NAN TREE_CODED_NAN
+#define FEAT_LEAF TREE_CODED_LEAF
 #define MAX_INDEX ((1u << 23) - 1)
-
-/* meta: bits 0-7 the feature (FEAT_LEAF on a leaf), bit 8 NaN goes left, bits 9-31 the left
- * child (the right one follows it) or, on a leaf, the leaf's index in the tree's values. */
-typedef struct cnode {
-    uint32_t code, meta;
-} cnode;
-
-struct tree_coded {
-    size_t d, width, n_trees;
-    int has_dl;       /* some split sends NaN left */
-    int64_t *cut_off; /* d + 1 */
-    double *cuts;     /* cut_off[d]: feature f's sorted distinct thresholds */
-    int64_t *off;     /* n_trees + 1: tree t's nodes */
-    int64_t *leaf_off;/* n_trees + 1: tree t's leaf values (times width) */
-    cnode *nodes;
-    double *value;
-};
 
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -274,12 +258,21 @@ static void walk_few(const tree_coded *c, size_t groups, const uint32_t *codes, 
 
 at_status tree_coded_predict_add(const tree_coded *c, size_t groups, const double *X, size_t n, double *out,
                                  size_t stride, int threads, at_error *err) {
+    return tree_coded_predict_path(c, groups, X, n, out, stride, threads, TREE_CODED_AUTO, err);
+}
+
+at_status tree_coded_predict_path(const tree_coded *c, size_t groups, const double *X, size_t n, double *out,
+                                  size_t stride, int threads, tree_coded_path path, at_error *err) {
     const size_t d = c->d, w = c->width;
+    const int simd = path != TREE_CODED_SCALAR && tree_coded_simd_ok();
     size_t rows = CODES / d < BLOCK ? CODES / d : BLOCK; /* d < 255: at least 128 */
     size_t n_blocks = (n + rows - 1) / rows;
     int nth = threads > 0 ? threads : 1;
     if ((size_t)nth > n_blocks) nth = n_blocks ? (int)n_blocks : 1;
-    uint32_t *buf = malloc((size_t)nth * CODES * sizeof *buf);
+    /* Per thread: a block's codes, then its leaves (as many rows as there are: a small request
+     * to the server does not page in half a megabyte). */
+    const size_t per = (n < rows ? n : rows) * (d + 1) + 1;
+    uint32_t *buf = malloc((size_t)nth * per * sizeof *buf);
     if (!buf) return at_fail(err, AT_ERR_MEMORY, "trees: out of memory for the row codes");
     void (*walk)(const tree_coded *, size_t, const uint32_t *, size_t, double *, size_t, size_t) =
         c->has_dl ? walk_dl : w == 1 ? walk_w1 : w == 2 ? walk_w2 : w == 3 ? walk_w3 : walk_wn;
@@ -289,10 +282,16 @@ at_status tree_coded_predict_add(const tree_coded *c, size_t groups, const doubl
 #ifdef _OPENMP
         me = omp_get_thread_num();
 #endif
-        uint32_t *cd = buf + (size_t)me * CODES;
+        uint32_t *cd = buf + (size_t)me * per;
 #pragma omp for schedule(dynamic, 1)
         for (size_t blk = 0; blk < n_blocks; blk++) {
             size_t r0 = blk * rows, m = (r0 + rows < n ? r0 + rows : n) - r0;
+            if (simd) {
+                tree_coded_simd_codes(c, X + r0 * d, m, cd);
+                for (size_t t = 0; t < c->n_trees; t++)
+                    tree_coded_simd_walk(c, t, cd, m, out + r0 * stride, stride, (t % groups) * w, cd + m * d);
+                continue;
+            }
             for (size_t f = 0; f < d; f++) {
                 const double *a = c->cuts + c->cut_off[f];
                 uint32_t nc = (uint32_t)(c->cut_off[f + 1] - c->cut_off[f]);

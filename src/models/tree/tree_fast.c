@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "models/tree/tree.h"
+#include "models/tree/tree_coded_internal.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define TREE_FAST_X86 1
@@ -133,59 +134,47 @@ at_status tree_fast_build(const tree_list *L, size_t d, size_t groups, tree_fast
 }
 
 #ifdef TREE_FAST_X86
-/* c(x) for the 64 rows of a block, feature-major: codes[j * 64 + r]. */
+/* c(x) for the 64 rows of a block, feature-major: codes[j * 64 + r] (rows past m: 0). The
+ * ranks come from the coded layout's vector lower bound (CODE_NAN narrows to 255, the NaN
+ * code here; every other rank is below 255). */
 static void block_codes(const tree_fast *f, const double *X, size_t r0, size_t m, uint8_t *codes) {
     const size_t d = f->d;
+    uint32_t rank[FAST_ROWS];
     for (size_t j = 0; j < d; j++) {
         const double *c = f->cuts + f->cut_off[j];
-        size_t nc = (size_t)(f->cut_off[j + 1] - f->cut_off[j]);
-        for (size_t r = 0; r < FAST_ROWS; r++) {
-            if (r >= m) {
-                codes[j * 64 + r] = 0;
-                continue;
-            }
-            double x = X[(r0 + r) * d + j];
-            if (x != x) {
-                codes[j * 64 + r] = 255;
-                continue;
-            }
-            size_t lo = 0, hi = nc;
-            while (lo < hi) {
-                size_t mid = (lo + hi) / 2;
-                if (c[mid] < x) lo = mid + 1;
-                else hi = mid;
-            }
-            codes[j * 64 + r] = (uint8_t)lo;
-        }
+        uint32_t nc = (uint32_t)(f->cut_off[j + 1] - f->cut_off[j]);
+        tree_simd_ranks(c, nc, X + r0 * d + j, d, m, rank);
+        for (size_t r = 0; r < FAST_ROWS; r++) codes[j * 64 + r] = r < m ? (uint8_t)rank[r] : 0;
     }
 }
 
-__attribute__((target("avx512f,avx512bw,avx512vbmi"))) static void block_walk(const tree_fast *f,
-                                                                              const uint8_t *codes,
-                                                                              double *acc) {
-    const size_t d = f->d;
-    const __m512i one = _mm512_set1_epi8(1), nanc = _mm512_set1_epi8((char)255), base = _mm512_set1_epi8(63);
-    for (size_t t = 0; t < f->n_trees; t++) {
-        const __m512i tf = _mm512_loadu_si512(f->feat + t * 64), tt = _mm512_loadu_si512(f->thr + t * 64);
-        const __m512i td = _mm512_loadu_si512(f->dl + t * 64);
-        __m512i idx = _mm512_setzero_si512();
-        for (int level = 0; level < FAST_DEPTH; level++) {
-            __m512i nf = _mm512_permutexvar_epi8(idx, tf);
-            __m512i nthr = _mm512_permutexvar_epi8(idx, tt);
-            __m512i v = _mm512_loadu_si512(codes);
-            for (size_t j = 1; j < d; j++)
-                v = _mm512_mask_blend_epi8(_mm512_cmpeq_epi8_mask(nf, _mm512_set1_epi8((char)j)), v,
-                                           _mm512_loadu_si512(codes + j * 64));
-            __mmask64 left = _mm512_cmple_epu8_mask(v, nthr);
-            if (f->any_dl)
-                left |= _mm512_cmpeq_epi8_mask(v, nanc) & _mm512_test_epi8_mask(_mm512_permutexvar_epi8(idx, td), one);
-            idx = _mm512_add_epi8(_mm512_add_epi8(idx, idx), one);
-            idx = _mm512_mask_add_epi8(idx, ~left, idx, one);
-        }
-        __m512i slot = _mm512_sub_epi8(idx, base);
-        const double *lv = f->leaf + t * 64;
-        double *a = acc + (t % f->groups) * FAST_ROWS;
-        /* The extract's lane must be a constant (clang at -O1 does not unroll a loop). */
+/* The codes of each lane's node feature: lanes pick codes[nf] from the d feature rows by a
+ * tree of blends over nf's bits (depth 3 for d <= 8, where a chain of d - 1 blends would make
+ * every level wait on the one before). */
+#define FAST_TARGET __attribute__((target("avx512f,avx512bw,avx512vbmi")))
+FAST_TARGET static inline __m512i pick8(const __m512i c[8], __m512i nf) {
+    __mmask64 b0 = _mm512_test_epi8_mask(nf, _mm512_set1_epi8(1));
+    __mmask64 b1 = _mm512_test_epi8_mask(nf, _mm512_set1_epi8(2));
+    __mmask64 b2 = _mm512_test_epi8_mask(nf, _mm512_set1_epi8(4));
+    __m512i a01 = _mm512_mask_blend_epi8(b0, c[0], c[1]), a23 = _mm512_mask_blend_epi8(b0, c[2], c[3]);
+    __m512i a45 = _mm512_mask_blend_epi8(b0, c[4], c[5]), a67 = _mm512_mask_blend_epi8(b0, c[6], c[7]);
+    __m512i a03 = _mm512_mask_blend_epi8(b1, a01, a23), a47 = _mm512_mask_blend_epi8(b1, a45, a67);
+    return _mm512_mask_blend_epi8(b2, a03, a47);
+}
+
+FAST_TARGET static inline __m512i pick_any(const uint8_t *codes, size_t d, __m512i nf) {
+    __m512i v = _mm512_loadu_si512(codes);
+    for (size_t j = 1; j < d; j++)
+        v = _mm512_mask_blend_epi8(_mm512_cmpeq_epi8_mask(nf, _mm512_set1_epi8((char)j)), v,
+                                   _mm512_loadu_si512(codes + j * 64));
+    return v;
+}
+
+/* Adds tree t's leaves of the 64 rows (leaf slots in slot) to acc. */
+FAST_TARGET static inline void add_leaves(const tree_fast *f, size_t t, __m512i slot, double *acc) {
+    const double *lv = f->leaf + t * 64;
+    double *a = acc + (t % f->groups) * FAST_ROWS;
+    /* The extract's lane must be a constant (clang at -O1 does not unroll a loop). */
 #define FAST_GATHER_ADD(q)                                                                         \
     do {                                                                                           \
         __m512i s32 = _mm512_cvtepu8_epi32(_mm512_extracti32x4_epi32(slot, q));                    \
@@ -194,12 +183,52 @@ __attribute__((target("avx512f,avx512bw,avx512vbmi"))) static void block_walk(co
         _mm512_storeu_pd(a + (q) * 16, _mm512_add_pd(_mm512_loadu_pd(a + (q) * 16), g0));          \
         _mm512_storeu_pd(a + (q) * 16 + 8, _mm512_add_pd(_mm512_loadu_pd(a + (q) * 16 + 8), g1));  \
     } while (0)
-        FAST_GATHER_ADD(0);
-        FAST_GATHER_ADD(1);
-        FAST_GATHER_ADD(2);
-        FAST_GATHER_ADD(3);
+    FAST_GATHER_ADD(0);
+    FAST_GATHER_ADD(1);
+    FAST_GATHER_ADD(2);
+    FAST_GATHER_ADD(3);
 #undef FAST_GATHER_ADD
+}
+
+/* NB blocks of 64 rows (codes[b], acc[b]) through every tree, the blocks' walks interleaved
+ * so that one block's level does not wait on the other's. */
+FAST_TARGET static inline __attribute__((always_inline)) void block_walk_n(const tree_fast *f, const uint8_t *const *codes,
+                                                                            double *const *acc, int NB) {
+    const size_t d = f->d;
+    const __m512i one = _mm512_set1_epi8(1), nanc = _mm512_set1_epi8((char)255), base = _mm512_set1_epi8(63);
+    __m512i c8[2][8];
+    if (d <= 8)
+        for (int b = 0; b < NB; b++)
+            for (size_t j = 0; j < 8; j++) c8[b][j] = j < d ? _mm512_loadu_si512(codes[b] + j * 64) : _mm512_setzero_si512();
+    for (size_t t = 0; t < f->n_trees; t++) {
+        const __m512i tf = _mm512_loadu_si512(f->feat + t * 64), tt = _mm512_loadu_si512(f->thr + t * 64);
+        const __m512i td = _mm512_loadu_si512(f->dl + t * 64);
+        __m512i idx[2] = {_mm512_setzero_si512(), _mm512_setzero_si512()};
+        for (int level = 0; level < FAST_DEPTH; level++) {
+            for (int b = 0; b < NB; b++) {
+                __m512i nf = _mm512_permutexvar_epi8(idx[b], tf);
+                __m512i nthr = _mm512_permutexvar_epi8(idx[b], tt);
+                __m512i v = d <= 8 ? pick8(c8[b], nf) : pick_any(codes[b], d, nf);
+                __mmask64 left = _mm512_cmple_epu8_mask(v, nthr);
+                if (f->any_dl)
+                    left |= _mm512_cmpeq_epi8_mask(v, nanc) & _mm512_test_epi8_mask(_mm512_permutexvar_epi8(idx[b], td), one);
+                idx[b] = _mm512_add_epi8(_mm512_add_epi8(idx[b], idx[b]), one);
+                idx[b] = _mm512_mask_add_epi8(idx[b], ~left, idx[b], one);
+            }
+        }
+        for (int b = 0; b < NB; b++) add_leaves(f, t, _mm512_sub_epi8(idx[b], base), acc[b]);
     }
+}
+
+FAST_TARGET static void block_walk(const tree_fast *f, const uint8_t *codes, double *acc) {
+    block_walk_n(f, &codes, &acc, 1);
+}
+
+FAST_TARGET static void block_walk2(const tree_fast *f, const uint8_t *codes0, double *acc0, const uint8_t *codes1,
+                                    double *acc1) {
+    const uint8_t *c[2] = {codes0, codes1};
+    double *a[2] = {acc0, acc1};
+    block_walk_n(f, c, a, 2);
 }
 #endif
 
@@ -208,18 +237,30 @@ void tree_fast_predict_add(const tree_fast *f, const double *X, size_t n, double
     const size_t g = f->groups, n_blocks = (n + FAST_ROWS - 1) / FAST_ROWS;
 #pragma omp parallel num_threads(threads > 0 ? threads : 1)
     {
-        uint8_t codes[64 * FAST_ROWS];
-        double *acc = malloc(g * FAST_ROWS * sizeof *acc);
-#pragma omp for schedule(static)
-        for (size_t blk = 0; blk < n_blocks; blk++) {
+        uint8_t codes[2][64 * FAST_ROWS];
+        double *acc = malloc(2 * g * FAST_ROWS * sizeof *acc);
+        const size_t n_pairs = (n_blocks + 1) / 2;
+        /* Pairs of blocks (the last may be single); dynamic, so a thread the OS lends to the
+         * catalogue reader for a while does not hold the others up at the end. */
+#pragma omp for schedule(dynamic, 8)
+        for (size_t pair = 0; pair < n_pairs; pair++) {
             if (!acc) continue; /* cannot happen in practice; the rows keep their scores */
-            size_t r0 = blk * FAST_ROWS, m = n - r0 < FAST_ROWS ? n - r0 : FAST_ROWS;
-            block_codes(f, X, r0, m, codes);
-            for (size_t c = 0; c < g; c++)
-                for (size_t r = 0; r < FAST_ROWS; r++) acc[c * FAST_ROWS + r] = r < m ? out[(r0 + r) * stride + c] : 0;
-            block_walk(f, codes, acc);
-            for (size_t c = 0; c < g; c++)
-                for (size_t r = 0; r < m; r++) out[(r0 + r) * stride + c] = acc[c * FAST_ROWS + r];
+            size_t nb = 2 * pair + 1 < n_blocks ? 2 : 1;
+            for (size_t b = 0; b < nb; b++) {
+                size_t r0 = (2 * pair + b) * FAST_ROWS, m = n - r0 < FAST_ROWS ? n - r0 : FAST_ROWS;
+                double *ab = acc + b * g * FAST_ROWS;
+                block_codes(f, X, r0, m, codes[b]);
+                for (size_t c = 0; c < g; c++)
+                    for (size_t r = 0; r < FAST_ROWS; r++) ab[c * FAST_ROWS + r] = r < m ? out[(r0 + r) * stride + c] : 0;
+            }
+            if (nb == 2) block_walk2(f, codes[0], acc, codes[1], acc + g * FAST_ROWS);
+            else block_walk(f, codes[0], acc);
+            for (size_t b = 0; b < nb; b++) {
+                size_t r0 = (2 * pair + b) * FAST_ROWS, m = n - r0 < FAST_ROWS ? n - r0 : FAST_ROWS;
+                const double *ab = acc + b * g * FAST_ROWS;
+                for (size_t c = 0; c < g; c++)
+                    for (size_t r = 0; r < m; r++) out[(r0 + r) * stride + c] = ab[c * FAST_ROWS + r];
+            }
         }
         free(acc);
     }
