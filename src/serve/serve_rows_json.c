@@ -8,14 +8,14 @@
  * whitespace, nesting inside a row, a missing or non-numeric feature, too many rows), makes
  * it decline, and the jansson reader of serve_predict.c decides with its exact answer and
  * error text. Numbers convert exactly as jansson does: integers through strtoll, reals
- * through strtod, with the exact Clinger fast path (an integer significand <= 2^53 times or
- * over an exact power of ten <= 10^22 is one correctly rounded operation, strtod's result). */
+ * to strtod's bits through at_parse_number (csv.h). */
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <yajl/yajl_parse.h>
 
+#include "astrotrain/csv.h"
 #include "serve/serve_internal.h"
 
 enum { S_START, S_TOP, S_ROWS_NEXT, S_ROWS, S_ROW, S_TOP_DONE, S_END };
@@ -39,66 +39,26 @@ typedef struct reader {
     size_t end; /* the offset just past the top-level object's '}' */
 } reader;
 
-static const double p10[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
-                               1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
-
 /* The double jansson would read from the number text t (yajl checked its grammar); 0 when
- * jansson would refuse it (integer overflow, real overflow) or the text is unusually long. */
+ * jansson would refuse it (integer overflow, real overflow) or the text is unusually long.
+ * Integers convert as jansson's (strtoll, then to double); reals through at_parse_number,
+ * the catalogue reader's exact decimal fast path with strtod behind it (strtod's bits). */
 static int number(const char *t, size_t l, double *out) {
     char buf[128];
     if (l >= sizeof buf) return 0;
+    memcpy(buf, t, l);
+    buf[l] = 0;
     int is_real = 0;
     for (size_t i = 0; i < l; i++) is_real |= t[i] == '.' || t[i] == 'e' || t[i] == 'E';
     if (!is_real) {
-        memcpy(buf, t, l);
-        buf[l] = 0;
         errno = 0;
         long long v = strtoll(buf, NULL, 10);
         if (errno == ERANGE) return 0;
         *out = (double)v;
         return 1;
     }
-    /* the exact fast path: -?digits(.digits)?([eE][+-]?digits)? with <= 2^53 significand */
-    size_t i = 0;
-    int neg = t[0] == '-';
-    i += (size_t)neg;
-    uint64_t w = 0;
-    int digits = 0, scale = 0;
-    for (; i < l && t[i] >= '0' && t[i] <= '9'; i++) {
-        if (w || t[i] != '0') digits++;
-        w = w * 10 + (uint64_t)(t[i] - '0');
-        if (digits > 18) goto slow;
-    }
-    if (i < l && t[i] == '.')
-        for (i++; i < l && t[i] >= '0' && t[i] <= '9'; i++) {
-            if (w || t[i] != '0') digits++;
-            w = w * 10 + (uint64_t)(t[i] - '0');
-            scale--;
-            if (digits > 18) goto slow;
-        }
-    if (i < l) { /* exponent */
-        i++;
-        int es = 1, e = 0;
-        if (i < l && (t[i] == '+' || t[i] == '-')) es = t[i++] == '-' ? -1 : 1;
-        for (; i < l; i++) {
-            e = e * 10 + (t[i] - '0');
-            if (e > 10000) goto slow;
-        }
-        scale += es * e;
-    }
-    if (w <= (UINT64_C(1) << 53) && scale >= -22 && scale <= 22) {
-        double v = (double)w;
-        v = scale < 0 ? v / p10[-scale] : v * p10[scale];
-        *out = neg ? -v : v;
-        return 1;
-    }
-slow:
-    memcpy(buf, t, l);
-    buf[l] = 0;
-    errno = 0;
-    double v = strtod(buf, NULL);
-    if ((v == HUGE_VAL || v == -HUGE_VAL) && errno == ERANGE) return 0;
-    *out = v;
+    int special = 0;
+    if (!at_parse_number(buf, out, &special) || special) return 0; /* special: 1e999 overflowed */
     return 1;
 }
 
