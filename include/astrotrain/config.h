@@ -55,6 +55,7 @@ typedef struct at_config {
         int64_t seed;
         int64_t threads; /* 0 = all cores */
         int64_t memory_limit_mb; /* 0 = MemAvailable of /proc/meminfo */
+        int distribute; /* MPI forest: 0 trees, 1 rows (at_fit_input.distribute_rows) */
     } run;
     struct {
         char path[AT_PATH_MAX];

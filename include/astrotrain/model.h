@@ -39,6 +39,9 @@ typedef struct at_fit_input {
     /* Distributed training (AT_CAP_DISTRIBUTED families): train holds this rank's rows only,
      * valid is whole on every rank; NULL or one rank = a plain fit. */
     struct at_comm *comm;
+    /* random_forest, [run] distribute = rows: the data-parallel variant (forest_rows.c), in one
+     * process too; 0 = the plain forest (by trees across ranks). */
+    int distribute_rows;
 } at_fit_input;
 
 /* A per-round or per-epoch table (learning curves): n_rows rows of n_cols values.

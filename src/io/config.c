@@ -36,6 +36,10 @@ static const at_key keys[] = {
     {"run", "memory_limit_mb", AT_KEY_INT, C_(run.memory_limit_mb), "0", 0, AT_KEY_BIG, NULL,
      "Training refuses (exit 7) a data set and model whose estimated memory exceeds this many MB, "
      "and stops loading a table that outgrows it; 0 = the memory available now (MemAvailable)."},
+    {"run", "distribute", AT_KEY_CHOICE, C_(run.distribute), "trees", 0, 0, "trees|rows",
+     "random_forest: trees = every rank holds the training part and grows some of the trees (the "
+     "plain forest, bit for bit); rows = every rank keeps only its rows, histograms summed across "
+     "ranks (its own forest, the same for any number of ranks, one process included). See README, MPI."},
     /* [data] */
     {"data", "path", AT_KEY_STR, C_(data.path), "data/sdss17/star_classification.csv.gz", 0, 0, NULL,
      "CSV catalogue, plain or gzip (detected by content), or a FITS binary table (see hdu). Relative "
