@@ -255,4 +255,39 @@ check "killed rank: rank 1 found mid-training" test -n "$victim"
 wait $MPIPID; rc=$?
 check "killed rank: the job ends with an error, not a hang (rc $rc)" test "$rc" -ne 0 -a "$rc" -ne 124
 check "killed rank: no model written" test ! -e runs/long/model.h5
+# ---- mpi2: the forest by rows ([run] distribute = rows) ----
+# Each rank keeps only its share of the training rows; histograms of integer counts summed across
+# ranks, small nodes gathered in global order, the bootstrap from the global row index: the same
+# model file and predictions for one process (distribute = rows) and 1, 2, 3 ranks, with balanced
+# class weights and entropy (non-integer weights) and a node count where both paths run.
+sed -e 's/^name = rf/name = rr/' -e 's/^\[run\]/&\ndistribute = rows/' rf.ini > rr.ini
+sed -i 's/^n_trees = 24/n_trees = 12\nclass_weight = balanced\ncriterion = entropy/' rr.ini
+ok "forest by rows, one process" "$ASTROTRAIN" --config rr.ini --quiet --set run.name=rr0
+for np in 1 2 3; do
+    ok "forest by rows, mpirun -np $np" "${MPIRUN[@]}" -np $np "$ASTROTRAIN" --config rr.ini --quiet --set run.name=rr$np
+    check "forest by rows -np $np: predictions and model arrays are the single process's (bit for bit)" bash -c \
+        "cmp runs/rr0/predictions.csv runs/rr$np/predictions.csv && diff <(h5dump -m %.17g -g /model runs/rr0/model.h5 | tail -n +2) <(h5dump -m %.17g -g /model runs/rr$np/model.h5 | tail -n +2)"
+    check "forest by rows -np $np: the same out-of-bag accuracy and importances" python3 -c "
+import json; a = json.load(open('runs/rr0/metrics.json')); b = json.load(open('runs/rr$np/metrics.json'))
+assert a['model_info']['oob_accuracy'] == b['model_info']['oob_accuracy'], (a['model_info'], b['model_info'])
+assert a['feature_importances'] == b['feature_importances'], (a['feature_importances'], b['feature_importances'])"
+done
+check "forest by rows -np 3: no rank held half the training rows; its own forest, as accurate as the plain one" python3 - <<'PY'
+import json
+m = json.load(open("runs/rr3/metrics.json")); d = m["distributed"]
+n = m["data"]["train"]
+assert len(d["train_rows_per_rank"]) == 3 and sum(d["train_rows_per_rank"]) == n, d
+assert max(d["train_rows_per_rank"]) < n // 2, d
+plain = json.load(open("runs/rf0/metrics.json"))
+assert m["model_info"]["total_nodes"] != plain["model_info"]["total_nodes"] or m["feature_importances"] != plain["feature_importances"]
+assert abs(m["test"]["accuracy"] - plain["test"]["accuracy"]) <= 0.03 and m["test"]["accuracy"] > 0.9, (m["test"]["accuracy"], plain["test"]["accuracy"])
+assert 0.85 < m["model_info"]["oob_accuracy"] <= 1, m["model_info"]
+PY
+ok "forest by rows, -np 2 without bootstrap, depth 6, 2 threads a rank" "${MPIRUN[@]}" -np 2 "$ASTROTRAIN" --config rr.ini --quiet \
+    --set run.name=rrb2 --set model.bootstrap=false --set model.max_depth=6 --set model.max_features=all --threads 2
+ok "forest by rows, one process, the same" "$ASTROTRAIN" --config rr.ini --quiet --set run.name=rrb0 --set model.bootstrap=false \
+    --set model.max_depth=6 --set model.max_features=all --threads 1
+check "forest by rows without bootstrap: -np 2 x 2 threads = one process x 1 thread" bash -c \
+    "cmp runs/rrb0/predictions.csv runs/rrb2/predictions.csv && diff <(h5dump -m %.17g -g /model runs/rrb0/model.h5 | tail -n +2) <(h5dump -m %.17g -g /model runs/rrb2/model.h5 | tail -n +2)"
+fails "distribute = something else is a clear config error" 3 "distribute: 'cols' is not one of trees/rows" "$ASTROTRAIN" --config rr.ini --quiet --set run.distribute=cols
 done_tests
