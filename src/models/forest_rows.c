@@ -15,8 +15,11 @@
  *     multiplicity, label, features) are gathered onto every rank in global order (one
  *     allgatherv per level) and its whole subtree grows there with exact thresholds between its
  *     own values, as the plain forest's small nodes do; no further traffic for it;
- *   - every node draws its feature order from its own stream (seed, tree, node), so small
- *     subtrees grow in parallel (threads) and the result does not depend on the schedule.
+ *   - of two large siblings only the smaller histogram is built and summed; the other is the
+ *     parent's minus it (exact on integer counts);
+ *   - every node draws its feature order from its own stream (seed, tree, node); trees grow in
+ *     batches of ROWS_BATCH, one message per level for the whole batch, threads over the
+ *     batch's trees; neither the batch nor the schedule changes the forest.
  * The forest, its importances and out-of-bag accuracy are therefore bit-identical for 1, 2, 3 ...
  * ranks, a single process with distribute = rows included. It is its own forest, not the plain
  * one (Poisson bootstrap, per-node streams). */
@@ -32,6 +35,9 @@
 #include "astrotrain/comm.h"
 #include "astrotrain/rng.h"
 #include "models/forest_impl.h"
+
+/* Trees grown together (one message per level for all of them); never changes the forest. */
+#define ROWS_BATCH 16
 
 typedef struct rctx {
     const at_forest_params *p;
@@ -315,263 +321,380 @@ static at_status graft(tree *t, int32_t id, int32_t depth0, const tree *s, at_er
     return AT_OK;
 }
 
-/* ---- one tree, level by level ---------------------------------------------------------- */
+/* ---- a batch of trees, level by level ---------------------------------------------------
+ * The trees of a batch grow together: each level of every tree of the batch builds its
+ * histograms and packs its small nodes' rows (threads over trees), then one allreduce and one
+ * allgatherv carry the whole batch's level, then every tree splits, grows its small subtrees
+ * and partitions its rows (threads over trees). Trees never share state, so the batch size
+ * changes the number of messages, never the forest. */
 
 typedef struct onode {
     int32_t id, depth;
-    size_t a, b; /* this rank's in-bag rows: idx[a, b) */
+    size_t a, b;     /* this rank's in-bag rows: idx[a, b), in row order */
+    int32_t pslot;   /* the parent's histogram in prevH (-1: none) */
+    int32_t sib;     /* the sibling's index in the level (-1: none) */
 } onode;
 
-static int cmp_u32(const void *a, const void *b) {
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return (x > y) - (x < y);
-}
-
-typedef struct level {
-    onode *cur, *next;
-    size_t ncur, nnext;
-    size_t *large, *small;
+typedef struct tstate {
+    size_t ti;
+    tree t;          /* width k + 1: integer class counts and distinct rows per node */
+    double *imp;     /* d impurity decreases */
+    uint8_t *inbag;  /* this rank's rows (borrowed) */
+    uint32_t *idx;   /* this rank's in-bag rows, partitioned node by node (stably: each node's
+                      * rows stay in row order, so its gathered rows come in global order) */
+    uint32_t *tmp;   /* nl: the partition's right side */
+    double *mult;    /* nl multiplicities */
+    double *prevH;   /* the last level's large-node histograms (nlarge_prev * B * (k + 1)) */
+    onode *cur;
+    size_t ncur;
+    /* this level */
+    size_t *large, *small, nlarge, nsmall;
+    int32_t *hsrc;   /* per large node: its slot among the built histograms, or -2 - (the large
+                      * index of its sibling) when derived as parent - sibling */
+    size_t nbuilt;
+    size_t hoff, soff, sn; /* slices of the batch's histogram and send buffers (doubles) */
     rsplit *splits;
-    double *H;
-    double *send;
-    void *recv;
-    size_t *counts;
-    double **rows;  /* per small node: its gathered rows */
-    tree *subs;
-    double *subimp;
-    at_status *sst;
-    at_error *serr;
-    size_t nsm; /* small nodes whose rows/subs are allocated */
-} level;
+    double **rows;   /* nsmall: the gathered rows of each small node */
+    tree *subs;      /* nsmall subtrees */
+    double *subimp;  /* nsmall * d */
+    size_t *fill;    /* nsmall: rows gathered so far */
+    at_status st;
+    at_error err;
+} tstate;
 
-static void level_clear(level *lv) {
-    size_t nsmall = lv->nsm;
-    lv->nsm = 0;
-    free(lv->H), free(lv->send), free(lv->recv), free(lv->splits), free(lv->sst), free(lv->serr);
-    if (lv->rows)
-        for (size_t i = 0; i < nsmall; i++) free(lv->rows[i]);
-    free(lv->rows);
-    if (lv->subs)
-        for (size_t i = 0; i < nsmall; i++) tree_free(&lv->subs[i]);
-    free(lv->subs), free(lv->subimp);
-    lv->H = NULL, lv->send = NULL, lv->recv = NULL, lv->splits = NULL, lv->rows = NULL, lv->subs = NULL;
-    lv->subimp = NULL, lv->sst = NULL, lv->serr = NULL;
+static void ts_level_free(tstate *s) {
+    if (s->rows)
+        for (size_t i = 0; i < s->nsmall; i++) free(s->rows[i]);
+    if (s->subs)
+        for (size_t i = 0; i < s->nsmall; i++) tree_free(&s->subs[i]);
+    free(s->rows), free(s->subs), free(s->subimp), free(s->splits), free(s->large), free(s->small), free(s->fill);
+    free(s->hsrc);
+    s->rows = NULL, s->subs = NULL, s->subimp = NULL, s->splits = NULL, s->large = NULL, s->small = NULL;
+    s->fill = NULL, s->hsrc = NULL;
+    s->nbuilt = 0;
+    s->nlarge = s->nsmall = 0;
 }
 
-/* Grows tree ti (counts of width k + 1 in t) with its impurity decreases (imp, d) and this
- * rank's in-bag map (inbag, nl bits). Every rank calls it for every tree, in the same order. */
-static at_status grow_tree_rows(const rctx *c, size_t ti, tree *t, double *imp, uint8_t *inbag, at_error *err) {
-    const at_forest_params *P = c->p;
-    size_t nl = c->nl, k = c->k, K = k + 1, d = c->d, B = c->B, rec = REC(d);
-    int P_ = at_comm_size(c->comm);
-    uint32_t *idx = malloc((nl + 1) * sizeof *idx);
-    double *mult = malloc((nl + 1) * sizeof *mult);
-    level lv = {0};
-    at_status st = AT_OK;
-    tree_init(t, K);
-    lv.cur = malloc(sizeof *lv.cur), lv.ncur = 0;
-    lv.counts = malloc((size_t)P_ * sizeof *lv.counts);
-    if (!idx || !mult || !lv.cur || !lv.counts || tree_reserve(t, 1, NULL)) {
-        st = at_fail(err, AT_ERR_MEMORY, "random forest: out of memory growing tree %zu", ti);
-    }
-    if ((st = at_comm_agree(c->comm, st, err))) goto done;
-    size_t m = 0;
-    double *root = t->value;
+static void ts_free(tstate *s) {
+    ts_level_free(s);
+    tree_free(&s->t);
+    free(s->imp), free(s->idx), free(s->tmp), free(s->mult), free(s->cur), free(s->prevH);
+    s->imp = NULL, s->idx = NULL, s->tmp = NULL, s->mult = NULL, s->cur = NULL, s->prevH = NULL;
+}
+
+static at_status ts_fail(tstate *s) {
+    return s->st = at_fail(&s->err, AT_ERR_MEMORY, "random forest: out of memory growing tree %zu", s->ti);
+}
+
+/* The bootstrap of this rank's rows and the root's local counts (K doubles into root). */
+static void ts_start(const rctx *c, tstate *s, double *root) {
+    size_t nl = c->nl, K = c->k + 1;
+    tree_init(&s->t, K);
+    s->imp = calloc(c->d + 1, sizeof *s->imp);
+    s->idx = malloc((nl + 1) * sizeof *s->idx);
+    s->tmp = malloc((nl + 1) * sizeof *s->tmp);
+    s->mult = malloc((nl + 1) * sizeof *s->mult);
+    s->cur = malloc(sizeof *s->cur);
     memset(root, 0, K * sizeof *root);
-    for (size_t i = 0; i < nl; i++) {
-        unsigned mu = P->bootstrap ? poisson1(c->seed, ti, c->g0 + i) : 1;
-        mult[i] = mu;
-        if (!mu) continue;
-        inbag[i >> 3] |= (uint8_t)(1u << (i & 7));
-        root[c->y[i]] += mu;
-        root[k] += 1;
-        idx[m++] = (uint32_t)i;
+    if (!s->imp || !s->idx || !s->tmp || !s->mult || !s->cur || tree_reserve(&s->t, 1, NULL)) {
+        ts_fail(s);
+        return;
     }
-    if ((st = at_comm_sum_f64(c->comm, root, K, err))) goto done;
-    t->n_nodes = 1;
-    t->depth = 0;
-    lv.cur[0] = (onode){0, 0, 0, m};
-    lv.ncur = 1;
-    while (lv.ncur) {
-        size_t ncur = lv.ncur, nlarge = 0, nsmall = 0;
-        lv.large = malloc(ncur * sizeof *lv.large);
-        lv.small = malloc(ncur * sizeof *lv.small);
-        lv.next = malloc(2 * ncur * sizeof *lv.next);
-        if (!lv.large || !lv.small || !lv.next) st = at_fail(err, AT_ERR_MEMORY, "random forest: out of memory");
-        for (size_t i = 0; i < ncur && !st; i++) {
-            onode *o = &lv.cur[i];
-            tree_set_leaf(t, o->id);
-            if (o->depth > t->depth) t->depth = o->depth;
-            double wc[256], wtot, im;
-            const double *cnt = t->value + (size_t)o->id * K;
-            if (!splittable(c, cnt, o->depth, wc, &wtot, &im)) continue;
-            if ((size_t)cnt[k] <= c->gather)
-                lv.small[nsmall++] = i;
-            else
-                lv.large[nlarge++] = i;
+    size_t m = 0;
+    for (size_t i = 0; i < nl; i++) {
+        unsigned mu = c->p->bootstrap ? poisson1(c->seed, s->ti, c->g0 + i) : 1;
+        s->mult[i] = mu;
+        if (!mu) continue;
+        s->inbag[i >> 3] |= (uint8_t)(1u << (i & 7));
+        root[c->y[i]] += mu;
+        root[c->k] += 1;
+        s->idx[m++] = (uint32_t)i;
+    }
+    s->t.n_nodes = 1;
+    s->t.depth = 0;
+    s->cur[0] = (onode){0, 0, 0, m, -1, -1};
+    s->ncur = 1;
+}
+
+/* Leaves, large and small nodes of this level; the sizes of its slices. */
+static void ts_classify(const rctx *c, tstate *s, size_t *hn, size_t *sn) {
+    size_t K = c->k + 1, rec = REC(c->d);
+    *hn = *sn = 0;
+    s->large = malloc((s->ncur + 1) * sizeof *s->large);
+    s->small = malloc((s->ncur + 1) * sizeof *s->small);
+    if (!s->large || !s->small) {
+        ts_fail(s);
+        return;
+    }
+    for (size_t i = 0; i < s->ncur; i++) {
+        onode *o = &s->cur[i];
+        tree_set_leaf(&s->t, o->id);
+        if (o->depth > s->t.depth) s->t.depth = o->depth;
+        double wc[256], wtot, im;
+        const double *cnt = s->t.value + (size_t)o->id * K;
+        if (!splittable(c, cnt, o->depth, wc, &wtot, &im)) continue;
+        if ((size_t)cnt[c->k] <= c->gather)
+            s->small[s->nsmall++] = i;
+        else
+            s->large[s->nlarge++] = i;
+    }
+    /* Of two large siblings only the one with fewer rows (ties: the left) is built and summed;
+     * the other is its parent's histogram minus it (integer counts: exact). */
+    int32_t *lidx = malloc((s->ncur + 1) * sizeof *lidx);
+    s->hsrc = malloc((s->nlarge + 1) * sizeof *s->hsrc);
+    if (!lidx || !s->hsrc) {
+        free(lidx);
+        ts_fail(s);
+        return;
+    }
+    for (size_t i = 0; i < s->ncur; i++) lidx[i] = -1;
+    for (size_t li = 0; li < s->nlarge; li++) lidx[s->large[li]] = (int32_t)li;
+    for (size_t li = 0; li < s->nlarge; li++) {
+        size_t i = s->large[li];
+        const onode *o = &s->cur[i];
+        int32_t j = o->sib;
+        s->hsrc[li] = -1;
+        if (o->pslot >= 0 && j >= 0 && lidx[j] >= 0) {
+            double ni = s->t.value[(size_t)o->id * K + c->k], nj = s->t.value[(size_t)s->cur[j].id * K + c->k];
+            if (nj < ni || (nj == ni && (size_t)j < i)) s->hsrc[li] = -2 - lidx[j];
         }
-        /* This level's buffers: the large nodes' histograms, the small nodes' rows to send. */
-        size_t hn = nlarge * B * K, nsend = nsmall;
-        for (size_t s = 0; s < nsmall; s++) nsend += (lv.cur[lv.small[s]].b - lv.cur[lv.small[s]].a) * rec;
+        if (s->hsrc[li] == -1) s->hsrc[li] = (int32_t)s->nbuilt++;
+    }
+    free(lidx);
+    *hn = s->nbuilt * c->B * K;
+    *sn = s->nsmall;
+    for (size_t i = 0; i < s->nsmall; i++) *sn += (s->cur[s->small[i]].b - s->cur[s->small[i]].a) * rec;
+    s->splits = malloc((s->nlarge + 1) * sizeof *s->splits);
+    s->rows = calloc(s->nsmall + 1, sizeof *s->rows);
+    s->subs = calloc(s->nsmall + 1, sizeof *s->subs);
+    s->subimp = calloc(s->nsmall * c->d + 1, sizeof *s->subimp);
+    s->fill = calloc(s->nsmall + 1, sizeof *s->fill);
+    if (!s->splits || !s->rows || !s->subs || !s->subimp || !s->fill) ts_fail(s);
+}
+
+/* This rank's histograms of the large nodes into H (zeroed) and the small nodes' rows, in
+ * global order, into send: nsmall counts, then the rows. */
+static void ts_fill(const rctx *c, tstate *s, double *H, double *send) {
+    size_t k = c->k, K = k + 1, d = c->d, nl = c->nl, B = c->B, rec = REC(d);
+    for (size_t li = 0; li < s->nlarge; li++) {
+        const onode *o = &s->cur[s->large[li]];
+        if (s->hsrc[li] < 0) continue; /* derived after the sum */
+        for (size_t f = 0; f < d; f++) {
+            double *h = H + (size_t)s->hsrc[li] * B * K + (size_t)c->bins->offset[f] * K;
+            const uint8_t *col = c->codes + f * nl;
+            for (size_t q = o->a; q < o->b; q++) {
+                uint32_t r = s->idx[q];
+                double *hb = h + (size_t)col[r] * K;
+                hb[c->y[r]] += s->mult[r];
+                hb[k] += 1;
+            }
+        }
+    }
+    double *q = send + s->nsmall;
+    for (size_t i = 0; i < s->nsmall; i++) {
+        const onode *o = &s->cur[s->small[i]];
+        send[i] = (double)(o->b - o->a);
+        for (size_t j = o->a; j < o->b; j++) {
+            uint32_t r = s->idx[j];
+            q[0] = (double)(c->g0 + r), q[1] = s->mult[r], q[2] = c->y[r];
+            memcpy(q + 3, c->X + (size_t)r * d, d * sizeof *q);
+            q += rec;
+        }
+    }
+}
+
+/* Splits of the large nodes (from the summed histograms H), the small subtrees (from their
+ * gathered rows), the children and this rank's partition: the next level. */
+static void ts_advance(const rctx *c, tstate *s, const double *H) {
+    size_t k = c->k, K = k + 1, d = c->d, nl = c->nl, B = c->B;
+    tree *t = &s->t;
+    size_t BK = B * K;
+    double *Hf = malloc((s->nlarge * BK + 1) * sizeof *Hf);
+    if (!Hf) {
+        ts_fail(s);
+        return;
+    }
+    for (size_t li = 0; li < s->nlarge; li++)
+        if (s->hsrc[li] >= 0) memcpy(Hf + li * BK, H + (size_t)s->hsrc[li] * BK, BK * sizeof *Hf);
+    for (size_t li = 0; li < s->nlarge; li++)
+        if (s->hsrc[li] < 0) {
+            const double *par = s->prevH + (size_t)s->cur[s->large[li]].pslot * BK;
+            const double *sib = Hf + (size_t)(-2 - s->hsrc[li]) * BK;
+            double *h = Hf + li * BK;
+            for (size_t q = 0; q < BK; q++) h[q] = par[q] - sib[q];
+        }
+    free(s->prevH);
+    s->prevH = Hf;
+    for (size_t li = 0; li < s->nlarge; li++) {
+        const onode *o = &s->cur[s->large[li]];
+        const double *cnt = t->value + (size_t)o->id * K;
+        rsplit *best = &s->splits[li];
+        best->found = 0;
+        at_rng rng;
+        node_rng(&rng, c->seed, s->ti, o->id, 0);
+        size_t perm[256 + 1], *pm = d <= 256 ? perm : NULL, visited = 0;
+        size_t *heap = pm ? NULL : malloc(d * sizeof *heap);
+        if (!pm) pm = heap;
+        if (!pm) {
+            ts_fail(s);
+            return;
+        }
+        for (size_t j = 0; j < d; j++) pm[j] = j;
+        for (size_t i = 0; i < d; i++) {
+            if (visited >= c->mtry && best->found) break;
+            size_t j = i + (size_t)at_rng_below(&rng, d - i), f = pm[j];
+            pm[j] = pm[i];
+            pm[i] = f;
+            visited += (size_t)scan_hist(c, Hf + li * BK, f, cnt, best);
+        }
+        free(heap);
+    }
+    for (size_t i = 0; i < s->nsmall; i++) {
+        const onode *o = &s->cur[s->small[i]];
+        const double *cnt = t->value + (size_t)o->id * K;
+        if ((s->st = grow_small(c, s->ti, o->id, o->depth, cnt, s->rows[i], (size_t)cnt[k], &s->subs[i],
+                                s->subimp + i * d, &s->err)))
+            return;
+    }
+    onode *next = malloc((2 * s->nlarge + 1) * sizeof *next);
+    size_t nnext = 0;
+    if (!next) {
+        ts_fail(s);
+        return;
+    }
+    for (size_t li = 0; li < s->nlarge; li++) {
+        const onode *o = &s->cur[s->large[li]];
+        const rsplit *sp = &s->splits[li];
+        if (!sp->found) continue;
+        if (tree_reserve(t, t->n_nodes + 2, NULL)) {
+            free(next);
+            ts_fail(s);
+            return;
+        }
+        int32_t Ln = (int32_t)t->n_nodes, Rn = Ln + 1;
+        t->n_nodes += 2;
+        const double *cnt = t->value + (size_t)o->id * K;
+        double *vl = t->value + (size_t)Ln * K, *vr = t->value + (size_t)Rn * K;
+        for (size_t j = 0; j < K; j++) vl[j] = sp->lc[j], vr[j] = cnt[j] - sp->lc[j];
+        double wc[256], wtot = weigh(c, cnt, wc), im = forest_impurity(wc, k, wtot, c->p->criterion);
+        double dec = decrease(c, cnt, sp->lc, wtot, im);
+        s->imp[sp->feature] += dec;
+        tree_set_split(t, o->id, sp->feature, sp->thr, 0, Ln, Rn, dec);
+        /* This rank's rows: bin <= bin left (the bin test and x <= thr agree), stably. */
+        const uint8_t *col = c->codes + (size_t)sp->feature * nl;
+        size_t a = o->a, nr = 0;
+        for (size_t q = o->a; q < o->b; q++) {
+            uint32_t r = s->idx[q];
+            if (col[r] <= sp->bin)
+                s->idx[a++] = r;
+            else
+                s->tmp[nr++] = r;
+        }
+        memcpy(s->idx + a, s->tmp, nr * sizeof *s->tmp);
+        next[nnext] = (onode){Ln, o->depth + 1, o->a, a, (int32_t)li, (int32_t)nnext + 1};
+        next[nnext + 1] = (onode){Rn, o->depth + 1, a, o->b, (int32_t)li, (int32_t)nnext};
+        nnext += 2;
+    }
+    for (size_t i = 0; i < s->nsmall && !s->st; i++) {
+        const onode *o = &s->cur[s->small[i]];
+        s->st = graft(t, o->id, o->depth, &s->subs[i], &s->err);
+        for (size_t j = 0; j < d; j++) s->imp[j] += s->subimp[i * d + j];
+    }
+    ts_level_free(s);
+    free(s->cur);
+    s->cur = next;
+    s->ncur = nnext;
+}
+
+/* The first failure among the batch's trees (in tree order), or AT_OK. */
+static at_status batch_status(tstate *ts, size_t nb, at_error *err) {
+    for (size_t b = 0; b < nb; b++)
+        if (ts[b].st) {
+            *err = ts[b].err;
+            return ts[b].st;
+        }
+    return AT_OK;
+}
+
+/* Grows trees ts[0..nb) (ti and inbag set) to the end. Every rank calls it for the same trees. */
+static at_status grow_batch(const rctx *c, tstate *ts, size_t nb, at_error *err) {
+    size_t K = c->k + 1;
+    int P = at_comm_size(c->comm);
+    at_status st = AT_OK;
+    double *root = calloc(nb * K + 1, sizeof *root), *H = NULL, *send = NULL;
+    size_t *hn = calloc(nb + 1, sizeof *hn), *sn = calloc(nb + 1, sizeof *sn);
+    size_t *counts = calloc((size_t)P, sizeof *counts);
+    void *recv = NULL;
+    if (!root || !hn || !sn || !counts) st = at_fail(err, AT_ERR_MEMORY, "random forest: out of memory");
+    if (!st) {
+#pragma omp parallel for schedule(dynamic) num_threads(c->threads) if (nb > 1)
+        for (size_t b = 0; b < nb; b++) ts_start(c, &ts[b], root + b * K);
+        st = batch_status(ts, nb, err);
+    }
+    if ((st = at_comm_agree(c->comm, st, err)) || (st = at_comm_sum_f64(c->comm, root, nb * K, err))) goto done;
+    for (size_t b = 0; b < nb; b++) memcpy(ts[b].t.value, root + b * K, K * sizeof *root);
+    for (;;) {
+        size_t open = 0, htot = 0, stot = 0;
+        for (size_t b = 0; b < nb; b++) open += ts[b].ncur;
+        if (!open) break;
+#pragma omp parallel for schedule(dynamic) num_threads(c->threads) if (nb > 1)
+        for (size_t b = 0; b < nb; b++) ts_classify(c, &ts[b], &hn[b], &sn[b]);
+        st = batch_status(ts, nb, err);
+        for (size_t b = 0; b < nb; b++) {
+            ts[b].hoff = htot, ts[b].soff = stot, ts[b].sn = sn[b];
+            htot += hn[b], stot += sn[b];
+        }
         if (!st) {
-            lv.H = calloc(hn + 1, sizeof *lv.H);
-            lv.send = malloc((nsend + 1) * sizeof *lv.send);
-            lv.splits = malloc((nlarge + 1) * sizeof *lv.splits);
-            lv.rows = calloc(nsmall + 1, sizeof *lv.rows);
-            lv.nsm = nsmall;
-            lv.subs = calloc(nsmall + 1, sizeof *lv.subs);
-            lv.subimp = calloc(nsmall * d + 1, sizeof *lv.subimp);
-            lv.sst = calloc(nsmall + 1, sizeof *lv.sst);
-            lv.serr = calloc(nsmall + 1, sizeof *lv.serr);
-            if (!lv.H || !lv.send || !lv.splits || !lv.rows || !lv.subs || !lv.subimp || !lv.sst || !lv.serr)
-                st = at_fail(err, AT_ERR_MEMORY, "random forest: out of memory for tree %zu's level buffers", ti);
+            H = calloc(htot + 1, sizeof *H);
+            send = malloc((stot + 1) * sizeof *send);
+            if (!H || !send) st = at_fail(err, AT_ERR_MEMORY, "random forest: out of memory for a level's buffers");
         }
         if ((st = at_comm_agree(c->comm, st, err))) goto done;
-
-        /* Large nodes: local histograms, then summed across ranks. */
-        if (nlarge) {
-            size_t work = 0; /* rows x features: threads only where they pay */
-            for (size_t li = 0; li < nlarge; li++) work += (lv.cur[lv.large[li]].b - lv.cur[lv.large[li]].a) * d;
-#pragma omp parallel for schedule(dynamic) num_threads(c->threads) if (work > 65536)
-            for (size_t w = 0; w < nlarge * d; w++) {
-                size_t li = w / d, f = w % d;
-                const onode *o = &lv.cur[lv.large[li]];
-                double *h = lv.H + li * B * K + (size_t)c->bins->offset[f] * K;
-                const uint8_t *col = c->codes + f * nl;
-                for (size_t q = o->a; q < o->b; q++) {
-                    uint32_t r = idx[q];
-                    double *hb = h + (size_t)col[r] * K;
-                    hb[c->y[r]] += mult[r];
-                    hb[k] += 1;
-                }
-            }
-            if ((st = at_comm_sum_f64(c->comm, lv.H, hn, err))) goto done;
-        }
-        /* Small nodes: this rank's rows in global order, gathered onto every rank. */
-        if (nsmall) {
-            double *q = lv.send + nsmall;
-            for (size_t s = 0; s < nsmall; s++) {
-                onode *o = &lv.cur[lv.small[s]];
-                qsort(idx + o->a, o->b - o->a, sizeof *idx, cmp_u32);
-                lv.send[s] = (double)(o->b - o->a);
-                for (size_t i = o->a; i < o->b; i++) {
-                    uint32_t r = idx[i];
-                    q[0] = (double)(c->g0 + r), q[1] = mult[r], q[2] = c->y[r];
-                    memcpy(q + 3, c->X + (size_t)r * d, d * sizeof *q);
-                    q += rec;
-                }
-            }
-            if ((st = at_comm_allgatherv(c->comm, lv.send, nsend * sizeof *lv.send, &lv.recv, lv.counts, err))) goto done;
-            size_t *fill = calloc(nsmall + 1, sizeof *fill);
-            if (!fill) st = at_fail(err, AT_ERR_MEMORY, "random forest: out of memory");
-            for (size_t s = 0; s < nsmall && !st; s++) {
-                size_t rows = (size_t)t->value[(size_t)lv.cur[lv.small[s]].id * K + k];
-                if (!(lv.rows[s] = malloc((rows * rec + 1) * sizeof(double))))
+#pragma omp parallel for schedule(dynamic) num_threads(c->threads) if (nb > 1)
+        for (size_t b = 0; b < nb; b++) ts_fill(c, &ts[b], H + ts[b].hoff, send + ts[b].soff);
+        if ((st = at_comm_sum_f64(c->comm, H, htot, err))) goto done;
+        if ((st = at_comm_allgatherv(c->comm, send, stot * sizeof *send, &recv, counts, err))) goto done;
+        /* Every rank's block: the batch's trees in order, each its counts then its rows; blocks in
+         * rank order = global row order. */
+        for (size_t b = 0; b < nb && !st; b++)
+            for (size_t i = 0; i < ts[b].nsmall && !st; i++) {
+                size_t rows = (size_t)ts[b].t.value[(size_t)ts[b].cur[ts[b].small[i]].id * K + c->k];
+                if (!(ts[b].rows[i] = malloc((rows * REC(c->d) + 1) * sizeof(double))))
                     st = at_fail(err, AT_ERR_MEMORY, "random forest: out of memory");
             }
-            /* Rank blocks in rank order = global row order; each block: counts, then rows. */
-            const double *blk = lv.recv;
-            for (int r = 0; r < P_ && !st; r++) {
-                const double *rq = blk + nsmall;
-                for (size_t s = 0; s < nsmall; s++) {
-                    size_t cntr = (size_t)blk[s], rows = (size_t)t->value[(size_t)lv.cur[lv.small[s]].id * K + k];
-                    if (fill[s] + cntr > rows) {
+        const double *blk = recv;
+        for (int r = 0; r < P && !st; r++) {
+            const double *q = blk;
+            for (size_t b = 0; b < nb && !st; b++) {
+                tstate *s = &ts[b];
+                const double *rq = q + s->nsmall;
+                for (size_t i = 0; i < s->nsmall; i++) {
+                    size_t n = (size_t)q[i], rows = (size_t)s->t.value[(size_t)s->cur[s->small[i]].id * K + c->k];
+                    size_t have = s->fill[i];
+                    if (have + n > rows) {
                         st = at_fail(err, AT_ERR_INTERNAL, "random forest: gathered rows disagree with node counts");
                         break;
                     }
-                    memcpy(lv.rows[s] + fill[s] * rec, rq, cntr * rec * sizeof *rq);
-                    fill[s] += cntr;
-                    rq += cntr * rec;
+                    memcpy(s->rows[i] + have * REC(c->d), rq, n * REC(c->d) * sizeof *rq);
+                    s->fill[i] = have + n;
+                    rq += n * REC(c->d);
                 }
-                blk += lv.counts[r] / sizeof(double);
+                q = rq;
             }
-            free(fill);
-            if (st) goto done; /* the same data on every rank: every rank fails alike */
+            blk += counts[r] / sizeof(double);
         }
-
-        /* Split searches (pure functions of the summed histograms and the node's stream). */
-#pragma omp parallel for schedule(dynamic) num_threads(c->threads) if (nlarge > 8)
-        for (size_t li = 0; li < nlarge; li++) {
-            const onode *o = &lv.cur[lv.large[li]];
-            const double *cnt = t->value + (size_t)o->id * K;
-            rsplit *best = &lv.splits[li];
-            best->found = 0;
-            at_rng rng;
-            node_rng(&rng, c->seed, ti, o->id, 0);
-            size_t perm[256 + 1], *pm = d <= 256 ? perm : NULL, visited = 0;
-            size_t *heap = pm ? NULL : malloc(d * sizeof *heap);
-            if (!pm) pm = heap;
-            if (!pm) continue;
-            for (size_t j = 0; j < d; j++) pm[j] = j;
-            for (size_t i = 0; i < d; i++) {
-                if (visited >= c->mtry && best->found) break;
-                size_t j = i + (size_t)at_rng_below(&rng, d - i), f = pm[j];
-                pm[j] = pm[i];
-                pm[i] = f;
-                visited += (size_t)scan_hist(c, lv.H + li * B * K, f, cnt, best);
-            }
-            free(heap);
-        }
-        /* Small subtrees (each on its own rows and streams: in parallel). */
-#pragma omp parallel for schedule(dynamic) num_threads(c->threads) if (nsmall > 1)
-        for (size_t s = 0; s < nsmall; s++) {
-            const onode *o = &lv.cur[lv.small[s]];
-            const double *cnt = t->value + (size_t)o->id * K;
-            lv.sst[s] = grow_small(c, ti, o->id, o->depth, cnt, lv.rows[s], (size_t)cnt[k], &lv.subs[s],
-                                   lv.subimp + s * d, &lv.serr[s]);
-        }
-        for (size_t s = 0; s < nsmall && !st; s++)
-            if (lv.sst[s]) st = lv.sst[s], *err = lv.serr[s];
-        /* Children of the large nodes in node order, then the small subtrees grafted. */
-        lv.nnext = 0;
-        for (size_t li = 0; li < nlarge && !st; li++) {
-            onode *o = &lv.cur[lv.large[li]];
-            rsplit *sp = &lv.splits[li];
-            if (!sp->found) continue;
-            if (tree_reserve(t, t->n_nodes + 2, err)) {
-                st = AT_ERR_MEMORY;
-                break;
-            }
-            const double *cnt = t->value + (size_t)o->id * K;
-            int32_t Ln = (int32_t)t->n_nodes, Rn = Ln + 1;
-            t->n_nodes += 2;
-            cnt = t->value + (size_t)o->id * K; /* reserve may have moved it */
-            double *vl = t->value + (size_t)Ln * K, *vr = t->value + (size_t)Rn * K;
-            for (size_t j = 0; j < K; j++) vl[j] = sp->lc[j], vr[j] = cnt[j] - sp->lc[j];
-            double wc[256], wtot = weigh(c, cnt, wc), im = forest_impurity(wc, k, wtot, P->criterion);
-            double dec = decrease(c, cnt, sp->lc, wtot, im);
-            imp[sp->feature] += dec;
-            tree_set_split(t, o->id, sp->feature, sp->thr, 0, Ln, Rn, dec);
-            /* This rank's rows: bin <= bin left. */
-            const uint8_t *col = c->codes + (size_t)sp->feature * nl;
-            size_t a = o->a, b = o->b;
-            while (a < b) {
-                uint32_t r = idx[a];
-                if (col[r] <= sp->bin) {
-                    a++;
-                } else {
-                    idx[a] = idx[--b];
-                    idx[b] = r;
-                }
-            }
-            lv.next[lv.nnext++] = (onode){Ln, o->depth + 1, o->a, a};
-            lv.next[lv.nnext++] = (onode){Rn, o->depth + 1, a, o->b};
-        }
-        for (size_t s = 0; s < nsmall && !st; s++) {
-            const onode *o = &lv.cur[lv.small[s]];
-            st = graft(t, o->id, o->depth, &lv.subs[s], err);
-            for (size_t j = 0; j < d; j++) imp[j] += lv.subimp[s * d + j];
-        }
-        level_clear(&lv);
-        free(lv.large), free(lv.small), free(lv.cur);
-        lv.large = lv.small = NULL;
-        lv.cur = lv.next, lv.ncur = lv.nnext, lv.next = NULL;
-        if (st) goto done;
+        free(send), free(recv);
+        send = NULL, recv = NULL;
+        if (st) goto done; /* the same data on every rank: every rank fails alike */
+#pragma omp parallel for schedule(dynamic) num_threads(c->threads) if (nb > 1)
+        for (size_t b = 0; b < nb; b++) ts_advance(c, &ts[b], H + ts[b].hoff);
+        free(H);
+        H = NULL;
+        st = batch_status(ts, nb, err);
+        if ((st = at_comm_agree(c->comm, st, err))) goto done;
     }
 done:
-    level_clear(&lv);
-    free(lv.large), free(lv.small), free(lv.cur), free(lv.next), free(lv.counts);
-    free(idx), free(mult);
+    free(root), free(hn), free(sn), free(counts), free(H), free(send), free(recv);
     return st;
 }
 
@@ -609,12 +732,12 @@ at_status forest_grow_rows(const at_forest_params *p, size_t mtry, size_t k, con
     int64_t ng = (int64_t)nl, *counts = calloc(k, sizeof *counts);
     uint64_t g0 = 0;
     uint8_t *y = malloc(nl + 1), *codes = malloc(nl * d + 1), **bags = calloc(nt + 1, sizeof *bags);
-    double *cw = calloc(k, sizeof *cw), *imp = calloc(d + 1, sizeof *imp), *timp = calloc(d + 1, sizeof *timp);
+    double *cw = calloc(k, sizeof *cw), *imp = calloc(d + 1, sizeof *imp);
     void *Xall = NULL;
-    tree g = {0}, out = {0};
-    tree_init(&g, k + 1);
+    tree out = {0};
+    tstate *ts = NULL;
     tree_init(&out, k);
-    if (!counts || !y || !codes || !bags || !cw || !imp || !timp)
+    if (!counts || !y || !codes || !bags || !cw || !imp)
         st = at_fail(err, AT_ERR_MEMORY, "random forest: out of memory");
     if (!st && nl > UINT32_MAX) st = at_fail(err, AT_ERR_DATA, "random forest: %zu training rows on one rank is more than supported", nl);
     for (size_t i = 0; i < nl && !st; i++) {
@@ -651,23 +774,34 @@ at_status forest_grow_rows(const at_forest_params *p, size_t mtry, size_t k, con
     size_t by_bytes = c.B * (k + 1) / REC(d);
     if (by_bytes > c.gather) c.gather = by_bytes;
     tree_list_init(L, k);
-    size_t used = 0;
-    for (size_t t = 0; t < nt; t++) {
+    size_t used = 0, batch = nt < ROWS_BATCH ? nt : ROWS_BATCH;
+    if (!(ts = calloc(batch + 1, sizeof *ts))) st = at_fail(err, AT_ERR_MEMORY, "random forest: out of memory");
+    if ((st = at_comm_agree(comm, st, err))) goto done;
+    for (size_t t0 = 0; t0 < nt; t0 += batch) {
+        size_t nb = nt - t0 < batch ? nt - t0 : batch;
         st = at_progress_stopped(in->progress) ? at_fail(err, AT_ERR_INTERRUPTED, "random forest: fit interrupted") : AT_OK;
-        if (!st && !(bags[t] = calloc((nl + 7) / 8 + 1, 1)))
-            st = at_fail(err, AT_ERR_MEMORY, "random forest: out of memory");
-        if ((st = at_comm_agree(comm, st, err))) goto done;
-        memset(timp, 0, d * sizeof *timp);
-        if ((st = grow_tree_rows(&c, t, &g, timp, bags[t], err))) goto done;
-        if ((st = finish_tree(&c, &g, &out, err)) || (st = tree_list_append(L, &out, err))) goto done;
-        tree_free(&g), tree_free(&out);
-        double sum = 0;
-        for (size_t j = 0; j < d; j++) sum += timp[j];
-        if (L->off[t + 1] - L->off[t] > 1 && sum > 0) {
-            for (size_t j = 0; j < d; j++) imp[j] += timp[j] / sum;
-            used++;
+        for (size_t b = 0; b < nb && !st; b++) {
+            memset(&ts[b], 0, sizeof ts[b]);
+            ts[b].ti = t0 + b;
+            if (!(ts[b].inbag = bags[t0 + b] = calloc((nl + 7) / 8 + 1, 1)))
+                st = at_fail(err, AT_ERR_MEMORY, "random forest: out of memory");
         }
-        at_progress_update(in->progress, "fit random_forest", t + 1, nt, NULL);
+        if ((st = at_comm_agree(comm, st, err))) goto done;
+        st = grow_batch(&c, ts, nb, err);
+        for (size_t b = 0; b < nb && !st; b++) {
+            tstate *s = &ts[b];
+            if ((st = finish_tree(&c, &s->t, &out, err)) || (st = tree_list_append(L, &out, err))) break;
+            tree_free(&out);
+            double sum = 0;
+            for (size_t j = 0; j < d; j++) sum += s->imp[j];
+            if (s->t.n_nodes > 1 && sum > 0) {
+                for (size_t j = 0; j < d; j++) imp[j] += s->imp[j] / sum;
+                used++;
+            }
+        }
+        for (size_t b = 0; b < nb; b++) ts_free(&ts[b]);
+        if (st) goto done;
+        at_progress_update(in->progress, "fit random_forest", t0 + nb, nt, NULL);
     }
     if (L->n_nodes > (size_t)INT32_MAX) {
         st = at_fail(err, AT_ERR_MEMORY, "random forest: %zu nodes is more than supported", L->n_nodes);
@@ -706,11 +840,13 @@ at_status forest_grow_rows(const at_forest_params *p, size_t mtry, size_t k, con
     imp = NULL;
 done:
     if (st) tree_list_free(L);
-    tree_free(&g);
+    if (ts)
+        for (size_t b = 0; b < ROWS_BATCH && b < nt; b++) ts_free(&ts[b]);
+    free(ts);
     tree_free(&out);
     tree_bins_free(&bins);
     if (bags)
         for (size_t t = 0; t < nt; t++) free(bags[t]);
-    free(bags), free(counts), free(y), free(codes), free(cw), free(imp), free(timp), free(Xall);
+    free(bags), free(counts), free(y), free(codes), free(cw), free(imp), free(Xall);
     return st;
 }
