@@ -787,7 +787,25 @@ at_status forest_grow_rows(const at_forest_params *p, size_t mtry, size_t k, con
                 st = at_fail(err, AT_ERR_MEMORY, "random forest: out of memory");
         }
         if ((st = at_comm_agree(comm, st, err))) goto done;
-        st = grow_batch(&c, ts, nb, err);
+        if (at_comm_size(comm) > 1) {
+            st = grow_batch(&c, ts, nb, err);
+        } else {
+            /* One rank: no messages to share, so each thread grows whole trees (no barrier per
+             * level); the same trees. */
+            rctx c1 = c;
+            c1.comm = NULL;
+            c1.threads = 1;
+            at_status *bs = calloc(nb, sizeof *bs);
+            at_error *be = calloc(nb, sizeof *be);
+            if (!bs || !be) st = at_fail(err, AT_ERR_MEMORY, "random forest: out of memory");
+            if (!st) {
+#pragma omp parallel for schedule(dynamic) num_threads(threads)
+                for (size_t b = 0; b < nb; b++) bs[b] = grow_batch(&c1, &ts[b], 1, &be[b]);
+                for (size_t b = 0; b < nb && !st; b++)
+                    if (bs[b]) st = bs[b], *err = be[b];
+            }
+            free(bs), free(be);
+        }
         for (size_t b = 0; b < nb && !st; b++) {
             tstate *s = &ts[b];
             if ((st = finish_tree(&c, &s->t, &out, err)) || (st = tree_list_append(L, &out, err))) break;
