@@ -683,6 +683,10 @@ static at_status grow_batch(const rctx *c, tstate *ts, size_t nb, at_error *err)
             }
             blk += counts[r] / sizeof(double);
         }
+        for (size_t b = 0; b < nb && !st; b++)
+            for (size_t i = 0; i < ts[b].nsmall && !st; i++)
+                if (ts[b].fill[i] != (size_t)ts[b].t.value[(size_t)ts[b].cur[ts[b].small[i]].id * K + c->k])
+                    st = at_fail(err, AT_ERR_INTERNAL, "random forest: gathered rows disagree with node counts");
         free(send), free(recv);
         send = NULL, recv = NULL;
         if (st) goto done; /* the same data on every rank: every rank fails alike */
