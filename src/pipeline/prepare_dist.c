@@ -182,9 +182,7 @@ at_status at_prepare_table_dist(const at_config *c, at_comm *comm, const at_prog
     void *gy = NULL, *grow = NULL;
     int P = at_comm_size(comm);
     at_status s = AT_OK;
-    if (c->pca_stage.components > 0)
-        s = at_fail(err, AT_ERR_CONFIG, "[pca] components: the PCA stage does not run across MPI ranks yet");
-    if (!s) s = at_split_list(c->data.features, &d->features, &d->n_features, err);
+    s = at_split_list(c->data.features, &d->features, &d->n_features, err);
     if (!s) at_progress_log(p, "loading %s across %d ranks", c->data.path, P);
     if (!s) s = load_shard(c, comm, d, &all, &rep, err);
     size_t unphysical = 0;
@@ -306,6 +304,21 @@ at_status at_prepare_table_dist(const at_config *c, at_comm *comm, const at_prog
         at_scaler_apply(d->scaler, d->train->X, d->train->n);
         at_scaler_apply(d->scaler, d->valid->X, d->valid->n);
         at_scaler_apply(d->scaler, d->test->X, d->test->n);
+    }
+    if (c->pca_stage.components > 0) {
+        /* The [pca] stage: the mean and cross-product sums of the training rows summed across
+         * ranks (at_pca_fit_comm), every rank the same eigendecomposition; one process's
+         * components within rounding. Validation and test are whole on every rank already. */
+        at_pca_params pp;
+        at_pca_params_default(&pp);
+        pp.n_components = c->pca_stage.components;
+        pp.whiten = c->pca_stage.whiten;
+        if ((s = at_pca_fit_comm(&pp, d->train, comm, &d->pca, err))) goto done;
+        if ((s = at_prepared_project(d->pca, &d->train, err)) || (s = at_prepared_project(d->pca, &d->valid, err)) ||
+            (s = at_prepared_project(d->pca, &d->test, err)))
+            goto done;
+        at_progress_log(p, "PCA stage: %zu features -> %zu components (sums across %d ranks)", d->n_features,
+                        d->pca->k, P);
     }
 done:
     at_dataset_free(all);

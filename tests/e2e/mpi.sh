@@ -290,4 +290,26 @@ ok "forest by rows, one process, the same" "$ASTROTRAIN" --config rr.ini --quiet
 check "forest by rows without bootstrap: -np 2 x 2 threads = one process x 1 thread" bash -c \
     "cmp runs/rrb0/predictions.csv runs/rrb2/predictions.csv && diff <(h5dump -m %.17g -g /model runs/rrb0/model.h5 | tail -n +2) <(h5dump -m %.17g -g /model runs/rrb2/model.h5 | tail -n +2)"
 fails "distribute = something else is a clear config error" 3 "distribute: 'cols' is not one of trees/rows" "$ASTROTRAIN" --config rr.ini --quiet --set run.distribute=cols
+# ---- mpi2: the [pca] preprocessing stage across ranks ----
+# The mean and cross-product sums of the training rows summed across ranks: the stage's
+# components equal one process's within rounding, and the model trained on them as accurate.
+sed -e 's/^name = g/name = ps/' -e 's/^\[model\]/[pca]\ncomponents = 4\n&/' g.ini > ps.ini
+ok "[pca] stage + boosting, one process" "$ASTROTRAIN" --config ps.ini --quiet --set run.name=ps0
+ok "[pca] stage + boosting, -np 3" "${MPIRUN[@]}" -np 3 "$ASTROTRAIN" --config ps.ini --quiet --set run.name=ps3
+check "[pca] stage -np 3: mean, components and explained variance within 1e-9 of one process's; accuracy within 0.01" python3 - <<'PY'
+import json, re, subprocess
+def arr(run, ds):
+    out = subprocess.run(["h5dump", "-m", "%.17g", "-d", "/preprocess/pca/" + ds, "runs/%s/model.h5" % run],
+                         capture_output=True, text=True, check=True).stdout
+    body = out[out.index("DATA {"):]
+    return [float(x) for x in re.findall(r"-?\d+\.?\d*(?:[eE][-+]?\d+)?", re.sub(r"\(\d+(,\d+)*\):", "", body))]
+for ds in ("mean", "components", "explained_variance"):
+    a, b = arr("ps0", ds), arr("ps3", ds)
+    assert len(a) == len(b) > 3, (ds, a, b)
+    for x, y in zip(a, b):
+        assert abs(x - y) <= 1e-9 * max(1.0, abs(x)), (ds, x, y)
+m0 = json.load(open("runs/ps0/metrics.json")); m3 = json.load(open("runs/ps3/metrics.json"))
+assert abs(m0["test"]["accuracy"] - m3["test"]["accuracy"]) <= 0.01 and m3["test"]["accuracy"] > 0.85, (m0["test"], m3["test"])
+assert m3["distributed"]["ranks"] == 3
+PY
 done_tests
