@@ -189,7 +189,7 @@ ok "ensemble, one process" "$ASTROTRAIN" --config ens.ini --quiet --set run.name
 ok "ensemble, -np 3" "${MPIRUN[@]}" -np 3 "$ASTROTRAIN" --config ens.ini --quiet --set run.name=ens3
 check "ensemble -np 3: the same weights, members and predictions as one process" bash -c \
     "cmp runs/ens0/predictions.csv runs/ens3/predictions.csv && cmp runs/ens0/members/rf/predictions.csv runs/ens3/members/rf/predictions.csv && cmp runs/ens0/members/gb/predictions.csv runs/ens3/members/gb/predictions.csv && python3 -c \"import json; a = json.load(open('runs/ens0/metrics.json'))['model_info']; b = json.load(open('runs/ens3/metrics.json'))['model_info']; assert a['weights'] == b['weights'], (a, b)\""
-fails "experiment under mpirun -np 2 is refused clearly" 2 "experiment does not run across MPI ranks yet" \
+fails "experiment under mpirun -np 2: a missing study file is one clear error" 5 "nothere.ini" \
     "${MPIRUN[@]}" -np 2 "$ASTROTRAIN" experiment nothere.ini
 ok "transform, one process" "$ASTROTRAIN" transform --model runs/pca0/model.h5 --input big.csv --output t0.csv
 ok "transform, -np 3" "${MPIRUN[@]}" -np 3 "$ASTROTRAIN" transform --model runs/pca0/model.h5 --input big.csv --output t3.csv
@@ -312,4 +312,44 @@ m0 = json.load(open("runs/ps0/metrics.json")); m3 = json.load(open("runs/ps3/met
 assert abs(m0["test"]["accuracy"] - m3["test"]["accuracy"]) <= 0.01 and m3["test"]["accuracy"] > 0.85, (m0["test"], m3["test"])
 assert m3["distributed"]["ranks"] == 3
 PY
+# ---- mpi2: `astrotrain experiment` (studies) under mpirun ----
+# Every step trains across the ranks (the forest, boosting, then an ensemble of the two found by
+# name); rank 0 writes the study directory, the steps' run directories and the report.
+mkdir -p study && cat > study/data.ini <<INI
+[run]
+seed = 7
+[data]
+path = $TMP/small.csv
+[normalise]
+method = standard
+[plots]
+enabled = false
+INI
+printf '[model]\ntype = random_forest\nn_trees = 12\n' > study/rf.ini
+printf '[model]\ntype = gradient_boosting\nn_rounds = 15\nmax_depth = 3\n' > study/gb.ini
+printf '[model]\ntype = ensemble\nmembers = rf, gb\nn_trials = 50\n' > study/ens.ini
+printf '[model]\ntype = random_forest\nn_trees = 4\n[pca]\ncomponents = 3\n' > study/rfpca.ini
+for n in 0 2; do
+    printf '[experiment]\nname = st%s\ntitle = tiny\noutput_dir = %s\ndata = data.ini\nsteps = rf.ini, gb.ini, ens.ini\n' $n "$TMP/sruns" > study/s$n.ini
+done
+ok "study, one process" "$ASTROTRAIN" experiment study/s0.ini --quiet
+ok "study, mpirun -np 2" "${MPIRUN[@]}" -np 2 "$ASTROTRAIN" experiment study/s2.ini --quiet
+for st in rf gb ens; do
+    check "study -np 2: step $st's predictions and split are the single process's" bash -c \
+        "cmp sruns/st0/$st/predictions.csv sruns/st2/$st/predictions.csv && cmp sruns/st0/$st/split.csv sruns/st2/$st/split.csv"
+done
+check "study -np 2: the report (rank 0) names the global split and the same scores" python3 - <<'PY'
+import json, re
+a = open("sruns/st0/report.md").read(); b = open("sruns/st2/report.md").read()
+split = lambda t: re.search(r"stratified split (\d+) train / (\d+) validation / (\d+) test", t).groups()
+assert split(a) == split(b), (split(a), split(b))
+rows = lambda t: [l.split("|")[1:5] for l in t.splitlines() if re.match(r"\| (rf|gb|ens) \|", l)]
+assert rows(a) == rows(b) and len(rows(a)) >= 3, (rows(a), rows(b))
+m = json.load(open("sruns/st2/rf/metrics.json"))
+assert m["distributed"]["ranks"] == 2 and sum(m["distributed"]["train_rows_per_rank"]) == int(split(b)[0])
+PY
+check "study -np 2: nothing but the study directory written" bash -c "test \$(ls sruns | wc -l) -eq 2 && test -s sruns/st2/report.html"
+printf '[experiment]\nname = stp\ntitle = tiny\noutput_dir = %s\ndata = data.ini\nsteps = rfpca.ini\n' "$TMP/sruns" > study/sp.ini
+fails "study -np 2: a step's [pca] stage is refused clearly" 3 "a step's [pca] stage does not run across MPI ranks yet" \
+    "${MPIRUN[@]}" -np 2 "$ASTROTRAIN" experiment study/sp.ini --quiet
 done_tests
