@@ -49,6 +49,11 @@ static void test_hand_tree_small_node(void) {
     for (size_t i = 0; i < 10; i++) ds->X[i] = (double)i, ds->y[i] = i >= 5;
     at_forest_params p = exact_tree();
     at_model *m = fit_rows(&p, ds, 1);
+    CHECK(m != NULL);
+    if (!m) {
+        at_dataset_free(ds);
+        return;
+    }
     const tree_list *L = trees_of(m);
     CHECK(L->n_trees == 1 && L->n_nodes == 3);
     CHECK(L->nodes[0].feature == 0);
@@ -69,6 +74,11 @@ static void test_balanced_weights(void) {
     at_forest_params p = exact_tree();
     p.class_weight = AT_CLASS_WEIGHT_BALANCED;
     at_model *m = fit_rows(&p, ds, 1);
+    CHECK(m != NULL);
+    if (!m) {
+        at_dataset_free(ds);
+        return;
+    }
     const tree_list *L = trees_of(m);
     CHECK(L->n_nodes == 3);
     CHECK_NEAR(L->value[0], 0.5, 1e-15);
@@ -91,6 +101,11 @@ static void test_large_nodes(void) {
     }
     at_forest_params p = exact_tree();
     at_model *m1 = fit_rows(&p, ds, 1), *m2 = fit_rows(&p, ds, 2);
+    CHECK(m1 && m2);
+    if (!m1 || !m2) {
+        at_model_free(m1), at_model_free(m2), at_dataset_free(ds);
+        return;
+    }
     const tree_list *L = trees_of(m1), *L2 = trees_of(m2);
     CHECK(L->n_nodes == L2->n_nodes);
     CHECK(L->n_nodes == L2->n_nodes && !memcmp(L->nodes, L2->nodes, L->n_nodes * sizeof *L->nodes));
@@ -124,6 +139,11 @@ static void test_bootstrap_share(void) {
     at_forest_params_default(&p);
     p.n_trees = 8;
     at_model *m1 = fit_rows(&p, ds, 1), *m2 = fit_rows(&p, ds, 2);
+    CHECK(m1 && m2);
+    if (!m1 || !m2) {
+        at_model_free(m1), at_model_free(m2), at_dataset_free(ds);
+        return;
+    }
     const at_forest *f = m1->impl;
     CHECK(!isnan(f->oob) && f->oob > 0.8);
     CHECK(f->oob == ((const at_forest *)m2->impl)->oob);
