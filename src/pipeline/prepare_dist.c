@@ -102,10 +102,20 @@ static at_status load_shard(const at_config *c, at_comm *comm, at_prepared *d, a
     lo.csv.allow_comments = c->data.comments;
     lo.csv.delimiter = c->data.delimiter[0];
     lo.shard = 1;
+    lo.hdu = c->data.hdu;
     int P = at_comm_size(comm), r = at_comm_rank(comm);
-    int gz = at_file_is_gzip(c->data.path);
+    int gz = at_file_is_gzip(c->data.path), fits = 0;
+    int64_t fits_n = 0;
     struct stat st;
-    if (!gz) {
+    /* A FITS table (mpi2): rows [N r / P, N (r + 1) / P) of the table on rank r, read with CFITSIO. */
+    at_status fs = at_fits_table_rows(c->data.path, c->data.hdu, &fits, &fits_n, err);
+    if ((fs = at_comm_agree(comm, fs, err))) return fs;
+    if (fits) {
+        lo.fits_rows = 1;
+        lo.fits_row_begin = fits_n * r / P;
+        lo.fits_row_end = fits_n * (r + 1) / P;
+        gz = 0;
+    } else if (!gz) {
         if (stat(c->data.path, &st) != 0) return at_fail(err, AT_ERR_IO, "%s: cannot open", c->data.path);
         int64_t size = (int64_t)st.st_size;
         lo.csv.range_begin = size / P * r + (size % P) * r / P;
@@ -131,7 +141,7 @@ static at_status load_shard(const at_config *c, at_comm *comm, at_prepared *d, a
         at_dataset_free(ds);
         ds = part;
         if (r != 0) memset(rep, 0, sizeof *rep);
-    } else {
+    } else if (!fits) { /* a FITS table's row numbers are the table's already */
         uint64_t before = 0;
         if (!s) s = at_comm_exscan_u64(comm, rep->rows_read, &before, err);
         for (size_t i = 0; !s && i < ds->n; i++) ds->row[i] += (int64_t)before;

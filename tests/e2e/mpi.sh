@@ -374,4 +374,37 @@ check "study -np 2: nothing but the study directory written" bash -c "test \$(ls
 printf '[experiment]\nname = stp\ntitle = tiny\noutput_dir = %s\ndata = data.ini\nsteps = rfpca.ini\n' "$TMP/sruns" > study/sp.ini
 fails "study -np 2: a step's [pca] stage is refused clearly" 3 "a step's [pca] stage does not run across MPI ranks yet" \
     "${MPIRUN[@]}" -np 2 "$ASTROTRAIN" experiment study/sp.ini --quiet
+# ---- mpi2: FITS tables across ranks (row ranges read with CFITSIO) ----
+# Rank r reads rows [N r / P, N (r + 1) / P) of the table: the same split, model and predictions
+# as one process (and as the same rows in CSV).
+FITSPY=""
+for cand in ${PEER_PYTHON:-/usr/bin/python3 python3}; do
+    if "$cand" -c 'import astropy, numpy' 2>/dev/null; then FITSPY=$cand; break; fi
+done
+if [ -z "$FITSPY" ]; then
+    for n in "FITS training across ranks" "FITS predict across ranks"; do skip "$n" "no python3 with astropy"; done
+else
+    "$FITSPY" -c "
+from astropy.table import Table
+Table.read('small.csv', format='ascii.csv').write('small.fits', overwrite=True)"
+    ok "forest from FITS, one process" "$ASTROTRAIN" --config rf.ini --quiet --set run.name=fits0 --set data.path="$TMP/small.fits"
+    for np in 2 3; do
+        ok "forest from FITS, -np $np" "${MPIRUN[@]}" -np $np "$ASTROTRAIN" --config rf.ini --quiet --set run.name=fits$np --set data.path="$TMP/small.fits"
+        check "FITS -np $np: split, predictions and model are the single process's and the CSV run's" bash -c \
+            "cmp runs/fits0/split.csv runs/fits$np/split.csv && cmp runs/fits0/predictions.csv runs/fits$np/predictions.csv && cmp runs/rf0/predictions.csv runs/fits$np/predictions.csv && diff <(h5dump -m %.17g -g /model runs/fits0/model.h5 | tail -n +2) <(h5dump -m %.17g -g /model runs/fits$np/model.h5 | tail -n +2) >/dev/null"
+        check "FITS -np $np: each rank read its own rows" python3 -c "
+import json; d = json.load(open('runs/fits$np/metrics.json'))['distributed']
+assert len(d['train_rows_per_rank']) == $np and max(d['train_rows_per_rank']) < sum(d['train_rows_per_rank']) * 0.6, d"
+    done
+    ok "predict FITS, one process" "$ASTROTRAIN" predict --model runs/rf0/model.h5 --input small.fits --output pf0.csv --quiet
+    ok "predict CSV, one process" "$ASTROTRAIN" predict --model runs/rf0/model.h5 --input small.csv --output pc0.csv --quiet
+    check "predict: the FITS table gives the CSV's file" cmp pf0.csv pc0.csv
+    for np in 2 3; do
+        ok "predict FITS, -np $np" "${MPIRUN[@]}" -np $np "$ASTROTRAIN" predict --model runs/rf0/model.h5 --input small.fits --output pf$np.csv --quiet
+        check "predict FITS -np $np: the single process's file" cmp pf0.csv pf$np.csv
+    done
+    ok "predict FITS --output-parts, -np 3" "${MPIRUN[@]}" -np 3 "$ASTROTRAIN" predict --model runs/rf0/model.h5 --input small.fits --output fparts.csv --output-parts --quiet
+    check "predict FITS --output-parts: three parts that join to the single process's file" bash -c \
+        "(cat fparts.csv.part0000; tail -n +2 fparts.csv.part0001; tail -n +2 fparts.csv.part0002) | cmp - pf0.csv"
+fi
 done_tests
