@@ -33,15 +33,22 @@ run() {
     printf '%s\n' "${fits[@]}" | median
 }
 
-for data in sdss17 big; do
-    for m in "gbdt:gradient boosting, 100 rounds:--set model.n_rounds=100" "rf:random forest, 100 trees:--set model.n_trees=100"; do
+# BENCH_MPI_DATA (default "sdss17 big") and BENCH_MPI_MODELS (default all: gbdt rf rf-rows)
+# choose what runs. rf-rows: the forest by rows ([run] distribute = rows), against the same forest
+# in one process (bit for bit).
+for data in ${BENCH_MPI_DATA:-sdss17 big}; do
+    for m in "gbdt:gradient boosting, 100 rounds:--set model.n_rounds=100" "rf:random forest, 100 trees:--set model.n_trees=100" \
+             "rf-rows:forest by rows, 100 trees:--set model.n_trees=100 --set run.distribute=rows"; do
         IFS=: read -r cfg label settings <<<"$m"
+        case " ${BENCH_MPI_MODELS:-gbdt rf rf-rows} " in *" $cfg "*) ;; *) continue ;; esac
+        name=$cfg
+        cfg=${cfg%-rows}
         # shellcheck disable=SC2086
-        s=$(run "$cfg-$data-1" "$cfg" "$OUT/$data.csv" single $settings)
+        s=$(run "$name-$data-1" "$cfg" "$OUT/$data.csv" single $settings)
         # shellcheck disable=SC2086
-        p=$(run "$cfg-$data-2" "$cfg" "$OUT/$data.csv" mpi $settings)
-        dist="$OUT/$cfg-$data-2/metrics.json"
-        same=$(cmp -s "$OUT/$cfg-$data-1/predictions.csv" "$OUT/$cfg-$data-2/predictions.csv" && echo identical || echo DIFFERENT)
+        p=$(run "$name-$data-2" "$cfg" "$OUT/$data.csv" mpi $settings)
+        dist="$OUT/$name-$data-2/metrics.json"
+        same=$(cmp -s "$OUT/$name-$data-1/predictions.csv" "$OUT/$name-$data-2/predictions.csv" && echo identical || echo DIFFERENT)
         rows=$(field "$dist" "m['data']['train']" 2>/dev/null || echo '?')
         printf '  %-34s %-7s train %8s rows: 1 process x 2 threads %7.2f s, 2 ranks x 1 thread %7.2f s, ratio %5.2f; predictions %s\n' \
             "$label" "$data" "$rows" "$s" "$p" "$(awk -v a="$p" -v b="$s" 'BEGIN { print (b > 0 ? a / b : 0) }')" "$same"

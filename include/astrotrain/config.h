@@ -56,6 +56,7 @@ typedef struct at_config {
         int64_t threads; /* 0 = all cores */
         int64_t memory_limit_mb; /* 0 = MemAvailable of /proc/meminfo */
         char device[32];         /* cpu, cuda, cuda:N, auto (device.h; issue 17) */
+        int distribute; /* MPI forest: 0 trees, 1 rows (at_fit_input.distribute_rows) */
     } run;
     struct {
         char path[AT_PATH_MAX];

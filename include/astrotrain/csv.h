@@ -83,7 +83,15 @@ typedef struct at_load_options {
     /* One rank's share of a distributed read (csv.range_*): a shard with no rows, or none
      * usable, is not an error here; the caller checks the global counts. */
     int shard;
+    /* A FITS table's rows [fits_row_begin, fits_row_end) only (MPI ranks; when fits_rows is
+     * set; row numbers stay the table's). Ignored for CSV. */
+    int fits_rows;
+    int64_t fits_row_begin, fits_row_end;
 } at_load_options;
+
+/* Whether path is a FITS file, and then its table's row count (hdu as at_load_options.hdu):
+ * how MPI ranks share a FITS table (row ranges). */
+at_status at_fits_table_rows(const char *path, const char *hdu, int *is_fits, int64_t *nrows, at_error *err);
 
 void at_load_options_default(at_load_options *o);
 

@@ -40,6 +40,9 @@ typedef struct at_fit_input {
      * valid is whole on every rank; NULL or one rank = a plain fit. */
     struct at_comm *comm;
     const char *device; /* networks: "cpu" (or NULL), "cuda", "cuda:N", "auto" ([run] device; issue 17) */
+    /* random_forest, [run] distribute = rows: the data-parallel variant (forest_rows.c), in one
+     * process too; 0 = the plain forest (by trees across ranks). */
+    int distribute_rows;
 } at_fit_input;
 
 /* A per-round or per-epoch table (learning curves): n_rows rows of n_cols values.

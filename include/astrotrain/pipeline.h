@@ -120,6 +120,9 @@ typedef struct at_study_options {
     int threads;
     const char *const *overrides; /* --set, applied to every step */
     size_t n_overrides;
+    /* MPI (cli_comm.c): every step trains across the ranks; rank 0 writes the study directory,
+     * the steps' run directories and the report. NULL = one process. */
+    struct at_comm *comm;
 } at_study_options;
 
 typedef struct at_study_summary {

@@ -45,8 +45,15 @@ int cli_comm_close(at_comm *comm, at_status s, const at_error *err) {
             at_comm_abort(comm, code);
         } else if (at_comm_is_root(comm)) {
             code = cli_fail(err);
+            fflush(stderr);
         } else {
             code = (int)s; /* rank 0 says it once */
+        }
+        /* mpi2: no rank leaves (and no non-zero exit makes mpirun end the job) before rank 0 has
+         * said the agreed error: one last small collective after its message. */
+        if (at_comm_error_agreed(comm) && at_comm_size(comm) > 1) {
+            at_error ignored = {0};
+            (void)at_comm_agree(comm, AT_OK, &ignored);
         }
     }
     at_comm_free(comm);

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "astrotrain/comm.h"
 #include "astrotrain/config.h"
 #include "astrotrain/pipeline.h"
 #include "cli/cli.h"
@@ -18,8 +19,6 @@ static void help(void) {
 }
 
 int cmd_experiment(int argc, char **argv, volatile int *stop) {
-    int refused = cli_comm_refuse_ranks("experiment");
-    if (refused) return refused;
     const char *study = NULL;
     cli_common o;
     if (cli_common_init(&o, argc)) return 7;
@@ -47,17 +46,26 @@ int cmd_experiment(int argc, char **argv, volatile int *stop) {
         return cli_usage("experiment needs a study file (experiments/sdss17/study.ini)");
     }
     int nthreads = at_threads_or_cores(o.threads < 0 ? 0 : o.threads);
+    /* Under mpirun every step trains across the ranks; rank 0 writes and prints. */
+    at_comm *comm = NULL;
+    int rc = cli_comm_open(&comm);
+    if (rc) {
+        cli_common_free(&o);
+        return rc;
+    }
     cli_set_threads(nthreads);
     cli_ui ui;
-    cli_ui_init(&ui, o.quiet);
-    at_progress prog = cli_ui_progress(&ui, stop);
-    at_study_options opt = {o.force, nthreads, o.sets, o.n_sets};
+    cli_ui_init(&ui, o.quiet || !at_comm_is_root(comm));
+    cli_rank_progress rp = {.quiet = o.quiet};
+    at_progress prog = cli_rank_progress_init(&rp, comm, cli_ui_progress(&ui, stop));
+    at_study_options opt = {o.force, nthreads, o.sets, o.n_sets, comm};
     at_study_summary sum;
     at_error err = {0};
     at_status s = at_run_study(study, &opt, &prog, &sum, &err);
     cli_ui_finish(&ui);
     cli_common_free(&o);
-    if (s) return cli_fail(&err);
+    int root = at_comm_is_root(comm);
+    if ((rc = cli_comm_close(comm, s, &err)) || !root) return rc;
     printf("study %s: %zu steps in %.1f s\nreport: %s/report.html (and report.md)\n", sum.dir, sum.n_steps, sum.seconds,
            sum.dir);
     return 0;

@@ -35,4 +35,9 @@ const char *fits_src_text(const fits_src *f, size_t j);
 /* 0-based index of the current row. */
 int64_t fits_src_row(const fits_src *f);
 
+/* MPI row ranges (issue 15): before the first fits_src_next, limit the source to rows
+ * [first, end) of the table (0-based; fits_src_row stays the table's row number, fits_src_nrows
+ * becomes end). AT_ERR_USAGE when the range is outside the table or reading has begun. */
+at_status fits_src_range(fits_src *f, int64_t first, int64_t end, at_error *err);
+
 #endif

@@ -297,3 +297,16 @@ at_status fits_src_next(fits_src *f, int *eof, at_error *err) {
 double fits_src_num(const fits_src *f, size_t j) { return f->col[j].num[f->pos]; }
 
 const char *fits_src_text(const fits_src *f, size_t j) { return f->col[j].text + f->pos * (TEXT_MAX + 1); }
+
+/* ---- row ranges for MPI ranks (issue 15) ---- */
+at_status fits_src_range(fits_src *f, int64_t first, int64_t end, at_error *err) {
+    if (first < 0 || end < first || end > f->nrows)
+        return at_fail(err, AT_ERR_USAGE, "%s: rows %lld..%lld are not within the table's %lld rows", f->path,
+                       (long long)first, (long long)end, (long long)f->nrows);
+    if (f->next || f->in_block)
+        return at_fail(err, AT_ERR_USAGE, "%s: a row range is set before the first row is read", f->path);
+    f->next = first;
+    f->block0 = first;
+    f->nrows = end;
+    return AT_OK;
+}

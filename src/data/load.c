@@ -331,6 +331,7 @@ static at_status table_open(const char *path, const at_load_options *opt, int al
                      path);
     else
         st = fits ? fits_src_open(path, opt->hdu, &t->fits, err) : at_csv_open(path, &opt->csv, &t->csv, err);
+    if (!st && fits && opt->fits_rows) st = fits_src_range(t->fits, opt->fits_row_begin, opt->fits_row_end, err);
     if (st) goto fail;
     t->col = at_malloc(t->d, sizeof *t->col, err);
     t->feat = at_calloc(t->d, sizeof *t->feat, err);
@@ -734,4 +735,15 @@ done:
     rowbuf_free(&b);
     at_table_close(t);
     return st;
+}
+
+/* ---- MPI: a FITS table's row count, for row ranges (issue 15) ---- */
+at_status at_fits_table_rows(const char *path, const char *hdu, int *is_fits, int64_t *nrows, at_error *err) {
+    *nrows = 0;
+    if (!(*is_fits = fits_src_is_fits(path))) return AT_OK;
+    fits_src *f = NULL;
+    at_status s = fits_src_open(path, hdu, &f, err);
+    if (!s) *nrows = fits_src_nrows(f);
+    fits_src_close(f);
+    return s;
 }

@@ -40,6 +40,10 @@ static const at_key keys[] = {
     {"run", "device", AT_KEY_STR, C_(run.device), "cpu", 0, 0, NULL,
      "Where the networks (cnn) train: cpu, cuda (the first GPU), cuda:N, or auto (the GPU when astrotrain "
      "was built with make CUDA=1 and one is present, else the CPU). --device overrides."},
+    {"run", "distribute", AT_KEY_CHOICE, C_(run.distribute), "trees", 0, 0, "trees|rows",
+     "random_forest: trees = every rank holds the training part and grows some of the trees (the "
+     "plain forest, bit for bit); rows = every rank keeps only its rows, histograms summed across "
+     "ranks (its own forest, the same for any number of ranks, one process included). See README, MPI."},
     /* [data] */
     {"data", "path", AT_KEY_STR, C_(data.path), "data/sdss17/star_classification.csv.gz", 0, 0, NULL,
      "CSV catalogue, plain or gzip (detected by content), or a FITS binary table (see hdu). Relative "

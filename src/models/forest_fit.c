@@ -22,10 +22,7 @@
 #include "astrotrain/rng.h"
 #include "models/forest_impl.h"
 
-typedef struct valrow {
-    double v;
-    uint32_t i;
-} valrow;
+typedef forest_valrow valrow;
 
 /* A threshold t with a <= t < c, preferring the midpoint (as scikit-learn does). */
 static double split_threshold(double a, double c) {
@@ -444,6 +441,8 @@ at_status forest_grow(const at_forest_params *p, size_t mtry, size_t k, const at
     tree_list_free(L);
     *importance = NULL;
     *oob = NAN;
+    /* [run] distribute = rows: the data-parallel variant (forest_rows.c). */
+    if (in->distribute_rows) return forest_grow_rows(p, mtry, k, in, L, importance, oob, err);
     /* Across MPI ranks (forest_dist.c): every rank gathers the training part and grows its
      * block of trees [t0, t1); the blocks are exchanged before the forest is assembled. */
     const int dist = at_comm_size(in->comm) > 1;
@@ -560,3 +559,9 @@ done:
     at_dataset_free(gathered);
     return st;
 }
+
+/* ---- shared with the data-parallel learner (forest_rows.c) ---- */
+double forest_impurity(const double *c, size_t k, double w, int crit) { return impurity(c, k, w, crit); }
+double forest_proxy(const double *c, size_t k, double w, int crit) { return proxy_part(c, k, w, crit); }
+double forest_split_threshold(double a, double c) { return split_threshold(a, c); }
+forest_valrow *forest_sort_vals(forest_valrow *a, forest_valrow *tmp, size_t n) { return sort_vals(a, tmp, n); }

@@ -48,4 +48,22 @@ at_status forest_dist_exchange(struct at_comm *comm, forest_grown *trees, size_t
 at_status forest_grow(const at_forest_params *p, size_t mtry, size_t k, const at_fit_input *in,
                       tree_list *trees, double **importance, double *oob, at_error *err);
 
+/* ---- data-parallel by rows (forest_rows.c, [run] distribute = rows): each rank keeps its own
+ * training rows; the same contract and ownership as forest_grow, and the same forest for any
+ * number of ranks (one process included). ---- */
+at_status forest_grow_rows(const at_forest_params *p, size_t mtry, size_t k, const at_fit_input *in,
+                           tree_list *trees, double **importance, double *oob, at_error *err);
+/* forest_fit.c's split arithmetic, shared: impurity and split proxy of weighted class counts c
+ * (total w), and the threshold between two adjacent values a < c. */
+double forest_impurity(const double *c, size_t k, double w, int crit);
+double forest_proxy(const double *c, size_t k, double w, int crit);
+double forest_split_threshold(double a, double c);
+/* A value and its row; sorted by value, ties by row (a merge sort without callbacks): returns
+ * the sorted array, a or tmp (n each). */
+typedef struct forest_valrow {
+    double v;
+    uint32_t i;
+} forest_valrow;
+forest_valrow *forest_sort_vals(forest_valrow *a, forest_valrow *tmp, size_t n);
+
 #endif

@@ -15,8 +15,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "astrotrain/comm.h"
 #include "astrotrain/hungarian.h"
 #include "astrotrain/rng.h"
+
+/* Across MPI ranks (each holding some of the rows): the sufficient statistics of every E- and
+ * M-step (masses, weighted sums, centred second moments, the log-likelihood) and of every Lloyd
+ * round are summed across ranks, so every rank holds the same mixture; k-means++ seeds from the
+ * rows of global index divisible by ceil(N / GMM_INIT_ROWS), gathered onto every rank (all rows
+ * up to GMM_INIT_ROWS: then the seeds are one process's). NULL: one process. */
+typedef struct gdist {
+    at_comm *comm;
+    size_t N;   /* rows of all ranks */
+    size_t off; /* this rank's first global row */
+} gdist;
+#define GMM_INIT_ROWS 65536
 
 #define LOG_2PI 1.8378770664093454836
 #define MAX_BLOCKS 64
@@ -218,14 +231,14 @@ static void tile_logprob(const at_gmm *g, const eprep *e, const double *xt, size
  * With stats (k * (1 + d), needs R) it also sums the masses and the weighted rows the
  * M-step needs, saving it a pass over the data. */
 static at_status estep(const at_gmm *g, const double *X, size_t n, double *R, double *rowll,
-                       double *stats, double *mean_ll, int threads, at_error *err) {
+                       double *stats, double *mean_ll, int threads, const gdist *gd, at_error *err) {
     size_t k = g->k, d = g->d, ns = stats ? k * (1 + d) : 0;
     blocks b = make_blocks(n, 1 + ns);
     size_t per = TILE * (d + k + 3); /* scratch per block: tile, lp, acc, y, max */
     eprep e = {at_malloc(k, sizeof(double), err), at_malloc(k * d, sizeof(double), err),
                at_malloc(k * d, sizeof(double), err)};
-    double *part = at_calloc(b.nb * (1 + ns), sizeof *part, err);
-    double *scratch = at_malloc(b.nb * per, sizeof *scratch, err);
+    double *part = at_calloc((b.nb + 1) * (1 + ns), sizeof *part, err); /* + 1: a rank may hold no rows */
+    double *scratch = at_malloc((b.nb + 1) * per, sizeof *scratch, err);
     if (!e.logc || !e.shift || !e.scale || !part || !scratch) {
         free(e.logc), free(e.shift), free(e.scale), free(part), free(scratch);
         return AT_ERR_MEMORY;
@@ -305,7 +318,17 @@ static at_status estep(const at_gmm *g, const double *X, size_t n, double *R, do
             for (size_t j = 0; j < ns; j++) stats[j] += part[bi * (1 + ns) + 1 + j];
     }
     *mean_ll = tot / (double)n;
+    at_status ds = AT_OK;
+    if (gd) { /* the log-likelihood and the statistics of all ranks */
+        part[0] = tot;
+        if (stats) memcpy(part + 1, stats, ns * sizeof *stats);
+        if (!(ds = at_comm_sum_f64(gd->comm, part, 1 + ns, err))) {
+            *mean_ll = part[0] / (double)gd->N;
+            if (stats) memcpy(stats, part + 1, ns * sizeof *stats);
+        }
+    }
     free(e.logc), free(e.shift), free(e.scale), free(part), free(scratch);
+    if (ds) return ds;
     if (!isfinite(*mean_ll))
         return at_fail(err, AT_ERR_DATA,
                        "gmm: the log-likelihood is not finite (a degenerate component); raise "
@@ -318,16 +341,16 @@ static at_status estep(const at_gmm *g, const double *X, size_t n, double *R, do
 /* Weights, means and covariances from the responsibilities R (component-major, k x n).
  * stats: the masses and weighted sums from the E-step, or NULL to compute them here. */
 static at_status mstep(at_gmm *g, const double *X, size_t n, const double *R, const double *stats,
-                       double reg, int threads, at_error *err) {
+                       double reg, int threads, const gdist *gd, at_error *err) {
     size_t k = g->k, d = g->d, cs = cov_stride(g->covariance_type, d);
     /* full accumulates the upper triangle of d x d; diag and spherical d squares */
     size_t acc = g->covariance_type == AT_COV_FULL ? d * d : d;
     size_t per = k * (1 + d + acc);
     blocks b = make_blocks(n, per);
     size_t sper = TILE * (2 * d + 1); /* scratch: tile, centred tile, weighted column */
-    double *part = at_calloc(b.nb * per, sizeof *part, err);
+    double *part = at_calloc((b.nb + 1) * per, sizeof *part, err);
     double *nk = at_calloc(k, sizeof *nk, err);
-    double *scratch = at_malloc(b.nb * sper, sizeof *scratch, err);
+    double *scratch = at_malloc((b.nb + 1) * sper, sizeof *scratch, err);
     if (!part || !nk || !scratch) {
         free(part), free(nk), free(scratch);
         return AT_ERR_MEMORY;
@@ -362,9 +385,17 @@ static at_status mstep(at_gmm *g, const double *X, size_t n, const double *R, co
         for (size_t c = 0; c < k; c++) nk[c] += pn[c];
         for (size_t j = 0; j < k * d; j++) g->means[j] += ps[j];
     }
+    if (gd && !stats) { /* the E-step's statistics are summed already */
+        at_status ds = at_comm_sum_f64(gd->comm, nk, k, err);
+        if (!ds) ds = at_comm_sum_f64(gd->comm, g->means, k * d, err);
+        if (ds) {
+            free(part), free(nk), free(scratch);
+            return ds;
+        }
+    }
     for (size_t c = 0; c < k; c++) {
         nk[c] += EMPTY_EPS;
-        g->weights[c] = nk[c] / (double)n;
+        g->weights[c] = nk[c] / (double)(gd ? gd->N : n);
         for (size_t j = 0; j < d; j++) g->means[c * d + j] /= nk[c];
     }
     /* pass 2: centred second moments (more accurate than E[xx] - mu mu) */
@@ -406,6 +437,13 @@ static at_status mstep(at_gmm *g, const double *X, size_t n, const double *R, co
     double *sum = part; /* block 0's slot collects the total */
     for (size_t bi = 1; bi < b.nb; bi++)
         for (size_t j = k * (1 + d); j < per; j++) sum[j] += part[bi * per + j];
+    if (gd) {
+        at_status ds = at_comm_sum_f64(gd->comm, sum + k * (1 + d), per - k * (1 + d), err);
+        if (ds) {
+            free(part), free(nk), free(scratch);
+            return ds;
+        }
+    }
     for (size_t c = 0; c < k; c++) {
         const double *S = sum + k * (1 + d) + c * acc;
         double *cv = g->covariances + c * cs;
@@ -498,19 +536,41 @@ static at_status kmeanspp(const double *X, size_t n, size_t d, size_t k, at_rng 
 
 /* k-means++ then up to iters Lloyd rounds; labels[n] gets the final assignment. */
 static at_status kmeans(const double *X, size_t n, size_t d, size_t k, size_t iters, at_rng *r,
-                        int threads, int32_t *labels, at_error *err) {
+                        int threads, int32_t *labels, const gdist *gd, at_error *err) {
     blocks b = make_blocks(n, 1);
     size_t sper = TILE * (d + 3); /* tile, distances, best distance, best label */
     double *centers = at_malloc(k * d, sizeof *centers, err);
     double *sums = at_malloc(k * d, sizeof *sums, err);
     size_t *cnt = at_malloc(k, sizeof *cnt, err);
-    double *scratch = at_malloc(b.nb * sper, sizeof *scratch, err);
+    double *scratch = at_malloc((b.nb + 1) * sper, sizeof *scratch, err);
     at_status s = AT_OK;
     if (!centers || !sums || !cnt || !scratch) {
         s = AT_ERR_MEMORY;
         goto done;
     }
-    if ((s = kmeanspp(X, n, d, k, r, centers, err))) goto done;
+    if (gd) {
+        /* Seeds from the gathered rows of global index divisible by the stride. */
+        size_t stride = (gd->N + GMM_INIT_ROWS - 1) / GMM_INIT_ROWS, m = 0;
+        double *mine = at_malloc(n * d + 1, sizeof *mine, err);
+        void *all = NULL;
+        size_t bytes = 0;
+        if (!mine) s = AT_ERR_MEMORY;
+        for (size_t i = 0; !s && i < n; i++)
+            if ((gd->off + i) % stride == 0) memcpy(mine + d * m++, X + i * d, d * sizeof *mine);
+        if ((s = at_comm_agree(gd->comm, s, err)) ||
+            (s = at_comm_allgatherv(gd->comm, mine, m * d * sizeof *mine, &all, NULL, err))) {
+            free(mine);
+            goto done;
+        }
+        free(mine);
+        bytes = (gd->N + stride - 1) / stride; /* rows gathered */
+        s = bytes >= k ? kmeanspp(all, bytes, d, k, r, centers, err)
+                       : at_fail(err, AT_ERR_DATA, "gmm: %zu components need at least %zu rows", k, k);
+        free(all);
+        if (s) goto done;
+    } else if ((s = kmeanspp(X, n, d, k, r, centers, err))) {
+        goto done;
+    }
     for (size_t i = 0; i < n; i++) labels[i] = -1;
     for (size_t it = 0; it <= iters; it++) {
         size_t changed = 0;
@@ -541,6 +601,11 @@ static at_status kmeans(const double *X, size_t n, size_t d, size_t k, size_t it
                 }
             }
         }
+        if (gd) {
+            int64_t ch = (int64_t)changed;
+            if ((s = at_comm_sum_i64(gd->comm, &ch, 1, err))) goto done;
+            changed = (size_t)ch;
+        }
         if (changed == 0 || it == iters) break;
         memset(sums, 0, k * d * sizeof *sums);
         memset(cnt, 0, k * sizeof *cnt);
@@ -548,6 +613,13 @@ static at_status kmeans(const double *X, size_t n, size_t d, size_t k, size_t it
             size_t c = (size_t)labels[i];
             cnt[c]++;
             for (size_t j = 0; j < d; j++) sums[c * d + j] += X[i * d + j];
+        }
+        if (gd) { /* every rank's sums and counts (counts exact in double) */
+            int64_t *ci = (int64_t *)(void *)cnt;
+            for (size_t c = 0; c < k; c++) ci[c] = (int64_t)cnt[c];
+            if ((s = at_comm_sum_f64(gd->comm, sums, k * d, err)) || (s = at_comm_sum_i64(gd->comm, ci, k, err)))
+                goto done;
+            for (size_t c = 0; c < k; c++) cnt[c] = (size_t)ci[c];
         }
         for (size_t c = 0; c < k; c++)
             if (cnt[c]) /* an empty cluster keeps its centre */
@@ -575,29 +647,29 @@ static at_status check_params(const at_gmm_params *p, at_error *err) {
 /* One EM run from one initialisation into g (allocated by the caller). */
 static at_status em_run(const at_gmm_params *p, at_gmm *g, const double *X, size_t n, at_rng *r,
                         int threads, const at_progress *progress, size_t init, double *R,
-                        int32_t *labels, at_error *err) {
+                        int32_t *labels, const gdist *gd, at_error *err) {
     size_t k = g->k;
     /* masses and weighted sums, carried from each E-step to the M-step after it */
     double *stats = at_malloc(k * (1 + g->d), sizeof *stats, err);
     if (!stats) return AT_ERR_MEMORY;
-    at_status s = kmeans(X, n, g->d, k, (size_t)p->kmeans_iter, r, threads, labels, err);
+    at_status s = kmeans(X, n, g->d, k, (size_t)p->kmeans_iter, r, threads, labels, gd, err);
     if (s) goto done;
     memset(R, 0, n * k * sizeof *R);
     for (size_t i = 0; i < n; i++) R[(size_t)labels[i] * n + i] = 1;
-    if ((s = mstep(g, X, n, R, NULL, p->reg_covar, threads, err))) goto done;
+    if ((s = mstep(g, X, n, R, NULL, p->reg_covar, threads, gd, err))) goto done;
     double prev = -INFINITY, ll = 0;
     g->converged = 0;
     g->n_iter = 0;
     for (size_t it = 1; it <= (size_t)p->max_iter; it++) {
-        if (at_progress_stopped(progress)) {
-            s = at_fail(err, AT_ERR_INTERRUPTED, "gmm: interrupted at iteration %zu", it);
-            goto done;
-        }
-        if ((s = estep(g, X, n, R, NULL, stats, &ll, threads, err))) goto done;
+        s = at_progress_stopped(progress) ? at_fail(err, AT_ERR_INTERRUPTED, "gmm: interrupted at iteration %zu", it)
+                                          : AT_OK;
+        if (gd) s = at_comm_agree(gd->comm, s, err); /* every rank stops at the same iteration */
+        if (s) goto done;
+        if ((s = estep(g, X, n, R, NULL, stats, &ll, threads, gd, err))) goto done;
         g->history[2 * (it - 1)] = (double)it;
         g->history[2 * (it - 1) + 1] = ll;
         g->n_iter = it;
-        if ((s = mstep(g, X, n, R, stats, p->reg_covar, threads, err))) goto done;
+        if ((s = mstep(g, X, n, R, stats, p->reg_covar, threads, gd, err))) goto done;
         char detail[128];
         snprintf(detail, sizeof detail, "k %zu, init %zu/%lld, mean log-likelihood %.6f", k, init + 1,
                  (long long)p->n_init, ll);
@@ -609,7 +681,7 @@ static at_status em_run(const at_gmm_params *p, at_gmm *g, const double *X, size
         prev = ll;
     }
     /* the likelihood of the parameters actually kept (BIC, choosing among restarts) */
-    s = estep(g, X, n, NULL, NULL, NULL, &g->mean_log_likelihood, threads, err);
+    s = estep(g, X, n, NULL, NULL, NULL, &g->mean_log_likelihood, threads, gd, err);
 done:
     free(stats);
     return s;
@@ -629,41 +701,42 @@ static at_status copy_gmm(const at_gmm *src, at_gmm *dst) {
     return AT_OK;
 }
 
-at_status at_gmm_fit(const at_gmm_params *p, size_t k, const double *X, size_t n, size_t d,
-                     uint64_t seed, int threads, const at_progress *progress, at_gmm **out,
-                     at_error *err) {
+static at_status gmm_fit_dist(const at_gmm_params *p, size_t k, const double *X, size_t n, size_t d,
+                              uint64_t seed, int threads, const at_progress *progress, const gdist *gd,
+                              at_gmm **out, at_error *err) {
     *out = NULL;
+    size_t N = gd ? gd->N : n;
     at_status s = check_params(p, err);
-    if (s) return s;
-    if (k < 1) return at_fail(err, AT_ERR_CONFIG, "gmm: needs at least one component");
-    if (d == 0) return at_fail(err, AT_ERR_DATA, "gmm: the data have no features");
-    if (n < k || n < 2)
-        return at_fail(err, AT_ERR_DATA, "gmm: %zu components need at least %zu rows, the data have %zu",
-                       k, k > 2 ? k : 2, n);
-    for (size_t i = 0; i < n * d; i++)
+    if (!s && k < 1) s = at_fail(err, AT_ERR_CONFIG, "gmm: needs at least one component");
+    if (!s && d == 0) s = at_fail(err, AT_ERR_DATA, "gmm: the data have no features");
+    if (!s && (N < k || N < 2))
+        s = at_fail(err, AT_ERR_DATA, "gmm: %zu components need at least %zu rows, the data have %zu", k,
+                    k > 2 ? k : 2, N);
+    for (size_t i = 0; !s && i < n * d; i++)
         if (!isfinite(X[i]))
-            return at_fail(err, AT_ERR_DATA, "gmm: row %zu, feature %zu is not finite", i / d, i % d);
+            s = at_fail(err, AT_ERR_DATA, "gmm: row %zu, feature %zu is not finite", i / d, i % d);
+    if (gd) s = at_comm_agree(gd->comm, s, err);
+    if (s) return s;
     at_covariance_type t = (at_covariance_type)p->covariance_type;
     size_t hist = (size_t)p->max_iter;
     at_gmm *best = gmm_alloc(k, d, t, hist, err);
     at_gmm *cur = p->n_init > 1 ? gmm_alloc(k, d, t, hist, err) : NULL;
-    double *R = at_malloc(n * k, sizeof *R, err);
-    int32_t *labels = at_malloc(n, sizeof *labels, err);
-    if (!best || (p->n_init > 1 && !cur) || !R || !labels) {
-        s = AT_ERR_MEMORY;
-        goto done;
-    }
+    double *R = at_malloc(n * k + 1, sizeof *R, err);
+    int32_t *labels = at_malloc(n + 1, sizeof *labels, err);
+    if (!best || (p->n_init > 1 && !cur) || !R || !labels) s = AT_ERR_MEMORY;
+    if (gd) s = at_comm_agree(gd->comm, s, err);
+    if (s) goto done;
     for (size_t init = 0; init < (size_t)p->n_init; init++) {
         at_rng r;
         at_rng_init(&r, seed, init); /* one stream per restart */
         at_gmm *g = init == 0 ? best : cur;
-        if ((s = em_run(p, g, X, n, &r, threads, progress, init, R, labels, err))) goto done;
+        if ((s = em_run(p, g, X, n, &r, threads, progress, init, R, labels, gd, err))) goto done;
         if (init > 0 && cur->mean_log_likelihood > best->mean_log_likelihood) copy_gmm(cur, best);
     }
-    best->n_samples = n;
+    best->n_samples = N;
     size_t np = at_gmm_n_parameters(k, d, t);
-    best->bic = -2.0 * best->mean_log_likelihood * (double)n + (double)np * log((double)n);
-    best->aic = -2.0 * best->mean_log_likelihood * (double)n + 2.0 * (double)np;
+    best->bic = -2.0 * best->mean_log_likelihood * (double)N + (double)np * log((double)N);
+    best->aic = -2.0 * best->mean_log_likelihood * (double)N + 2.0 * (double)np;
     *out = best;
     best = NULL;
 done:
@@ -674,17 +747,23 @@ done:
     return s;
 }
 
-at_status at_gmm_select(const at_gmm_params *p, size_t k_min, size_t k_max, const double *X,
-                        size_t n, size_t d, uint64_t seed, int threads,
-                        const at_progress *progress, double *bic, double *aic, at_gmm **best,
-                        at_error *err) {
+at_status at_gmm_fit(const at_gmm_params *p, size_t k, const double *X, size_t n, size_t d,
+                     uint64_t seed, int threads, const at_progress *progress, at_gmm **out,
+                     at_error *err) {
+    return gmm_fit_dist(p, k, X, n, d, seed, threads, progress, NULL, out, err);
+}
+
+static at_status gmm_select_dist(const at_gmm_params *p, size_t k_min, size_t k_max, const double *X,
+                                 size_t n, size_t d, uint64_t seed, int threads,
+                                 const at_progress *progress, double *bic, double *aic, at_gmm **best,
+                                 const gdist *gd, at_error *err) {
     if (best) *best = NULL;
     if (k_min < 1 || k_max < k_min)
         return at_fail(err, AT_ERR_CONFIG, "gmm: bad component range %zu..%zu", k_min, k_max);
     at_gmm *keep = NULL;
     for (size_t k = k_min; k <= k_max; k++) {
         at_gmm *g = NULL;
-        at_status s = at_gmm_fit(p, k, X, n, d, seed, threads, progress, &g, err);
+        at_status s = gmm_fit_dist(p, k, X, n, d, seed, threads, progress, gd, &g, err);
         if (s) {
             at_gmm_free(keep);
             return at_error_prefix(err, "with %zu components: ", k);
@@ -703,6 +782,13 @@ at_status at_gmm_select(const at_gmm_params *p, size_t k_min, size_t k_max, cons
     return AT_OK;
 }
 
+at_status at_gmm_select(const at_gmm_params *p, size_t k_min, size_t k_max, const double *X,
+                        size_t n, size_t d, uint64_t seed, int threads,
+                        const at_progress *progress, double *bic, double *aic, at_gmm **best,
+                        at_error *err) {
+    return gmm_select_dist(p, k_min, k_max, X, n, d, seed, threads, progress, bic, aic, best, NULL, err);
+}
+
 /* ---- prediction ---- */
 
 at_status at_gmm_responsibilities(const at_gmm *g, const double *X, size_t n, double *R,
@@ -711,7 +797,7 @@ at_status at_gmm_responsibilities(const at_gmm *g, const double *X, size_t n, do
     if (n == 0) return AT_OK;
     double ll, *Rc = NULL;
     if (R && !(Rc = at_malloc(n * g->k, sizeof *Rc, err))) return AT_ERR_MEMORY;
-    at_status s = estep(g, X, n, Rc, log_lik, NULL, &ll, threads, err);
+    at_status s = estep(g, X, n, Rc, log_lik, NULL, &ll, threads, NULL, err);
     for (size_t i = 0; !s && R && i < n; i++)
         for (size_t c = 0; c < g->k; c++) R[i * g->k + c] = Rc[c * n + i];
     free(Rc);
@@ -724,7 +810,7 @@ at_status at_gmm_predict(const at_gmm *g, const double *X, size_t n, int32_t *cl
     if (n == 0) return AT_OK;
     double ll, *Rc = at_malloc(n * g->k, sizeof *Rc, err);
     if (!Rc) return AT_ERR_MEMORY;
-    at_status s = estep(g, X, n, Rc, NULL, NULL, &ll, threads, err);
+    at_status s = estep(g, X, n, Rc, NULL, NULL, &ll, threads, NULL, err);
     for (size_t i = 0; !s && i < n; i++) {
         size_t b = 0;
         for (size_t c = 1; c < g->k; c++)
@@ -735,8 +821,8 @@ at_status at_gmm_predict(const at_gmm *g, const double *X, size_t n, int32_t *cl
     return s;
 }
 
-at_status at_gmm_match_labels(at_gmm *g, const double *X, const int32_t *y, size_t n,
-                              size_t n_classes, int threads, at_error *err) {
+static at_status match_labels_dist(at_gmm *g, const double *X, const int32_t *y, size_t n,
+                                   size_t n_classes, int threads, const gdist *gd, at_error *err) {
     if (!g) return at_fail(err, AT_ERR_INTERNAL, "gmm: used before fit");
     if (n_classes == 0) return at_fail(err, AT_ERR_DATA, "gmm: no classes to match clusters to");
     size_t k = g->k, sq = k > n_classes ? k : n_classes;
@@ -752,6 +838,7 @@ at_status at_gmm_match_labels(at_gmm *g, const double *X, const int32_t *y, size
     if ((s = at_gmm_predict(g, X, n, cl, threads, err))) goto done;
     for (size_t i = 0; i < n; i++)
         if (y[i] >= 0 && (size_t)y[i] < n_classes) counts[(size_t)cl[i] * sq + (size_t)y[i]] += 1;
+    if (gd && (s = at_comm_sum_f64(gd->comm, counts, sq * sq, err))) goto done; /* integers: exact */
     if (k <= n_classes) {
         /* square problem (padded with empty clusters when k < n_classes): each class at
          * most one cluster, the most agreement overall */
@@ -774,6 +861,11 @@ done:
     return s;
 }
 
+at_status at_gmm_match_labels(at_gmm *g, const double *X, const int32_t *y, size_t n,
+                              size_t n_classes, int threads, at_error *err) {
+    return match_labels_dist(g, X, y, n, n_classes, threads, NULL, err);
+}
+
 at_status at_gmm_predict_proba(const at_gmm *g, const double *X, size_t n, double *P,
                                int threads, at_error *err) {
     if (!g) return at_fail(err, AT_ERR_INTERNAL, "gmm: used before fit");
@@ -784,7 +876,7 @@ at_status at_gmm_predict_proba(const at_gmm *g, const double *X, size_t n, doubl
     size_t k = g->k, nc = g->n_classes;
     double ll, *Rc = at_malloc(n * k, sizeof *Rc, err);
     if (!Rc) return AT_ERR_MEMORY;
-    at_status s = estep(g, X, n, Rc, NULL, NULL, &ll, threads, err);
+    at_status s = estep(g, X, n, Rc, NULL, NULL, &ll, threads, NULL, err);
     for (size_t i = 0; !s && i < n; i++) {
         double *p = P + i * nc;
         for (size_t j = 0; j < nc; j++) p[j] = 0;
@@ -937,8 +1029,18 @@ static at_status gm_fit(void *impl, const at_fit_input *in, at_error *err) {
     at_gmm *g = NULL;
     at_status s;
     gm_clear_selection(m);
+    /* Across MPI ranks: this rank's rows, the statistics summed (gdist). */
+    gdist gdv = {in->comm, tr->n, 0}, *gd = at_comm_size(in->comm) > 1 ? &gdv : NULL;
+    if (gd) {
+        int64_t N = (int64_t)tr->n;
+        uint64_t off = 0;
+        if ((s = at_comm_sum_i64(in->comm, &N, 1, err)) || (s = at_comm_exscan_u64(in->comm, tr->n, &off, err)))
+            return s;
+        gdv.N = (size_t)N;
+        gdv.off = (size_t)off;
+    }
     if (lo == hi) {
-        s = at_gmm_fit(&m->params, lo, tr->X, tr->n, tr->d, in->seed, in->threads, in->progress, &g, err);
+        s = gmm_fit_dist(&m->params, lo, tr->X, tr->n, tr->d, in->seed, in->threads, in->progress, gd, &g, err);
     } else {
         size_t cnt = hi - lo + 1;
         m->sel_bic = at_malloc(cnt, sizeof *m->sel_bic, err);
@@ -947,8 +1049,8 @@ static at_status gm_fit(void *impl, const at_fit_input *in, at_error *err) {
             gm_clear_selection(m);
             return AT_ERR_MEMORY;
         }
-        s = at_gmm_select(&m->params, lo, hi, tr->X, tr->n, tr->d, in->seed, in->threads, in->progress,
-                          m->sel_bic, m->sel_aic, &g, err);
+        s = gmm_select_dist(&m->params, lo, hi, tr->X, tr->n, tr->d, in->seed, in->threads, in->progress,
+                            m->sel_bic, m->sel_aic, &g, gd, err);
         if (s) {
             gm_clear_selection(m);
         } else {
@@ -958,7 +1060,7 @@ static at_status gm_fit(void *impl, const at_fit_input *in, at_error *err) {
     }
     if (s) return s;
     if (tr->y && m->n_classes > 0 &&
-        (s = at_gmm_match_labels(g, tr->X, tr->y, tr->n, m->n_classes, in->threads, err))) {
+        (s = match_labels_dist(g, tr->X, tr->y, tr->n, m->n_classes, in->threads, gd, err))) {
         at_gmm_free(g);
         return s;
     }

@@ -90,7 +90,7 @@ static at_status ensemble_create(const void *params, size_t d, size_t k, at_mode
     X("pca", .ops = &at_pca_ops, .params = &at_pca_param_table, .create = pca_create,                         \
       .create_empty = pca_empty, .caps = AT_CAP_TABLES | AT_CAP_UNSUPERVISED | AT_CAP_TRANSFORM | AT_CAP_DISTRIBUTED) \
     X("gmm", .ops = &at_gmm_ops, .params = &at_gmm_param_table, .create = gmm_create,                         \
-      .create_empty = gmm_empty, .caps = AT_CAP_TABLES | AT_CAP_UNSUPERVISED | AT_CAP_HISTORY)                 \
+      .create_empty = gmm_empty, .caps = AT_CAP_TABLES | AT_CAP_UNSUPERVISED | AT_CAP_HISTORY | AT_CAP_DISTRIBUTED)                 \
     X("ensemble", .ops = &at_ensemble_ops, .params = &at_ensemble_param_table, .create = ensemble_create,     \
       .create_empty = at_ensemble_empty, .caps = AT_CAP_TABLES | AT_CAP_BUILT_FROM_MEMBERS | AT_CAP_DISTRIBUTED) \
     X("cnn", .ops = &at_cnn_ops, .params = &at_cnn_param_table, .create = cnn_create,                         \

@@ -298,6 +298,7 @@ static at_status stream(const at_bundle *b, const char *input, const char *outpu
     lo.n_keep = opt->n_keep;
     lo.hdu = opt->hdu;
     if (sh) lo.csv.range_begin = sh->range_begin, lo.csv.range_end = sh->range_end;
+    if (sh && sh->fits) lo.fits_rows = 1, lo.fits_row_begin = sh->fits_begin, lo.fits_row_end = sh->fits_end;
     at_table_reader *t = NULL;
     at_status s = at_table_open(input, &lo, &t, err);
     if (s) return s;

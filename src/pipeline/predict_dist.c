@@ -82,10 +82,17 @@ at_status at_predict_csv_comm(const at_bundle *b, const char *input, const char 
     if (cat_out_is_fits(output))
         return at_fail(err, AT_ERR_USAGE, "%s: FITS output is written by one process; under mpirun or with "
                                           "--output-parts write CSV", output);
-    stream_shard sh = {0, 0, 0, INT64_MAX, 0, r == 0 || output_parts};
+    stream_shard sh = {0, 0, 0, INT64_MAX, 0, r == 0 || output_parts, 0, 0, 0};
     int64_t mine = 0, total = 0;
-    at_status s = AT_OK;
-    if (at_file_is_gzip(input)) {
+    int fits = 0;
+    at_status s = at_fits_table_rows(input, opt->hdu, &fits, &total, err);
+    if (s || fits) {
+        /* A FITS table: rank r reads rows [N r / P, N (r + 1) / P) with CFITSIO. */
+        sh.fits = 1;
+        sh.fits_begin = sh.keep_from = total * r / P;
+        sh.fits_end = sh.keep_to = total * (r + 1) / P;
+        mine = sh.keep_to - sh.keep_from;
+    } else if (at_file_is_gzip(input)) {
         s = count_records(input, opt, 0, 0, &total, err);
         sh.keep_from = total * r / P;
         sh.keep_to = total * (r + 1) / P;

@@ -15,6 +15,10 @@ typedef struct stream_shard {
     int64_t keep_from, keep_to;
     int64_t row_offset;
     int header; /* write the header line */
+    /* A FITS table (mpi2): read only its rows [fits_begin, fits_end) with CFITSIO; its row
+     * numbers are the table's (keep_from/keep_to are those rows, row_offset 0). */
+    int fits;
+    int64_t fits_begin, fits_end;
 } stream_shard;
 
 /* predict (transform = 0) or transform one share into output (NULL sh: everything). */

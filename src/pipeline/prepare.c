@@ -34,8 +34,9 @@ void at_prepared_free(at_prepared *d) {
     free(d);
 }
 
-/* Replaces a part's features by their PCA projection, renaming them PC1..PCk. */
-static at_status project(const at_pca *pca, at_dataset **part, at_error *err) {
+/* Replaces a part's features by their PCA projection, renaming them PC1..PCk (prepared.h:
+ * prepare_dist.c's [pca] stage uses it too). */
+at_status at_prepared_project(const at_pca *pca, at_dataset **part, at_error *err) {
     at_dataset *src = *part, *dst = NULL;
     char **names = at_calloc(pca->k, sizeof *names, err);
     if (!names) return AT_ERR_MEMORY;
@@ -118,8 +119,8 @@ at_status at_prepared_with_pca(const at_prepared *base, int64_t components, int 
         pp.whiten = whiten;
         s = at_pca_fit(&pp, d->train, &d->pca, err);
     }
-    if (!s && !(s = project(d->pca, &d->train, err)) && !(s = project(d->pca, &d->valid, err)))
-        s = project(d->pca, &d->test, err);
+    if (!s && !(s = at_prepared_project(d->pca, &d->train, err)) && !(s = at_prepared_project(d->pca, &d->valid, err)))
+        s = at_prepared_project(d->pca, &d->test, err);
     if (s) {
         at_prepared_free(d);
         return s;
@@ -254,8 +255,8 @@ at_status at_prepare_data(const at_config *c, const at_progress *p, at_prepared 
         pp.n_components = c->pca_stage.components;
         pp.whiten = c->pca_stage.whiten;
         if ((s = at_pca_fit(&pp, d->train, &d->pca, err))) goto done;
-        if ((s = project(d->pca, &d->train, err)) || (s = project(d->pca, &d->valid, err)) ||
-            (s = project(d->pca, &d->test, err)))
+        if ((s = at_prepared_project(d->pca, &d->train, err)) || (s = at_prepared_project(d->pca, &d->valid, err)) ||
+            (s = at_prepared_project(d->pca, &d->test, err)))
             goto done;
         at_progress_log(p, "PCA stage: %zu features -> %zu components", d->n_features, d->pca->k);
     }

@@ -102,10 +102,20 @@ static at_status load_shard(const at_config *c, at_comm *comm, at_prepared *d, a
     lo.csv.allow_comments = c->data.comments;
     lo.csv.delimiter = c->data.delimiter[0];
     lo.shard = 1;
+    lo.hdu = c->data.hdu;
     int P = at_comm_size(comm), r = at_comm_rank(comm);
-    int gz = at_file_is_gzip(c->data.path);
+    int gz = at_file_is_gzip(c->data.path), fits = 0;
+    int64_t fits_n = 0;
     struct stat st;
-    if (!gz) {
+    /* A FITS table (mpi2): rows [N r / P, N (r + 1) / P) of the table on rank r, read with CFITSIO. */
+    at_status fs = at_fits_table_rows(c->data.path, c->data.hdu, &fits, &fits_n, err);
+    if ((fs = at_comm_agree(comm, fs, err))) return fs;
+    if (fits) {
+        lo.fits_rows = 1;
+        lo.fits_row_begin = fits_n * r / P;
+        lo.fits_row_end = fits_n * (r + 1) / P;
+        gz = 0;
+    } else if (!gz) {
         if (stat(c->data.path, &st) != 0) return at_fail(err, AT_ERR_IO, "%s: cannot open", c->data.path);
         int64_t size = (int64_t)st.st_size;
         lo.csv.range_begin = size / P * r + (size % P) * r / P;
@@ -131,7 +141,7 @@ static at_status load_shard(const at_config *c, at_comm *comm, at_prepared *d, a
         at_dataset_free(ds);
         ds = part;
         if (r != 0) memset(rep, 0, sizeof *rep);
-    } else {
+    } else if (!fits) { /* a FITS table's row numbers are the table's already */
         uint64_t before = 0;
         if (!s) s = at_comm_exscan_u64(comm, rep->rows_read, &before, err);
         for (size_t i = 0; !s && i < ds->n; i++) ds->row[i] += (int64_t)before;
@@ -182,9 +192,7 @@ at_status at_prepare_table_dist(const at_config *c, at_comm *comm, const at_prog
     void *gy = NULL, *grow = NULL;
     int P = at_comm_size(comm);
     at_status s = AT_OK;
-    if (c->pca_stage.components > 0)
-        s = at_fail(err, AT_ERR_CONFIG, "[pca] components: the PCA stage does not run across MPI ranks yet");
-    if (!s) s = at_split_list(c->data.features, &d->features, &d->n_features, err);
+    s = at_split_list(c->data.features, &d->features, &d->n_features, err);
     if (!s) at_progress_log(p, "loading %s across %d ranks", c->data.path, P);
     if (!s) s = load_shard(c, comm, d, &all, &rep, err);
     size_t unphysical = 0;
@@ -306,6 +314,21 @@ at_status at_prepare_table_dist(const at_config *c, at_comm *comm, const at_prog
         at_scaler_apply(d->scaler, d->train->X, d->train->n);
         at_scaler_apply(d->scaler, d->valid->X, d->valid->n);
         at_scaler_apply(d->scaler, d->test->X, d->test->n);
+    }
+    if (c->pca_stage.components > 0) {
+        /* The [pca] stage: the mean and cross-product sums of the training rows summed across
+         * ranks (at_pca_fit_comm), every rank the same eigendecomposition; one process's
+         * components within rounding. Validation and test are whole on every rank already. */
+        at_pca_params pp;
+        at_pca_params_default(&pp);
+        pp.n_components = c->pca_stage.components;
+        pp.whiten = c->pca_stage.whiten;
+        if ((s = at_pca_fit_comm(&pp, d->train, comm, &d->pca, err))) goto done;
+        if ((s = at_prepared_project(d->pca, &d->train, err)) || (s = at_prepared_project(d->pca, &d->valid, err)) ||
+            (s = at_prepared_project(d->pca, &d->test, err)))
+            goto done;
+        at_progress_log(p, "PCA stage: %zu features -> %zu components (sums across %d ranks)", d->n_features,
+                        d->pca->k, P);
     }
 done:
     at_dataset_free(all);

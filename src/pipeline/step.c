@@ -272,7 +272,8 @@ at_status at_run_step(const at_config *c, const at_prepared *d, at_model *model,
     snprintf(ckpt, sizeof ckpt, "%s/checkpoint.h5", dir);
     at_fit_input in = {.threads = opt->threads, .seed = (uint64_t)c->run.seed, .progress = p,
                        .class_weight = d->class_weight, .checkpoint = checkpoints ? ckpt : NULL,
-                       .resume = checkpoints && opt->resume_dir, .comm = comm, .device = c->run.device};
+                       .resume = checkpoints && opt->resume_dir, .comm = comm, .device = c->run.device,
+                       .distribute_rows = c->run.distribute == 1};
     if (d->images) {
         in.train_images = d->images_train;
         in.valid_images = d->images_valid;

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "astrotrain/comm.h"
 #include "io/ini.h"
 #include "pipeline/study.h"
 
@@ -125,7 +126,7 @@ static at_status lookup_step(void *ctx, const char *name, at_bundle **out, at_er
 }
 
 static at_status run_steps(study *s, const at_study_options *opt, const at_progress *p, at_error *err) {
-    at_run_options ro = {.force = 1, .threads = opt->threads};
+    at_run_options ro = {.force = 1, .threads = opt->threads, .comm = opt->comm};
     at_config *c = at_malloc(1, sizeof *c, err);
     if (!c) return AT_ERR_MEMORY;
     char data_path[AT_PATH_MAX];
@@ -141,6 +142,11 @@ static at_status run_steps(study *s, const at_study_options *opt, const at_progr
         at_progress_log(p, "step %zu/%zu: %s (%s)", i + 1, s->n_steps, step->name, c->model.type);
         const at_prepared *d = s->data_base;
         at_prepared *with_pca = NULL;
+        if (c->pca_stage.components > 0 && at_comm_size(opt->comm) > 1) {
+            st = at_fail(err, AT_ERR_CONFIG, "%s: a step's [pca] stage does not run across MPI ranks yet (run the study "
+                         "without mpirun, or put [pca] in a plain run)", step->file);
+            break;
+        }
         if (c->pca_stage.components > 0) {
             if ((st = at_prepared_with_pca(s->data_base, c->pca_stage.components, c->pca_stage.whiten, p, &with_pca, err)))
                 break;
@@ -164,6 +170,7 @@ at_status at_run_study(const char *study_path, const at_study_options *opt, cons
     study *s = at_calloc(1, sizeof *s, err);
     if (!s) return AT_ERR_MEMORY;
     at_status st = parse_study(study_path, s, err);
+    const int root = at_comm_is_root(opt->comm), distributed = at_comm_size(opt->comm) > 1;
     at_prepared *base = NULL;
     at_log_tee tee = {0};
     if (st) goto done;
@@ -177,17 +184,22 @@ at_status at_run_study(const char *study_path, const at_study_options *opt, cons
         goto done;
     }
     snprintf(s->dir, sizeof s->dir, "%s/%s", s->output_dir, s->name);
-    struct stat sb;
-    if (stat(s->dir, &sb) == 0 && !opt->force) {
-        st = at_fail(err, AT_ERR_USAGE, "study directory %s already exists (use --force to overwrite it)", s->dir);
-        goto done;
+    /* MPI: rank 0 makes the study directory and its log, then every rank agrees. */
+    if (root) {
+        struct stat sb;
+        char path[AT_PATH_MAX + 300];
+        snprintf(path, sizeof path, "%s/plots", s->dir);
+        if (stat(s->dir, &sb) == 0 && !opt->force)
+            st = at_fail(err, AT_ERR_USAGE, "study directory %s already exists (use --force to overwrite it)", s->dir);
+        if (!st) st = at_mkdirs(path, err);
+        snprintf(path, sizeof path, "%s/log.txt", s->dir);
+        if (!st) unlink(path);
+        if (!st) st = at_log_tee_open(&tee, path, prog, err);
+    } else {
+        tee.progress = *prog;
     }
-    char path[AT_PATH_MAX + 300];
-    snprintf(path, sizeof path, "%s/plots", s->dir);
-    if ((st = at_mkdirs(path, err))) goto done;
-    snprintf(path, sizeof path, "%s/log.txt", s->dir);
-    unlink(path);
-    if ((st = at_log_tee_open(&tee, path, prog, err))) goto done;
+    if (distributed) st = at_comm_agree(opt->comm, st, err);
+    if (st) goto done;
     at_progress_log(&tee.progress, "astrotrain %s: study %s, %zu steps, seed %lld", AT_VERSION, s->dir, s->n_steps,
                     (long long)s->base_config.run.seed);
     if (s->base_config.pca_stage.components > 0) {
@@ -195,18 +207,20 @@ at_status at_run_study(const char *study_path, const at_study_options *opt, cons
                      data_path);
         goto done;
     }
-    if ((st = at_prepare_data(&s->base_config, &tee.progress, &base, err))) goto done;
+    if ((st = at_prepare_data_comm(&s->base_config, opt->comm, &tee.progress, &base, err))) goto done;
     s->data_base = base;
     if ((st = run_steps(s, opt, &tee.progress, err))) goto done;
     s->seconds = omp_get_wtime() - t0;
-    if ((st = at_study_report(s, s->base_config.plots.render, err))) goto done;
+    st = root ? at_study_report(s, s->base_config.plots.render, err) : AT_OK;
+    if (distributed) st = at_comm_agree(opt->comm, st, err);
+    if (st) goto done;
     at_progress_log(&tee.progress, "report: %s/report.html (%.1f s in all)", s->dir, omp_get_wtime() - t0);
     snprintf(out->dir, sizeof out->dir, "%s", s->dir);
     out->n_steps = s->n_steps;
     out->seconds = omp_get_wtime() - t0;
 done:
     if (st && tee.log && err) at_progress_log(&tee.progress, "error: %s", err->msg);
-    if (tee.log) at_log_tee_close(&tee);
+    if (root && tee.log) at_log_tee_close(&tee);
     for (size_t i = 0; i < s->n_steps; i++) at_step_result_free(&s->steps[i].r);
     at_prepared_free(base);
     free(s);

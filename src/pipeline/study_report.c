@@ -233,7 +233,7 @@ static void data_section(doc *d, const study *s) {
              "%.400s: %zu rows read, %zu dropped (%zu with missing values, %zu unphysical), %zu after undersampling; "
              "stratified split %zu train / %zu validation / %zu test, the same for every step. Features: ",
              s->base_config.data.path, p->rows_read, p->rows_dropped, p->rows_missing, p->rows_unphysical,
-             p->rows_after_undersampling, p->train->n, p->valid->n, p->test->n);
+             p->rows_after_undersampling, p->comm ? p->train_global : p->train->n, p->valid->n, p->test->n);
     for (size_t j = 0; j < p->n_features; j++) {
         strncat(line, p->features[j], sizeof line - strlen(line) - 3);
         if (j + 1 < p->n_features) strncat(line, ", ", sizeof line - strlen(line) - 1);

@@ -189,16 +189,38 @@ ok "ensemble, one process" "$ASTROTRAIN" --config ens.ini --quiet --set run.name
 ok "ensemble, -np 3" "${MPIRUN[@]}" -np 3 "$ASTROTRAIN" --config ens.ini --quiet --set run.name=ens3
 check "ensemble -np 3: the same weights, members and predictions as one process" bash -c \
     "cmp runs/ens0/predictions.csv runs/ens3/predictions.csv && cmp runs/ens0/members/rf/predictions.csv runs/ens3/members/rf/predictions.csv && cmp runs/ens0/members/gb/predictions.csv runs/ens3/members/gb/predictions.csv && python3 -c \"import json; a = json.load(open('runs/ens0/metrics.json'))['model_info']; b = json.load(open('runs/ens3/metrics.json'))['model_info']; assert a['weights'] == b['weights'], (a, b)\""
-fails "experiment under mpirun -np 2 is refused clearly" 2 "experiment does not run across MPI ranks yet" \
+fails "experiment under mpirun -np 2: a missing study file is one clear error" 5 "nothere.ini" \
     "${MPIRUN[@]}" -np 2 "$ASTROTRAIN" experiment nothere.ini
 ok "transform, one process" "$ASTROTRAIN" transform --model runs/pca0/model.h5 --input big.csv --output t0.csv
 ok "transform, -np 3" "${MPIRUN[@]}" -np 3 "$ASTROTRAIN" transform --model runs/pca0/model.h5 --input big.csv --output t3.csv
 check "transform -np 3: the single process's file" cmp t0.csv t3.csv
-# A family that does not train across ranks yet: one clear error from every rank, no hang.
+# The GMM (mpi2): the sufficient statistics of every E- and M-step and of every Lloyd round summed
+# across ranks; within rounding of one process (the same seeds: fewer than 65536 training rows).
 sed -e 's/gradient_boosting/gmm/' -e '/^n_rounds/d' -e '/^max_depth/d' -e '/^early/d' -e 's/^name = g/name = gmm/' g.ini > gmm.ini
-fails "the GMM across ranks is refused clearly" 3 "does not train across MPI ranks yet" \
-    "${MPIRUN[@]}" -np 2 "$ASTROTRAIN" --config gmm.ini --quiet
-check "the refused run left no model" test ! -e runs/gmm/model.h5
+ok "gmm, one process" "$ASTROTRAIN" --config gmm.ini --quiet --set run.name=gmm0 --set model.components=2..4
+for np in 2 3; do
+    ok "gmm, -np $np" "${MPIRUN[@]}" -np $np "$ASTROTRAIN" --config gmm.ini --quiet --set run.name=gmm$np --set model.components=2..4
+    check "gmm -np $np: components chosen, weights, means, likelihood and BIC within 1e-9 of one process's; the same test scores" python3 - gmm$np <<'PY'
+import json, sys
+a = json.load(open("runs/gmm0/metrics.json")); b = json.load(open("runs/%s/metrics.json" % sys.argv[1]))
+ia, ib = a["model_info"], b["model_info"]
+def close(x, y, path=""):
+    if isinstance(x, dict):
+        assert set(x) == set(y), path
+        for key in x: close(x[key], y[key], path + "." + key)
+    elif isinstance(x, list):
+        assert len(x) == len(y), path
+        for i, (u, v) in enumerate(zip(x, y)): close(u, v, "%s[%d]" % (path, i))
+    elif isinstance(x, float):
+        assert abs(x - y) <= 1e-9 * max(1.0, abs(x)), (path, x, y)
+    else:
+        assert x == y, (path, x, y)
+close(ia, ib)
+assert ia["n_components"] >= 2 and ia["n_iter"] >= 2, ia
+assert a["test"]["accuracy"] == b["test"]["accuracy"] and a["test"]["confusion"] == b["test"]["confusion"], (a["test"], b["test"])
+assert b["distributed"]["ranks"] == int(sys.argv[1][3:])
+PY
+done
 # A bad shard on one rank (a cell that is not a number in the second half): one error, no hang.
 awk -F, 'NR == 3500 { $4 = "oops" } { print }' OFS=, small.csv > bad.csv
 fails "a bad cell on rank 1 stops all ranks with one error" 4 "rank 1: " \
@@ -255,4 +277,134 @@ check "killed rank: rank 1 found mid-training" test -n "$victim"
 wait $MPIPID; rc=$?
 check "killed rank: the job ends with an error, not a hang (rc $rc)" test "$rc" -ne 0 -a "$rc" -ne 124
 check "killed rank: no model written" test ! -e runs/long/model.h5
+# ---- mpi2: the forest by rows ([run] distribute = rows) ----
+# Each rank keeps only its share of the training rows; histograms of integer counts summed across
+# ranks, small nodes gathered in global order, the bootstrap from the global row index: the same
+# model file and predictions for one process (distribute = rows) and 1, 2, 3 ranks, with balanced
+# class weights and entropy (non-integer weights) and a node count where both paths run.
+sed -e 's/^name = rf/name = rr/' -e 's/^\[run\]/&\ndistribute = rows/' rf.ini > rr.ini
+sed -i 's/^n_trees = 24/n_trees = 12\nclass_weight = balanced\ncriterion = entropy/' rr.ini
+ok "forest by rows, one process" "$ASTROTRAIN" --config rr.ini --quiet --set run.name=rr0
+for np in 1 2 3; do
+    ok "forest by rows, mpirun -np $np" "${MPIRUN[@]}" -np $np "$ASTROTRAIN" --config rr.ini --quiet --set run.name=rr$np
+    check "forest by rows -np $np: predictions and model arrays are the single process's (bit for bit)" bash -c \
+        "cmp runs/rr0/predictions.csv runs/rr$np/predictions.csv && diff <(h5dump -m %.17g -g /model runs/rr0/model.h5 | tail -n +2) <(h5dump -m %.17g -g /model runs/rr$np/model.h5 | tail -n +2)"
+    check "forest by rows -np $np: the same out-of-bag accuracy and importances" python3 -c "
+import json; a = json.load(open('runs/rr0/metrics.json')); b = json.load(open('runs/rr$np/metrics.json'))
+assert a['model_info']['oob_accuracy'] == b['model_info']['oob_accuracy'], (a['model_info'], b['model_info'])
+assert a['feature_importances'] == b['feature_importances'], (a['feature_importances'], b['feature_importances'])"
+done
+check "forest by rows -np 3: no rank held half the training rows; its own forest, as accurate as the plain one" python3 - <<'PY'
+import json
+m = json.load(open("runs/rr3/metrics.json")); d = m["distributed"]
+n = m["data"]["train"]
+assert len(d["train_rows_per_rank"]) == 3 and sum(d["train_rows_per_rank"]) == n, d
+assert max(d["train_rows_per_rank"]) < n // 2, d
+plain = json.load(open("runs/rf0/metrics.json"))
+assert m["model_info"]["total_nodes"] != plain["model_info"]["total_nodes"] or m["feature_importances"] != plain["feature_importances"]
+assert abs(m["test"]["accuracy"] - plain["test"]["accuracy"]) <= 0.03 and m["test"]["accuracy"] > 0.9, (m["test"]["accuracy"], plain["test"]["accuracy"])
+assert 0.85 < m["model_info"]["oob_accuracy"] <= 1, m["model_info"]
+PY
+ok "forest by rows, -np 2 without bootstrap, depth 6, 2 threads a rank" "${MPIRUN[@]}" -np 2 "$ASTROTRAIN" --config rr.ini --quiet \
+    --set run.name=rrb2 --set model.bootstrap=false --set model.max_depth=6 --set model.max_features=all --threads 2
+ok "forest by rows, one process, the same" "$ASTROTRAIN" --config rr.ini --quiet --set run.name=rrb0 --set model.bootstrap=false \
+    --set model.max_depth=6 --set model.max_features=all --threads 1
+check "forest by rows without bootstrap: -np 2 x 2 threads = one process x 1 thread" bash -c \
+    "cmp runs/rrb0/predictions.csv runs/rrb2/predictions.csv && diff <(h5dump -m %.17g -g /model runs/rrb0/model.h5 | tail -n +2) <(h5dump -m %.17g -g /model runs/rrb2/model.h5 | tail -n +2)"
+fails "distribute = something else is a clear config error" 3 "distribute: 'cols' is not one of trees/rows" "$ASTROTRAIN" --config rr.ini --quiet --set run.distribute=cols
+# ---- mpi2: the [pca] preprocessing stage across ranks ----
+# The mean and cross-product sums of the training rows summed across ranks: the stage's
+# components equal one process's within rounding, and the model trained on them as accurate.
+sed -e 's/^name = g/name = ps/' -e 's/^\[model\]/[pca]\ncomponents = 4\n&/' g.ini > ps.ini
+ok "[pca] stage + boosting, one process" "$ASTROTRAIN" --config ps.ini --quiet --set run.name=ps0
+ok "[pca] stage + boosting, -np 3" "${MPIRUN[@]}" -np 3 "$ASTROTRAIN" --config ps.ini --quiet --set run.name=ps3
+check "[pca] stage -np 3: mean, components and explained variance within 1e-9 of one process's; accuracy within 0.01" python3 - <<'PY'
+import json, re, subprocess
+def arr(run, ds):
+    out = subprocess.run(["h5dump", "-m", "%.17g", "-d", "/preprocess/pca/" + ds, "runs/%s/model.h5" % run],
+                         capture_output=True, text=True, check=True).stdout
+    body = out[out.index("DATA {"):]
+    return [float(x) for x in re.findall(r"-?\d+\.?\d*(?:[eE][-+]?\d+)?", re.sub(r"\(\d+(,\d+)*\):", "", body))]
+for ds in ("mean", "components", "explained_variance"):
+    a, b = arr("ps0", ds), arr("ps3", ds)
+    assert len(a) == len(b) > 3, (ds, a, b)
+    for x, y in zip(a, b):
+        assert abs(x - y) <= 1e-9 * max(1.0, abs(x)), (ds, x, y)
+m0 = json.load(open("runs/ps0/metrics.json")); m3 = json.load(open("runs/ps3/metrics.json"))
+assert abs(m0["test"]["accuracy"] - m3["test"]["accuracy"]) <= 0.01 and m3["test"]["accuracy"] > 0.85, (m0["test"], m3["test"])
+assert m3["distributed"]["ranks"] == 3
+PY
+# ---- mpi2: `astrotrain experiment` (studies) under mpirun ----
+# Every step trains across the ranks (the forest, boosting, then an ensemble of the two found by
+# name); rank 0 writes the study directory, the steps' run directories and the report.
+mkdir -p study && cat > study/data.ini <<INI
+[run]
+seed = 7
+[data]
+path = $TMP/small.csv
+[normalise]
+method = standard
+[plots]
+enabled = false
+INI
+printf '[model]\ntype = random_forest\nn_trees = 12\n' > study/rf.ini
+printf '[model]\ntype = gradient_boosting\nn_rounds = 15\nmax_depth = 3\n' > study/gb.ini
+printf '[model]\ntype = ensemble\nmembers = rf, gb\nn_trials = 50\n' > study/ens.ini
+printf '[model]\ntype = random_forest\nn_trees = 4\n[pca]\ncomponents = 3\n' > study/rfpca.ini
+for n in 0 2; do
+    printf '[experiment]\nname = st%s\ntitle = tiny\noutput_dir = %s\ndata = data.ini\nsteps = rf.ini, gb.ini, ens.ini\n' $n "$TMP/sruns" > study/s$n.ini
+done
+ok "study, one process" "$ASTROTRAIN" experiment study/s0.ini --quiet
+ok "study, mpirun -np 2" "${MPIRUN[@]}" -np 2 "$ASTROTRAIN" experiment study/s2.ini --quiet
+for st in rf gb ens; do
+    check "study -np 2: step $st's predictions and split are the single process's" bash -c \
+        "cmp sruns/st0/$st/predictions.csv sruns/st2/$st/predictions.csv && cmp sruns/st0/$st/split.csv sruns/st2/$st/split.csv"
+done
+check "study -np 2: the report (rank 0) names the global split and the same scores" python3 - <<'PY'
+import json, re
+a = open("sruns/st0/report.md").read(); b = open("sruns/st2/report.md").read()
+split = lambda t: re.search(r"stratified split (\d+) train / (\d+) validation / (\d+) test", t).groups()
+assert split(a) == split(b), (split(a), split(b))
+rows = lambda t: [l.split("|")[1:5] for l in t.splitlines() if re.match(r"\| (rf|gb|ens) \|", l)]
+assert rows(a) == rows(b) and len(rows(a)) >= 3, (rows(a), rows(b))
+m = json.load(open("sruns/st2/rf/metrics.json"))
+assert m["distributed"]["ranks"] == 2 and sum(m["distributed"]["train_rows_per_rank"]) == int(split(b)[0])
+PY
+check "study -np 2: nothing but the study directory written" bash -c "test \$(ls sruns | wc -l) -eq 2 && test -s sruns/st2/report.html"
+printf '[experiment]\nname = stp\ntitle = tiny\noutput_dir = %s\ndata = data.ini\nsteps = rfpca.ini\n' "$TMP/sruns" > study/sp.ini
+fails "study -np 2: a step's [pca] stage is refused clearly" 3 "a step's [pca] stage does not run across MPI ranks yet" \
+    "${MPIRUN[@]}" -np 2 "$ASTROTRAIN" experiment study/sp.ini --quiet
+# ---- mpi2: FITS tables across ranks (row ranges read with CFITSIO) ----
+# Rank r reads rows [N r / P, N (r + 1) / P) of the table: the same split, model and predictions
+# as one process (and as the same rows in CSV).
+FITSPY=""
+for cand in ${PEER_PYTHON:-/usr/bin/python3 python3}; do
+    if "$cand" -c 'import astropy, numpy' 2>/dev/null; then FITSPY=$cand; break; fi
+done
+if [ -z "$FITSPY" ]; then
+    for n in "FITS training across ranks" "FITS predict across ranks"; do skip "$n" "no python3 with astropy"; done
+else
+    "$FITSPY" -c "
+from astropy.table import Table
+Table.read('small.csv', format='ascii.csv').write('small.fits', overwrite=True)"
+    ok "forest from FITS, one process" "$ASTROTRAIN" --config rf.ini --quiet --set run.name=fits0 --set data.path="$TMP/small.fits"
+    for np in 2 3; do
+        ok "forest from FITS, -np $np" "${MPIRUN[@]}" -np $np "$ASTROTRAIN" --config rf.ini --quiet --set run.name=fits$np --set data.path="$TMP/small.fits"
+        check "FITS -np $np: split, predictions and model are the single process's and the CSV run's" bash -c \
+            "cmp runs/fits0/split.csv runs/fits$np/split.csv && cmp runs/fits0/predictions.csv runs/fits$np/predictions.csv && cmp runs/rf0/predictions.csv runs/fits$np/predictions.csv && diff <(h5dump -m %.17g -g /model runs/fits0/model.h5 | tail -n +2) <(h5dump -m %.17g -g /model runs/fits$np/model.h5 | tail -n +2) >/dev/null"
+        check "FITS -np $np: each rank read its own rows" python3 -c "
+import json; d = json.load(open('runs/fits$np/metrics.json'))['distributed']
+assert len(d['train_rows_per_rank']) == $np and max(d['train_rows_per_rank']) < sum(d['train_rows_per_rank']) * 0.6, d"
+    done
+    ok "predict FITS, one process" "$ASTROTRAIN" predict --model runs/rf0/model.h5 --input small.fits --output pf0.csv --quiet
+    ok "predict CSV, one process" "$ASTROTRAIN" predict --model runs/rf0/model.h5 --input small.csv --output pc0.csv --quiet
+    check "predict: the FITS table gives the CSV's file" cmp pf0.csv pc0.csv
+    for np in 2 3; do
+        ok "predict FITS, -np $np" "${MPIRUN[@]}" -np $np "$ASTROTRAIN" predict --model runs/rf0/model.h5 --input small.fits --output pf$np.csv --quiet
+        check "predict FITS -np $np: the single process's file" cmp pf0.csv pf$np.csv
+    done
+    ok "predict FITS --output-parts, -np 3" "${MPIRUN[@]}" -np 3 "$ASTROTRAIN" predict --model runs/rf0/model.h5 --input small.fits --output fparts.csv --output-parts --quiet
+    check "predict FITS --output-parts: three parts that join to the single process's file" bash -c \
+        "(cat fparts.csv.part0000; tail -n +2 fparts.csv.part0001; tail -n +2 fparts.csv.part0002) | cmp - pf0.csv"
+fi
 done_tests
