@@ -138,13 +138,12 @@ static at_status fits_img_fail(at_error *err, const char *path, const char *what
     return at_fail(err, AT_ERR_DATA, "%s: %s (CFITSIO: %s)", path, what, msg);
 }
 
-at_status at_img_fits_decode_file(const char *path, int scaling, at_img_raw *out, at_error *err) {
-    memset(out, 0, sizeof *out);
-    fitsfile *fp = NULL;
+/* The cutout of an open file (closed here); path names it in messages. A side over max_side
+ * sets *too_large (when given) and fails before any pixel is read. real_size: the bytes that
+ * are really there (0: CFITSIO's file size; a mem file reports whole 2880-byte blocks). */
+static at_status decode_open(fitsfile *fp, const char *path, int scaling, size_t max_side, LONGLONG real_size,
+                             at_img_raw *out, int *too_large, at_error *err) {
     int st = 0;
-    /* fits_open_diskfile: no extended-filename syntax (a name with brackets or parentheses
-     * is just a name); it still decompresses gzip'd files into memory */
-    if (fits_open_diskfile(&fp, path, READONLY, &st)) return fits_img_fail(err, path, "cannot open as a FITS file", st);
     at_status s = AT_OK;
     int nhdu = 0, type = 0, naxis = 0, bitpix = 0;
     long ax[3] = {0, 0, 0};
@@ -171,17 +170,19 @@ at_status at_img_fits_decode_file(const char *path, int scaling, at_img_raw *out
         goto done;
     }
     long bands = naxis == 3 ? ax[2] : 1;
-    if (ax[0] < 1 || ax[1] < 1 || (size_t)ax[0] > AT_IMG_MAX_SIDE || (size_t)ax[1] > AT_IMG_MAX_SIDE) {
-        s = at_fail(err, AT_ERR_DATA, "%s: image of %ldx%ld pixels (1 to %u per side)", path, ax[0], ax[1],
-                    AT_IMG_MAX_SIDE);
+    if (ax[0] < 1 || ax[1] < 1 || (size_t)ax[0] > max_side || (size_t)ax[1] > max_side) {
+        if (too_large && ax[0] >= 1 && ax[1] >= 1) *too_large = 1;
+        s = at_fail(err, AT_ERR_DATA, "%s: image of %ldx%ld pixels (1 to %zu per side)", path, ax[0], ax[1], max_side);
         goto done;
     }
-    if (bands != 1 && bands != 3) {
-        s = at_fail(err, AT_ERR_DATA, "%s: %ld bands (NAXIS3); cutouts have 1 or 3 bands", path, bands);
+    if (bands < 1 || bands > AT_IMG_MAX_BANDS) {
+        s = at_fail(err, AT_ERR_DATA, "%s: %ld bands (NAXIS3); cutouts have 1 to %d bands", path, bands,
+                    AT_IMG_MAX_BANDS);
         goto done;
     }
     size_t w = (size_t)ax[0], h = (size_t)ax[1], c = (size_t)bands, npix = w * h;
     if (npix * c > AT_FITS_MAX_VALUES) {
+        if (too_large) *too_large = 1;
         s = at_fail(err, AT_ERR_DATA, "%s: cutout of %zux%zux%zu values is too large (at most %u)", path, w, h, c,
                     AT_FITS_MAX_VALUES);
         goto done;
@@ -194,10 +195,11 @@ at_status at_img_fits_decode_file(const char *path, int scaling, at_img_raw *out
     LONGLONG hstart = 0, dstart = 0, dend = 0;
     fits_get_hduaddrll(fp, &hstart, &dstart, &dend, &st);
     LONGLONG need = dstart + (LONGLONG)(npix * c) * (bitpix < 0 ? -bitpix : bitpix) / 8;
-    if (st || need > fp->Fptr->logfilesize) {
+    LONGLONG have = real_size ? real_size : fp->Fptr->logfilesize;
+    if (st || need > have) {
         s = st ? fits_img_fail(err, path, "cannot read the image header", st)
                : at_fail(err, AT_ERR_DATA, "%s: cannot read the pixels (truncated file: the header needs %lld bytes, "
-                         "the file has %lld)", path, (long long)need, (long long)fp->Fptr->logfilesize);
+                         "the file has %lld)", path, (long long)need, (long long)have);
         goto done;
     }
     long first[3] = {1, 1, 1};
@@ -222,5 +224,42 @@ done:
     int st2 = 0;
     fits_close_file(fp, &st2);
     fits_clear_errmsg();
+    return s;
+}
+
+at_status at_img_fits_decode_file(const char *path, int scaling, at_img_raw *out, at_error *err) {
+    memset(out, 0, sizeof *out);
+    fitsfile *fp = NULL;
+    int st = 0;
+    /* fits_open_diskfile: no extended-filename syntax (a name with brackets or parentheses
+     * is just a name); it still decompresses gzip'd files into memory */
+    if (fits_open_diskfile(&fp, path, READONLY, &st)) return fits_img_fail(err, path, "cannot open as a FITS file", st);
+    return decode_open(fp, path, scaling, AT_IMG_MAX_SIDE, 0, out, NULL, err);
+}
+
+at_status at_img_fits_decode_mem(const char *name, const uint8_t *buf, size_t n, int scaling, size_t max_side,
+                                 at_img_raw *out, int *too_large, at_error *err) {
+    memset(out, 0, sizeof *out);
+    if (too_large) *too_large = 0;
+    if (n < 9 || memcmp(buf, "SIMPLE  =", 9) != 0)
+        return at_fail(err, AT_ERR_DATA, "%s: not a FITS file (it must start with 'SIMPLE  =')", name);
+    if (max_side > AT_IMG_MAX_SIDE) max_side = AT_IMG_MAX_SIDE;
+    /* CFITSIO takes a mem file as whole 2880-byte blocks and would read past a shorter
+     * buffer: give it a zero-padded copy, and check truncation against the real n */
+    size_t padded = (n + 2879) / 2880 * 2880;
+    uint8_t *copy = at_malloc(padded, 1, err);
+    if (!copy) return AT_ERR_MEMORY;
+    memcpy(copy, buf, n);
+    memset(copy + n, 0, padded - n);
+    fitsfile *fp = NULL;
+    int st = 0;
+    void *mem = copy;
+    size_t size = padded;
+    at_status s;
+    if (fits_open_memfile(&fp, name, READONLY, &mem, &size, 0, NULL, &st))
+        s = fits_img_fail(err, name, "cannot open as a FITS file", st);
+    else
+        s = decode_open(fp, name, scaling, max_side, (LONGLONG)n, out, too_large, err);
+    free(copy);
     return s;
 }
