@@ -40,10 +40,12 @@ static double median_sorted(const double *s, size_t n) {
     return n % 2 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
 }
 
+/* (v - lo) / (hi - lo) clipped to [0, 1]; a NaN (values near the double range make inf / inf)
+ * becomes 0, so the uint8 conversion always gets a number in range. */
 static void minmax_to_unit(double *v, size_t n, double lo, double hi) {
     for (size_t i = 0; i < n; i++) {
         double t = hi > lo ? (v[i] - lo) / (hi - lo) : 0.0;
-        v[i] = t < 0.0 ? 0.0 : t > 1.0 ? 1.0 : t;
+        v[i] = !(t >= 0.0) ? 0.0 : t > 1.0 ? 1.0 : t;
     }
 }
 

@@ -3,6 +3,7 @@
  * (band-major file -> HWC bytes, round(255 v)) and its refusals, on files written here with
  * CFITSIO itself. */
 #include <fitsio.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,6 +59,16 @@ static void test_flat_and_nan(void) {
     double c[3] = {7, 7, 7};
     at_img_scale_band(c, 3, AT_SCALING_ZSCALE);
     CHECK(c[1] == 0);
+}
+
+/* values near the double range: hi - lo overflows to inf, inf / inf is NaN; every scaling
+ * must still give numbers in [0, 1] (the uint8 conversion of a NaN is undefined) */
+static void test_huge_values(void) {
+    for (int how = 0; how < 3; how++) {
+        double v[4] = {-DBL_MAX, DBL_MAX, 0.0, DBL_MAX / 2};
+        at_img_scale_band(v, 4, how);
+        for (int i = 0; i < 4; i++) CHECK(v[i] >= 0.0 && v[i] <= 1.0);
+    }
 }
 
 static int write_fits(const char *path, int naxis, long *ax, const float *px, long n) {
@@ -153,5 +164,6 @@ int main(void) {
     RUN(test_zscale);
     RUN(test_flat_and_nan);
     RUN(test_reader);
+    RUN(test_huge_values);
     return harness_done();
 }
