@@ -243,6 +243,19 @@ at_status at_img_fits_decode_mem(const char *name, const uint8_t *buf, size_t n,
                                  at_img_raw *out, int *too_large, at_error *err) {
     memset(out, 0, sizeof *out);
     if (too_large) *too_large = 0;
+    if (n >= 2 && buf[0] == 0x1f && buf[1] == 0x8b) { /* gzip'd: inflate (bounded), then the plain path */
+        uint8_t *plain = NULL;
+        size_t pn = 0;
+        at_status s = at_gunzip_mem(name, buf, n, (size_t)AT_FITS_MAX_VALUES * 8 + ((size_t)1 << 20), &plain, &pn,
+                                    too_large, err);
+        if (s) return s;
+        if (pn >= 2 && plain[0] == 0x1f && plain[1] == 0x8b) /* no gzip inside gzip */
+            s = at_fail(err, AT_ERR_DATA, "%s: not a FITS file (gzip inside gzip)", name);
+        else
+            s = at_img_fits_decode_mem(name, plain, pn, scaling, max_side, out, too_large, err);
+        free(plain);
+        return s;
+    }
     if (n < 9 || memcmp(buf, "SIMPLE  =", 9) != 0)
         return at_fail(err, AT_ERR_DATA, "%s: not a FITS file (it must start with 'SIMPLE  =')", name);
     if (max_side > AT_IMG_MAX_SIDE) max_side = AT_IMG_MAX_SIDE;

@@ -51,7 +51,8 @@ int at_serve_image_size(const uint8_t *buf, size_t n, size_t *w, size_t *h) {
 at_status at_serve_decode_image(const at_served *v, const uint8_t *buf, size_t n, size_t max_side, uint8_t *dst,
                                 at_error *err, int *http_status) {
     size_t w = 0, h = 0;
-    if (n >= 9 && memcmp(buf, "SIMPLE  =", 9) == 0) /* a FITS cutout (serve_fits.c) */
+    if ((n >= 9 && memcmp(buf, "SIMPLE  =", 9) == 0) || (n >= 2 && buf[0] == 0x1f && buf[1] == 0x8b))
+        /* a FITS cutout, plain or gzip'd (serve_fits.c) */
         return at_serve_decode_fits(v, buf, n, max_side, dst, err, http_status);
     int kind = at_serve_image_size(buf, n, &w, &h);
     *http_status = 400;

@@ -5,10 +5,10 @@
 # the scaling; predict on the folder equals, probability for probability, the bundle fed
 # through the server's V2 infer with the pixels scaled per band by a Python reimplementation
 # (asinh and zscale: so band b is channel b, each band scaled on its own), and the server's
-# FITS upload (application/fits, or sniffed by "SIMPLE  =") gives predict's answer; gzip'd
-# cutouts predict the same. Refusals, one clear line each (4xx JSON from the server): a 3-band
+# FITS upload (application/fits, or sniffed by "SIMPLE  ="; gzip'd too) gives predict's answer;
+# gzip'd cutouts predict the same. Refusals, one clear line each (4xx JSON from the server): a 3-band
 # cutout or a PNG for the 5-band model, a set mixing 5 and 3 bands (naming the file), damaged
-# uploads (truncated, wrong BITPIX, not FITS, too large).
+# uploads (truncated, wrong BITPIX, not FITS, a cut gzip stream, too large).
 source "$(dirname "$0")/lib.sh"
 cd "$TMP"
 PY=
@@ -206,6 +206,12 @@ for run in ("b5", "z5"):
         assert s == 200, (f, j)
         p = j["predictions"][0]
         assert p["class"] == r["predicted"] and all(float("%.9g" % p["probabilities"][c]) == float(r["p_" + c]) for c in cls), (f, p, r)
+# gzip'd uploads inflate in memory and answer as the plain file
+g = list(__import__("csv").DictReader(open("gz.csv")))
+for f, r in zip(["gz/blob/00.fits.gz", "gz/blob/01.fits.gz", "gz/ring/00.fits.gz", "gz/ring/01.fits.gz"], g):
+    s, j = req("POST", "/v1/models/b5/predict", open(f, "rb").read(), "application/fits")
+    assert s == 200 and all(float("%.9g" % j["predictions"][0]["probabilities"][c]) == float(r["p_" + c])
+                            for c in ("blob", "ring")), (f, s, j, r)
 PY
 check "damaged FITS uploads: 4xx JSON naming the problem" python3 - <<'PY'
 import http.client, json, os
@@ -218,6 +224,7 @@ for body, want, text in [(open("trunc.fits", "rb").read(), 400, "upload: cannot 
                          (open("cut3/blob/00.fits", "rb").read(), 400, "upload: FITS cutout has 3 band(s) but the model takes 5"),
                          (b"SIMPLE  = not really", 400, "upload: cannot open as a FITS file"),
                          (b"hello", 400, "neither a PNG nor a JPEG image (nor FITS)"),
+                         (open("gz/ring/00.fits.gz", "rb").read()[:300], 400, "upload: truncated or corrupt gzip data"),
                          (open("big.fits", "rb").read(), 413, "upload: image of 64x64 pixels (1 to 32 per side)")]:
     s, j, d = req(body)
     assert s == want and text in j["error"] and d.count(b"\n") == 1, (s, j)

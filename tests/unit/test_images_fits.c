@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "astrotrain/images.h"
 #include "data/images_internal.h"
@@ -149,6 +150,30 @@ static void test_reader(void) {
     CHECK(big == 0);
     CHECK_FAIL(at_img_fits_decode_mem("upload", mem + 1, got - 1, AT_SCALING_LINEAR, 64, &raw, &big, &err), AT_ERR_DATA,
                &err, "upload: not a FITS file");
+    /* gzip'd in memory: the same pixels; cut short: one clear error */
+    char gzpath[80];
+    snprintf(gzpath, sizeof gzpath, "%s.gz", path);
+    gzFile gz = gzopen(gzpath, "wb");
+    CHECK(gz && gzwrite(gz, mem, (unsigned)got) == (int)got);
+    if (gz) gzclose(gz);
+    uint8_t zmem[8 * 2880];
+    f = fopen(gzpath, "rb");
+    size_t zn = f ? fread(zmem, 1, sizeof zmem, f) : 0;
+    if (f) fclose(f);
+    unlink(gzpath);
+    CHECK(zn > 20 && zmem[0] == 0x1f && zmem[1] == 0x8b);
+    CHECK_OK(at_img_fits_decode_mem("upload", zmem, zn, AT_SCALING_LINEAR, 64, &raw, &big, &err), &err);
+    CHECK(raw.c == 5 && raw.h == 2 && raw.w == 2);
+    if (raw.px) CHECK(raw.px[5] == 85 && raw.px[9] == 128 && raw.px[19] == 128);
+    free(raw.px);
+    CHECK_FAIL(at_img_fits_decode_mem("upload", zmem, zn / 2, AT_SCALING_LINEAR, 64, &raw, &big, &err), AT_ERR_DATA,
+               &err, "upload: truncated or corrupt gzip data");
+    /* an inflated size over the cap is refused before it is all allocated */
+    uint8_t *o = NULL;
+    size_t on = 0;
+    CHECK_FAIL(at_gunzip_mem("upload", zmem, zn, 1000, &o, &on, &big, &err), AT_ERR_DATA, &err,
+               "upload: gzip data inflate to more than 1000 bytes");
+    CHECK(big == 1 && o == NULL);
     long ax65[3] = {1, 1, 65};
     float p65[65] = {0};
     CHECK(write_fits(path, 3, ax65, p65, 65) == 0);
