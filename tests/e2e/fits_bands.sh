@@ -172,7 +172,7 @@ d[i:i + 30] = b'BITPIX  =                   17'; open('bitpix.fits', 'wb').write
 import numpy as np; from astropy.io import fits
 fits.PrimaryHDU(np.zeros((5, 64, 64), np.float32)).writeto('big.fits')"
 "$ASTROTRAIN" serve --model b5="$RUN/model.h5" --model z5=runs/z5/model.h5 --port 0 --port-file port.txt \
-    --access-log off --max-image-side 32 --quiet 2> serve.err &
+    --access-log off --max-image-side 32 --examples cut5 --quiet 2> serve.err &
 PID=$!
 for _ in $(seq 100); do [ -s port.txt ] && break; sleep 0.1; done
 check "the server starts" test -s port.txt
@@ -181,7 +181,15 @@ check "V2 metadata: 16x16x5" python3 - <<'PY'
 import http.client, json, os
 c = http.client.HTTPConnection("127.0.0.1", int(os.environ["PORT"]), timeout=30)
 c.request("GET", "/v2/models/b5"); m = json.loads(c.getresponse().read())
-assert m["image"] == {"height": 16, "width": 16, "channels": 5}, m
+assert m["image"] == {"height": 16, "width": 16, "channels": 5} and m["examples"] == 20, m
+PY
+check "an example cutout (FITS --examples) answers as predict on its file" python3 - <<'PY'
+import csv, http.client, json, os
+c = http.client.HTTPConnection("127.0.0.1", int(os.environ["PORT"]), timeout=30)
+c.request("GET", "/v1/models/z5/example?index=11"); j = json.loads(c.getresponse().read())
+r = list(csv.DictReader(open("z5.csv")))[11]
+assert j["channels"] == 5 and len(j["pixels"]) == 16 * 16 * 5 and j["true"] == "ring", {k: j[k] for k in ("channels", "true")}
+assert all(float("%.9g" % j["prediction"]["probabilities"][c]) == float(r["p_" + c]) for c in ("blob", "ring")), (j["prediction"], r)
 PY
 check "predict equals the bundle on Python-scaled pixels (asinh, zscale) and on FITS uploads" python3 - <<'PY'
 import csv, http.client, json, os
