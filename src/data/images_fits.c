@@ -3,11 +3,14 @@
  * each band scaled to [0, 1] by the [data] scaling (asinh, linear, zscale; README "FITS
  * cutouts"), then quantised to the uint8 HWC layout every image model reads. Rows keep the
  * file's order (astropy's data[..., 0, :] is image row 0); nothing is flipped. */
+#include <errno.h>
 #include <fitsio.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "data/images_internal.h"
 
@@ -140,9 +143,9 @@ static at_status fits_img_fail(at_error *err, const char *path, const char *what
     return at_fail(err, AT_ERR_DATA, "%s: %s (CFITSIO: %s)", path, what, msg);
 }
 
-/* The cutout of an open file (closed here); path names it in messages. A side over max_side
- * sets *too_large (when given) and fails before any pixel is read. real_size: the bytes that
- * are really there (0: CFITSIO's file size; a mem file reports whole 2880-byte blocks). */
+/* The cutout of an open mem file (closed here); path names it in messages. A side over
+ * max_side sets *too_large (when given) and fails before any pixel is read. real_size: the
+ * bytes that are really there (the mem file reports whole, zero-padded 2880-byte blocks). */
 static at_status decode_open(fitsfile *fp, const char *path, int scaling, size_t max_side, LONGLONG real_size,
                              at_img_raw *out, int *too_large, at_error *err) {
     int st = 0;
@@ -197,7 +200,7 @@ static at_status decode_open(fitsfile *fp, const char *path, int scaling, size_t
     LONGLONG hstart = 0, dstart = 0, dend = 0;
     fits_get_hduaddrll(fp, &hstart, &dstart, &dend, &st);
     LONGLONG need = dstart + (LONGLONG)(npix * c) * (bitpix < 0 ? -bitpix : bitpix) / 8;
-    LONGLONG have = real_size ? real_size : fp->Fptr->logfilesize;
+    LONGLONG have = real_size;
     if (st || need > have) {
         s = st ? fits_img_fail(err, path, "cannot read the image header", st)
                : at_fail(err, AT_ERR_DATA, "%s: cannot read the pixels (truncated file: the header needs %lld bytes, "
@@ -229,14 +232,35 @@ done:
     return s;
 }
 
+/* The whole file in memory, then the in-memory reader: one code path for files and uploads.
+ * (CFITSIO's disk driver reads whole 2880-byte blocks and converted the unread tail of an
+ * unpadded last block before reporting the short read; the padded copy has no such tail.) */
 at_status at_img_fits_decode_file(const char *path, int scaling, at_img_raw *out, at_error *err) {
     memset(out, 0, sizeof *out);
-    fitsfile *fp = NULL;
-    int st = 0;
-    /* fits_open_diskfile: no extended-filename syntax (a name with brackets or parentheses
-     * is just a name); it still decompresses gzip'd files into memory */
-    if (fits_open_diskfile(&fp, path, READONLY, &st)) return fits_img_fail(err, path, "cannot open as a FITS file", st);
-    return decode_open(fp, path, scaling, AT_IMG_MAX_SIDE, 0, out, NULL, err);
+    FILE *f = fopen(path, "rb");
+    if (!f) return at_fail(err, AT_ERR_DATA, "%s: cannot open as a FITS file: %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        fclose(f);
+        return at_fail(err, AT_ERR_DATA, "%s: cannot open as a FITS file: not a regular file", path);
+    }
+    if ((uint64_t)sb.st_size > AT_IMG_MAX_FILE) {
+        fclose(f);
+        return at_fail(err, AT_ERR_DATA, "%s: FITS file of %lld bytes is too large", path, (long long)sb.st_size);
+    }
+    size_t n = (size_t)sb.st_size;
+    uint8_t *buf = at_malloc(n ? n : 1, 1, err);
+    if (!buf) {
+        fclose(f);
+        return AT_ERR_MEMORY;
+    }
+    size_t got = fread(buf, 1, n, f);
+    int bad = ferror(f);
+    fclose(f);
+    at_status s = bad || got != n ? at_fail(err, AT_ERR_IO, "%s: read error", path)
+                                  : at_img_fits_decode_mem(path, buf, n, scaling, AT_IMG_MAX_SIDE, out, NULL, err);
+    free(buf);
+    return s;
 }
 
 at_status at_img_fits_decode_mem(const char *name, const uint8_t *buf, size_t n, int scaling, size_t max_side,
