@@ -232,6 +232,7 @@ for body, want, text in [(open("trunc.fits", "rb").read(), 400, "upload: cannot 
                          (open("cut3/blob/00.fits", "rb").read(), 400, "upload: FITS cutout has 3 band(s) but the model takes 5"),
                          (b"SIMPLE  = not really", 400, "upload: cannot open as a FITS file"),
                          (b"hello", 400, "neither a PNG nor a JPEG image (nor FITS)"),
+                         (open("p.png", "rb").read(), 400, "upload: a PNG/JPEG image has 1 or 3 channels but the model takes 5"),
                          (open("gz/ring/00.fits.gz", "rb").read()[:300], 400, "upload: truncated or corrupt gzip data"),
                          (open("big.fits", "rb").read(), 413, "upload: image of 64x64 pixels (1 to 32 per side)")]:
     s, j, d = req(body)
