@@ -27,13 +27,19 @@ typedef struct at_images {
 typedef struct at_image_load_options {
     size_t width, height;  /* target size after resizing (0 = keep the source size) */
     double crop;           /* centre crop fraction in (0, 1] applied before resizing (1 = none) */
-    size_t channels;       /* 3 (RGB) or 1 (grey); sources are converted */
+    size_t channels;       /* 3 (RGB) or 1 (grey); sources are converted. FITS: 1..AT_IMG_MAX_BANDS */
     const char *cache;     /* HDF5 cache of the resized set (NULL = none): reused when it matches */
     size_t max_images;     /* 0 = all */
     /* FITS cutouts (images_fits.c): at_img_scaling applied per band before 8-bit quantisation.
-     * A FITS folder's band count (1 or 3) replaces channels. */
+     * A FITS folder's band count (1 to AT_IMG_MAX_BANDS) replaces channels. */
     int scaling;
+    /* 1: FITS cutouts must have exactly `channels` bands (predict, serve: the model's input),
+     * else an error naming the file; 0: the first cutout's band count sets the channels. */
+    int fixed_bands;
 } at_image_load_options;
+
+/* Most bands a FITS cutout (and so an image set, a CNN input) may have; PNG/JPEG have 1 or 3. */
+#define AT_IMG_MAX_BANDS 64
 
 /* FITS cutout scalings ([data] scaling), each per band to [0, 1]; see README "FITS cutouts". */
 typedef enum at_img_scaling { AT_SCALING_ASINH = 0, AT_SCALING_LINEAR = 1, AT_SCALING_ZSCALE = 2 } at_img_scaling;

@@ -24,7 +24,7 @@
 
 typedef struct at_monitor_options {
     const char *model_path; /* for the record (path and content hash) */
-    const char *input;      /* CSV or CSV.gz batch */
+    const char *input;      /* CSV or CSV.gz batch, or a FITS binary table */
     const char *history;    /* the history folder */
     const char *batch;      /* batch name; NULL = UTC time stamp */
     const char *key;        /* key column copied into the predictions (labels later); NULL = row */
@@ -32,6 +32,7 @@ typedef struct at_monitor_options {
     size_t chunk_rows;      /* 0 = 65536 */
     int threads;
     int comments;
+    const char *hdu;        /* FITS batch: table HDU name or number (NULL: the first table) */
 } at_monitor_options;
 
 /* Predicts one batch in chunks and builds its record (alerts included); writes the batch's

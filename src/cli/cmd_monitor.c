@@ -11,7 +11,7 @@
 #define MONITOR_EXIT_ALERT 10
 
 static void help(void) {
-    puts("usage: astrotrain monitor --model MODEL.h5 --history DIR --input BATCH.csv[.gz] [options]\n"
+    puts("usage: astrotrain monitor --model MODEL.h5 --history DIR --input BATCH.csv[.gz]|BATCH.fits [options]\n"
          "       astrotrain monitor --history DIR --labels-for BATCH LABELS.csv [--key COL] [--label-column C]\n"
          "       astrotrain monitor --history DIR --report\n"
          "\n"
@@ -30,6 +30,7 @@ static void help(void) {
          "  --fail-on-alert   exit 10 when the recorded batch raised an alert\n"
          "  --no-report       do not rewrite report.html\n"
          "  --no-render       write the report without running gnuplot (tables only)\n"
+         "  --hdu NAME|N      FITS batch: the binary table's EXTNAME or HDU number (0 = primary)\n"
          "  --threads N, --chunk-rows N, --comments, --quiet   as for predict\n"
          "\n"
          "exit status: 0 recorded (whatever the alerts), 10 recorded with an alert and --fail-on-alert,\n"
@@ -92,6 +93,8 @@ int cmd_monitor(int argc, char **argv, volatile int *stop) {
                 return cli_usage("--chunk-rows: '%s' is not a number from 1 to 100000000", argv[i]);
         } else if (strcmp(a, "--comments") == 0) {
             opt.comments = 1;
+        } else if (strcmp(a, "--hdu") == 0 && i + 1 < argc) {
+            opt.hdu = argv[++i];
         } else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
             quiet = 1;
         } else {
@@ -102,13 +105,15 @@ int cmd_monitor(int argc, char **argv, volatile int *stop) {
     at_error err = {0};
     if (report_only) {
         if (opt.input || labels_for) return cli_usage("monitor: --report takes only --history");
+        if (opt.hdu) return cli_usage("monitor: --hdu goes with --input");
         if (at_monitor_report(opt.history, render, &err)) return cli_fail(&err);
         if (!quiet) fprintf(stderr, "report: %s/report.html\n", opt.history);
         return 0;
     }
     json_t *rec = NULL;
     if (labels_for) {
-        if (opt.input || opt.model_path) return cli_usage("monitor: --labels-for takes no --model or --input");
+        if (opt.input || opt.model_path || opt.hdu)
+            return cli_usage("monitor: --labels-for takes no --model, --input or --hdu");
         size_t matched = 0;
         if (at_monitor_labels_for(opt.history, labels_for, labels_file, opt.key, label_col, &matched, &err))
             return cli_fail(&err);

@@ -361,6 +361,9 @@ at_status at_images_load_galaxy10(const char *path, const at_image_load_options 
         at_image_load_options_default(&opt);
     at_status st = at_img_check_options(path, &opt, err);
     if (st) return st;
+    if (opt.channels != 1 && opt.channels != 3) /* more come only from FITS cutouts */
+        return at_fail(err, AT_ERR_DATA, "%s: Galaxy10 images have 3 channels (or 1 as grey), not the %zu asked for", path,
+                       opt.channels);
     struct stat sb;
     if (stat(path, &sb) != 0) {
         if (errno == ENOENT) return at_fail(err, AT_ERR_IO, "%s: no such file. %s", path, missing_help);

@@ -28,8 +28,9 @@ at_status at_img_check_options(const char *name, const at_image_load_options *op
     if (!opt) return AT_OK;
     if (!(opt->crop > 0.0 && opt->crop <= 1.0)) /* also rejects NaN */
         return at_fail(err, AT_ERR_CONFIG, "%s: crop must be in (0, 1], got %g", name, opt->crop);
-    if (opt->channels != 1 && opt->channels != 3)
-        return at_fail(err, AT_ERR_CONFIG, "%s: channels must be 1 or 3, got %zu", name, opt->channels);
+    if (opt->channels < 1 || opt->channels > AT_IMG_MAX_BANDS)
+        return at_fail(err, AT_ERR_CONFIG, "%s: channels must be 1 or 3 (PNG/JPEG) or a FITS band count up to %d, got %zu",
+                       name, AT_IMG_MAX_BANDS, opt->channels);
     if ((opt->width == 0) != (opt->height == 0))
         return at_fail(err, AT_ERR_CONFIG, "%s: set both width and height (or neither), got %zux%zu", name,
                        opt->width, opt->height);
@@ -57,7 +58,7 @@ void at_img_convert_channels(const uint8_t *src, size_t sc, uint8_t *dst, size_t
 
 at_status at_images_new(size_t n, size_t h, size_t w, size_t c, int labelled, at_images **out, at_error *err) {
     *out = NULL;
-    if (h == 0 || w == 0 || (c != 1 && c != 3))
+    if (h == 0 || w == 0 || c < 1 || c > AT_IMG_MAX_BANDS)
         return at_fail(err, AT_ERR_INTERNAL, "at_images_new: bad shape %zux%zux%zu", h, w, c);
     at_images *im = at_calloc(1, sizeof *im, err);
     if (!im) return AT_ERR_MEMORY;

@@ -3,11 +3,14 @@
  * each band scaled to [0, 1] by the [data] scaling (asinh, linear, zscale; README "FITS
  * cutouts"), then quantised to the uint8 HWC layout every image model reads. Rows keep the
  * file's order (astropy's data[..., 0, :] is image row 0); nothing is flipped. */
+#include <errno.h>
 #include <fitsio.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "data/images_internal.h"
 
@@ -40,10 +43,12 @@ static double median_sorted(const double *s, size_t n) {
     return n % 2 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
 }
 
+/* (v - lo) / (hi - lo) clipped to [0, 1]; a NaN (values near the double range make inf / inf)
+ * becomes 0, so the uint8 conversion always gets a number in range. */
 static void minmax_to_unit(double *v, size_t n, double lo, double hi) {
     for (size_t i = 0; i < n; i++) {
         double t = hi > lo ? (v[i] - lo) / (hi - lo) : 0.0;
-        v[i] = t < 0.0 ? 0.0 : t > 1.0 ? 1.0 : t;
+        v[i] = !(t >= 0.0) ? 0.0 : t > 1.0 ? 1.0 : t;
     }
 }
 
@@ -138,13 +143,12 @@ static at_status fits_img_fail(at_error *err, const char *path, const char *what
     return at_fail(err, AT_ERR_DATA, "%s: %s (CFITSIO: %s)", path, what, msg);
 }
 
-at_status at_img_fits_decode_file(const char *path, int scaling, at_img_raw *out, at_error *err) {
-    memset(out, 0, sizeof *out);
-    fitsfile *fp = NULL;
+/* The cutout of an open mem file (closed here); path names it in messages. A side over
+ * max_side sets *too_large (when given) and fails before any pixel is read. real_size: the
+ * bytes that are really there (the mem file reports whole, zero-padded 2880-byte blocks). */
+static at_status decode_open(fitsfile *fp, const char *path, int scaling, size_t max_side, LONGLONG real_size,
+                             at_img_raw *out, int *too_large, at_error *err) {
     int st = 0;
-    /* fits_open_diskfile: no extended-filename syntax (a name with brackets or parentheses
-     * is just a name); it still decompresses gzip'd files into memory */
-    if (fits_open_diskfile(&fp, path, READONLY, &st)) return fits_img_fail(err, path, "cannot open as a FITS file", st);
     at_status s = AT_OK;
     int nhdu = 0, type = 0, naxis = 0, bitpix = 0;
     long ax[3] = {0, 0, 0};
@@ -171,17 +175,19 @@ at_status at_img_fits_decode_file(const char *path, int scaling, at_img_raw *out
         goto done;
     }
     long bands = naxis == 3 ? ax[2] : 1;
-    if (ax[0] < 1 || ax[1] < 1 || (size_t)ax[0] > AT_IMG_MAX_SIDE || (size_t)ax[1] > AT_IMG_MAX_SIDE) {
-        s = at_fail(err, AT_ERR_DATA, "%s: image of %ldx%ld pixels (1 to %u per side)", path, ax[0], ax[1],
-                    AT_IMG_MAX_SIDE);
+    if (ax[0] < 1 || ax[1] < 1 || (size_t)ax[0] > max_side || (size_t)ax[1] > max_side) {
+        if (too_large && ax[0] >= 1 && ax[1] >= 1) *too_large = 1;
+        s = at_fail(err, AT_ERR_DATA, "%s: image of %ldx%ld pixels (1 to %zu per side)", path, ax[0], ax[1], max_side);
         goto done;
     }
-    if (bands != 1 && bands != 3) {
-        s = at_fail(err, AT_ERR_DATA, "%s: %ld bands (NAXIS3); cutouts have 1 or 3 bands", path, bands);
+    if (bands < 1 || bands > AT_IMG_MAX_BANDS) {
+        s = at_fail(err, AT_ERR_DATA, "%s: %ld bands (NAXIS3); cutouts have 1 to %d bands", path, bands,
+                    AT_IMG_MAX_BANDS);
         goto done;
     }
     size_t w = (size_t)ax[0], h = (size_t)ax[1], c = (size_t)bands, npix = w * h;
     if (npix * c > AT_FITS_MAX_VALUES) {
+        if (too_large) *too_large = 1;
         s = at_fail(err, AT_ERR_DATA, "%s: cutout of %zux%zux%zu values is too large (at most %u)", path, w, h, c,
                     AT_FITS_MAX_VALUES);
         goto done;
@@ -194,10 +200,11 @@ at_status at_img_fits_decode_file(const char *path, int scaling, at_img_raw *out
     LONGLONG hstart = 0, dstart = 0, dend = 0;
     fits_get_hduaddrll(fp, &hstart, &dstart, &dend, &st);
     LONGLONG need = dstart + (LONGLONG)(npix * c) * (bitpix < 0 ? -bitpix : bitpix) / 8;
-    if (st || need > fp->Fptr->logfilesize) {
+    LONGLONG have = real_size;
+    if (st || need > have) {
         s = st ? fits_img_fail(err, path, "cannot read the image header", st)
                : at_fail(err, AT_ERR_DATA, "%s: cannot read the pixels (truncated file: the header needs %lld bytes, "
-                         "the file has %lld)", path, (long long)need, (long long)fp->Fptr->logfilesize);
+                         "the file has %lld)", path, (long long)need, (long long)have);
         goto done;
     }
     long first[3] = {1, 1, 1};
@@ -222,5 +229,76 @@ done:
     int st2 = 0;
     fits_close_file(fp, &st2);
     fits_clear_errmsg();
+    return s;
+}
+
+/* The whole file in memory, then the in-memory reader: one code path for files and uploads.
+ * (CFITSIO's disk driver reads whole 2880-byte blocks and converted the unread tail of an
+ * unpadded last block before reporting the short read; the padded copy has no such tail.) */
+at_status at_img_fits_decode_file(const char *path, int scaling, at_img_raw *out, at_error *err) {
+    memset(out, 0, sizeof *out);
+    FILE *f = fopen(path, "rb");
+    if (!f) return at_fail(err, AT_ERR_DATA, "%s: cannot open as a FITS file: %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        fclose(f);
+        return at_fail(err, AT_ERR_DATA, "%s: cannot open as a FITS file: not a regular file", path);
+    }
+    if ((uint64_t)sb.st_size > AT_IMG_MAX_FILE) {
+        fclose(f);
+        return at_fail(err, AT_ERR_DATA, "%s: FITS file of %lld bytes is too large", path, (long long)sb.st_size);
+    }
+    size_t n = (size_t)sb.st_size;
+    uint8_t *buf = at_malloc(n ? n : 1, 1, err);
+    if (!buf) {
+        fclose(f);
+        return AT_ERR_MEMORY;
+    }
+    size_t got = fread(buf, 1, n, f);
+    int bad = ferror(f);
+    fclose(f);
+    at_status s = bad || got != n ? at_fail(err, AT_ERR_IO, "%s: read error", path)
+                                  : at_img_fits_decode_mem(path, buf, n, scaling, AT_IMG_MAX_SIDE, out, NULL, err);
+    free(buf);
+    return s;
+}
+
+at_status at_img_fits_decode_mem(const char *name, const uint8_t *buf, size_t n, int scaling, size_t max_side,
+                                 at_img_raw *out, int *too_large, at_error *err) {
+    memset(out, 0, sizeof *out);
+    if (too_large) *too_large = 0;
+    if (n >= 2 && buf[0] == 0x1f && buf[1] == 0x8b) { /* gzip'd: inflate (bounded), then the plain path */
+        uint8_t *plain = NULL;
+        size_t pn = 0;
+        at_status s = at_gunzip_mem(name, buf, n, (size_t)AT_FITS_MAX_VALUES * 8 + ((size_t)1 << 20), &plain, &pn,
+                                    too_large, err);
+        if (s) return s;
+        if (pn >= 2 && plain[0] == 0x1f && plain[1] == 0x8b) /* no gzip inside gzip */
+            s = at_fail(err, AT_ERR_DATA, "%s: not a FITS file (gzip inside gzip)", name);
+        else
+            s = at_img_fits_decode_mem(name, plain, pn, scaling, max_side, out, too_large, err);
+        free(plain);
+        return s;
+    }
+    if (n < 9 || memcmp(buf, "SIMPLE  =", 9) != 0)
+        return at_fail(err, AT_ERR_DATA, "%s: not a FITS file (it must start with 'SIMPLE  =')", name);
+    if (max_side > AT_IMG_MAX_SIDE) max_side = AT_IMG_MAX_SIDE;
+    /* CFITSIO takes a mem file as whole 2880-byte blocks and would read past a shorter
+     * buffer: give it a zero-padded copy, and check truncation against the real n */
+    size_t padded = (n + 2879) / 2880 * 2880;
+    uint8_t *copy = at_malloc(padded, 1, err);
+    if (!copy) return AT_ERR_MEMORY;
+    memcpy(copy, buf, n);
+    memset(copy + n, 0, padded - n);
+    fitsfile *fp = NULL;
+    int st = 0;
+    void *mem = copy;
+    size_t size = padded;
+    at_status s;
+    if (fits_open_memfile(&fp, name, READONLY, &mem, &size, 0, NULL, &st))
+        s = fits_img_fail(err, name, "cannot open as a FITS file", st);
+    else
+        s = decode_open(fp, name, scaling, max_side, (LONGLONG)n, out, too_large, err);
+    free(copy);
     return s;
 }

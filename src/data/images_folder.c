@@ -3,8 +3,8 @@
  * are taken in sorted name order so that a set loads the same everywhere. A file is an
  * image when its first bytes say PNG or JPEG; other files are skipped unless their name
  * claims .png/.jpg/.jpeg (then it is an error, since the user meant it as an image).
- * FITS cutouts (images_fits.c) load the same way; a set is all FITS with one band count, or
- * all PNG/JPEG. */
+ * FITS cutouts (images_fits.c) load the same way; a set is all FITS with one band count (1 to
+ * AT_IMG_MAX_BANDS; with fixed_bands exactly `channels`), or all PNG/JPEG (1 or 3 channels). */
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -127,16 +127,25 @@ static at_status load_list(char *const *paths, const int32_t *labels, size_t n, 
             first_h = raw.h;
             first_w = raw.w;
             first_fits = fits;
-            if (fits) dc = raw.c; /* the cutouts' band count is the set's channel count */
-        } else if (fits != first_fits) {
+            if (fits && !opt->fixed_bands) dc = raw.c; /* the cutouts' band count is the set's channel count */
+        }
+        if (i > 0 && fits != first_fits) {
             st = at_fail(err, AT_ERR_DATA, "%s: %s, but %s is %s; a set is all FITS or all PNG/JPEG", paths[i],
                          fits ? "a FITS cutout" : "a PNG/JPEG image", paths[0], first_fits ? "FITS" : "PNG/JPEG");
             break;
-        } else if (fits && raw.c != dc) {
+        } else if (fits && opt->fixed_bands && raw.c != dc) {
+            st = at_fail(err, AT_ERR_DATA, "%s: FITS cutout has %zu band(s) but the model takes %zu", paths[i], raw.c,
+                         dc);
+            break;
+        } else if (!fits && dc != 1 && dc != 3) {
+            st = at_fail(err, AT_ERR_DATA, "%s: a PNG/JPEG image has 1 or 3 channels, not the %zu asked for (more "
+                         "channels come only from FITS cutouts with that many bands)", paths[i], dc);
+            break;
+        } else if (i > 0 && fits && raw.c != dc) {
             st = at_fail(err, AT_ERR_DATA, "%s: FITS cutout has %zu band(s) but %s has %zu; all cutouts need the same",
                          paths[i], raw.c, paths[0], dc);
             break;
-        } else if (opt->width == 0 && (raw.h != first_h || raw.w != first_w)) {
+        } else if (i > 0 && opt->width == 0 && (raw.h != first_h || raw.w != first_w)) {
             st = at_fail(err, AT_ERR_DATA,
                          "%s: image is %zux%zu but %s is %zux%zu; set width and height to resize them all",
                          paths[i], raw.w, raw.h, paths[0], first_w, first_h);

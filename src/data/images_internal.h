@@ -33,9 +33,19 @@ at_status at_img_decode_file(const char *path, at_img_raw *out, at_error *err);
 /* FITS cutouts (images_fits.c): 1 when the first bytes are a FITS primary header ("SIMPLE  =")
  * or a gzip stream in a file named *.fits.gz / *.fit.gz / *.fts.gz. */
 int at_img_is_fits(const char *path, const uint8_t *head, size_t n);
-/* Reads the first image HDU of a FITS file (2-D, or 3-D with NAXIS3 = 1 or 3 bands) through
+/* Reads the first image HDU of a FITS file (2-D, or 3-D with NAXIS3 = 1 to AT_IMG_MAX_BANDS bands) through
  * CFITSIO, scales each band (at_img_scaling) to [0, 1] and quantises to uint8 (round(255 v)). */
 at_status at_img_fits_decode_file(const char *path, int scaling, at_img_raw *out, at_error *err);
+/* The same from a FITS file in memory, plain or gzip'd (the prediction server's uploads); name
+ * is for messages. A side over max_side (or more than the value limit, or a gzip stream that
+ * inflates past what that limit needs) sets *too_large. */
+at_status at_img_fits_decode_mem(const char *name, const uint8_t *buf, size_t n, int scaling, size_t max_side,
+                                 at_img_raw *out, int *too_large, at_error *err);
+
+/* gunzip_mem.c: the gzip stream buf[0..n) inflated into *out (malloc'd, *out_n bytes); more
+ * than cap bytes is an error that sets *too_large (when given). */
+at_status at_gunzip_mem(const char *name, const uint8_t *buf, size_t n, size_t cap, uint8_t **out, size_t *out_n,
+                        int *too_large, at_error *err);
 
 /* Checks the options shared by all loaders (name = source, for messages). */
 at_status at_img_check_options(const char *name, const at_image_load_options *opt, at_error *err);

@@ -61,6 +61,8 @@ static at_status axis_build(axis *a, size_t src, size_t dst, at_error *err) {
 at_status at_resampler_new(size_t sh, size_t sw, size_t sc, double crop, size_t dh, size_t dw, size_t dc,
                            at_resampler **out, at_error *err) {
     *out = NULL;
+    if (sc != dc && !((sc == 1 && dc == 3) || (sc == 3 && dc == 1))) /* only grey <-> RGB converts */
+        return at_fail(err, AT_ERR_DATA, "an image of %zu channel(s) cannot become %zu channels", sc, dc);
     at_resampler *r = at_calloc(1, sizeof *r, err);
     if (!r) return AT_ERR_MEMORY;
     r->sh = sh;

@@ -162,7 +162,10 @@ at_status at_png_grid(const char *path, const at_images *im, const size_t *idx, 
         return at_fail(err, AT_ERR_DATA, "%s: no images for the grid", path);
     if (cols == 0) cols = count < 10 ? count : 10;
     if (scale == 0) scale = 1;
-    size_t rows = (count + cols - 1) / cols, gap = 2, c = im->channels;
+    /* FITS cutouts of 2 or more than 3 bands: the tiles show band 1 as grey (2 bands) or bands
+     * 1-3 as RGB (more); c = channels drawn, ic = channels per source pixel */
+    size_t rows = (count + cols - 1) / cols, gap = 2, ic = im->channels;
+    size_t c = ic == 1 || ic == 3 ? ic : ic == 2 ? 1 : 3;
     size_t th = im->height * scale, tw = im->width * scale;
     size_t H = rows * th + (rows + 1) * gap, W = cols * tw + (cols + 1) * gap;
     if (H > AT_IMG_MAX_SIDE * 4 || W > AT_IMG_MAX_SIDE * 4)
@@ -170,7 +173,7 @@ at_status at_png_grid(const char *path, const at_images *im, const size_t *idx, 
     uint8_t *canvas = at_malloc(H * W, c, err);
     if (!canvas) return AT_ERR_MEMORY;
     memset(canvas, 40, H * W * c); /* dark grey frame between tiles */
-    size_t per = im->height * im->width * c;
+    size_t per = im->height * im->width * ic;
     for (size_t t = 0; t < count; t++) {
         size_t k = idx ? idx[t] : t;
         if (k >= im->n) {
@@ -181,8 +184,8 @@ at_status at_png_grid(const char *path, const at_images *im, const size_t *idx, 
         size_t oy = gap + (t / cols) * (th + gap), ox = gap + (t % cols) * (tw + gap);
         for (size_t y = 0; y < th; y++) {
             uint8_t *d = canvas + ((oy + y) * W + ox) * c;
-            const uint8_t *s = src + (y / scale) * im->width * c;
-            for (size_t x = 0; x < tw; x++) memcpy(d + x * c, s + (x / scale) * c, c);
+            const uint8_t *s = src + (y / scale) * im->width * ic;
+            for (size_t x = 0; x < tw; x++) memcpy(d + x * c, s + (x / scale) * ic, c);
         }
     }
     at_status st = at_png_write(path, canvas, H, W, c, err);

@@ -72,7 +72,8 @@ static const at_key keys[] = {
      "Images (cnn): HDF5 cache of the resized set, reused when it matches; empty = none."},
     /* [data] FITS image cutouts (issue 14) */
     {"data", "scaling", AT_KEY_CHOICE, C_(data.scaling), "asinh", 0, 0, "asinh|linear|zscale",
-     "FITS cutouts (cnn): per-band scaling to [0,1] before 8-bit quantisation (round(255 v)); NaN "
+     "FITS cutouts (cnn): per-band scaling to [0,1] (each of the 1 to 64 bands on its own statistics) "
+     "before 8-bit quantisation (round(255 v)); NaN "
      "pixels first become the band's median. linear = (x - min) / (max - min); asinh = "
      "asinh((x - med) / s) min-max normalised, s = 1.4826 MAD (else (max - min) / 10); zscale = "
      "IRAF zscale limits, simplified (every pixel, no sampling; least-squares line through the sorted "

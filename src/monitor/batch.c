@@ -295,6 +295,7 @@ at_status at_monitor_batch(const at_bundle *b, const at_monitor_options *opt, co
     lo.n_classes = b->k;
     lo.missing = (at_missing_policy)b->missing;
     lo.csv.allow_comments = opt->comments;
+    lo.hdu = opt->hdu; /* FITS batches: the same at_table_* reader as CSV */
     at_table_reader *t = NULL;
     if ((s = at_table_open(opt->input, &lo, &t, err))) return s;
     acc a;

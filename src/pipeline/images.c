@@ -195,6 +195,7 @@ at_status at_predict_images(const at_bundle *b, const char *const *inputs, size_
     at_image_load_options lo;
     at_image_load_options_default(&lo);
     lo.width = q->width, lo.height = q->height, lo.channels = q->channels;
+    lo.fixed_bands = 1; /* FITS cutouts: exactly the model's input channels */
     if ((s = at_bundle_image_scaling(b, &lo.scaling, err))) return s;
     int folder = n_inputs == 1 && is_dir(inputs[0]);
     int h5 = 0;

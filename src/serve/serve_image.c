@@ -51,9 +51,15 @@ int at_serve_image_size(const uint8_t *buf, size_t n, size_t *w, size_t *h) {
 at_status at_serve_decode_image(const at_served *v, const uint8_t *buf, size_t n, size_t max_side, uint8_t *dst,
                                 at_error *err, int *http_status) {
     size_t w = 0, h = 0;
+    if ((n >= 9 && memcmp(buf, "SIMPLE  =", 9) == 0) || (n >= 2 && buf[0] == 0x1f && buf[1] == 0x8b))
+        /* a FITS cutout, plain or gzip'd (serve_fits.c) */
+        return at_serve_decode_fits(v, buf, n, max_side, dst, err, http_status);
     int kind = at_serve_image_size(buf, n, &w, &h);
     *http_status = 400;
-    if (kind == AT_IMG_UNKNOWN) return at_fail(err, AT_ERR_DATA, "the body is neither a PNG nor a JPEG image");
+    if (kind == AT_IMG_UNKNOWN) return at_fail(err, AT_ERR_DATA, "the body is neither a PNG nor a JPEG image (nor FITS)");
+    if (v->c != 1 && v->c != 3) /* FITS-trained: more bands than a PNG/JPEG has */
+        return at_fail(err, AT_ERR_DATA, "upload: a PNG/JPEG image has 1 or 3 channels but the model takes %zu (send a "
+                       "FITS cutout)", v->c);
     if (w > max_side || h > max_side) {
         *http_status = 413;
         return at_fail(err, AT_ERR_DATA, "image of %zux%zu pixels is over the limit of %zu on a side", w, h, max_side);

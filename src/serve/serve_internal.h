@@ -91,6 +91,10 @@ void at_serve_metrics(at_server *s, at_serve_response *rs);
 int at_serve_image_size(const uint8_t *buf, size_t n, size_t *w, size_t *h);
 at_status at_serve_decode_image(const at_served *v, const uint8_t *buf, size_t n, size_t max_side, uint8_t *dst,
                                 at_error *err, int *http_status);
+/* serve_fits.c: a FITS cutout body into dst (h x w x c of v); *http_status 400, 413 or 500
+ * on failure. */
+at_status at_serve_decode_fits(const at_served *v, const uint8_t *buf, size_t n, size_t max_side, uint8_t *dst,
+                               at_error *err, int *http_status);
 /* The first file part of a multipart/form-data body (boundary from the content type). */
 int at_serve_multipart_file(const char *content_type, const uint8_t *body, size_t n, const uint8_t **part,
                             size_t *part_len);

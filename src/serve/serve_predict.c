@@ -302,7 +302,8 @@ void at_serve_predict(at_server *s, at_served *v, const at_serve_request *rq, at
     const uint8_t *body = rq->body ? rq->body : (const uint8_t *)"";
     size_t len = rq->body_len;
     int is_image = strcmp(ct, "image/png") == 0 || strcmp(ct, "image/jpeg") == 0 ||
-                   strcmp(ct, "application/octet-stream") == 0;
+                   strcmp(ct, "application/octet-stream") == 0 ||
+                   strcmp(ct, "application/fits") == 0 || strcmp(ct, "image/fits") == 0; /* serve_fits.c */
     if (strcmp(ct, "multipart/form-data") == 0) {
         if (!at_serve_multipart_file(rq->content_type, body, len, &body, &len)) {
             at_serve_error(rs, 400, "the multipart body has no file part");
@@ -312,7 +313,7 @@ void at_serve_predict(at_server *s, at_served *v, const at_serve_request *rq, at
     }
     if (v->image) {
         if (!is_image) {
-            at_serve_error(rs, 415, "model '%s' classifies images: send image/png, image/jpeg or a multipart upload, "
+            at_serve_error(rs, 415, "model '%s' classifies images: send image/png, image/jpeg, application/fits or a multipart upload, "
                                     "not '%s'", sl->name, ct[0] ? ct : "(no content type)");
             return;
         }

@@ -207,6 +207,7 @@ static at_status served_new(const at_server *s, const char *name, at_bundle *b, 
         at_image_load_options lo;
         at_image_load_options_default(&lo);
         lo.width = v->w, lo.height = v->h, lo.channels = v->c;
+        lo.fixed_bands = 1; /* FITS example cutouts: the model's band count */
         st = at_bundle_image_scaling(b, &lo.scaling, err); /* FITS example cutouts: as trained */
         if (!st) st = is_dir(s->examples) ? at_images_load_folder(s->examples, &lo, &v->examples, err)
                                  : at_images_load_galaxy10(s->examples, &lo, &v->examples, err);

@@ -4,8 +4,8 @@
 # tiny CNN whose input channels follow the band count; predict on the FITS folder equals
 # predict on PNGs of the same pixels scaled by a Python reimplementation of the scaling
 # (asinh, then linear, zscale); a gzip'd copy predicts the same; 1-band cutouts give a
-# 1-channel network; damaged files (truncated, 1-D, a table only, 5 bands, mixed band
-# counts, mixed FITS and PNG) each give one clear line.
+# 1-channel network; damaged files (truncated, 1-D, a table only, 5 bands for a 3-band model,
+# 65 bands, mixed band counts, mixed FITS and PNG) each give one clear line.
 source "$(dirname "$0")/lib.sh"
 cd "$TMP"
 PY=
@@ -176,7 +176,11 @@ bad table "bad_table/ring/01.fits: no image HDU with data"
 mk bands5; "$PY" -c "
 import numpy as np; from astropy.io import fits
 fits.PrimaryHDU(np.zeros((5, 16, 16), np.float32)).writeto('bad_bands5/ring/01.fits')"
-bad bands5 "bad_bands5/ring/01.fits: 5 bands"
+bad bands5 "bad_bands5/ring/01.fits: FITS cutout has 5 band(s) but the model takes 3"
+mk bands65; "$PY" -c "
+import numpy as np; from astropy.io import fits
+fits.PrimaryHDU(np.zeros((65, 4, 4), np.float32)).writeto('bad_bands65/ring/01.fits')"
+bad bands65 "bad_bands65/ring/01.fits: 65 bands (NAXIS3); cutouts have 1 to 64 bands"
 mk mixed; cp cut1/ring/00.fits bad_mixed/ring/01.fits
 bad mixed "bad_mixed/ring/01.fits: FITS cutout has 1 band(s) but"
 mk withpng; cp png_asinh/ring/00.png bad_withpng/ring/01.png

@@ -3,7 +3,7 @@
  * the body (JSON rows, CSV, V2 infer tensors, multipart, images). Served model: the in-memory
  * forest of serve_fixture.h, limits of 64 rows and 64 KiB. Image bodies also go straight
  * through the header reader and the decoder (to an 8x8 RGB input), which the table model
- * never reaches. Properties: a status from 200 to 599; every non-200 answer is one line of
+ * never reaches; bodies starting "SIMPLE  =" reach the FITS cutout reader (CFITSIO mem file). Properties: a status from 200 to 599; every non-200 answer is one line of
  * JSON with an "error"; every JSON answer parses; never a crash, leak or hang. */
 #include <jansson.h>
 #include <stdint.h>
@@ -15,8 +15,12 @@
 #include "serve_fixture.h"
 
 static at_server *fuzz_serve_server_;
+static at_bundle *fuzz_serve_bundle_; /* the decoder's model (FITS uploads read its scaling) */
 
-static void fuzz_serve_free_(void) { at_server_free(fuzz_serve_server_); }
+static void fuzz_serve_free_(void) {
+    at_server_free(fuzz_serve_server_);
+    at_bundle_free(fuzz_serve_bundle_);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -28,7 +32,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         at_error err = {0};
         at_bundle *b = sf_bundle();
         if (!b || at_server_new(&o, &fuzz_serve_server_, &err) || at_server_add_bundle(fuzz_serve_server_, "rf", b, &err) ||
-            at_server_seal(fuzz_serve_server_, &err))
+            at_server_seal(fuzz_serve_server_, &err) || !(fuzz_serve_bundle_ = sf_bundle()))
             abort();
         atexit(fuzz_serve_free_);
     }
@@ -68,7 +72,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (((sel >> 2) & 7) == 4) at_serve_multipart_file(types[4], body, blen, &part, &plen);
     at_served v;
     memset(&v, 0, sizeof v);
-    v.h = 8, v.w = 8, v.c = 3;
+    v.h = 8, v.w = 8, v.c = 3, v.b = fuzz_serve_bundle_;
     uint8_t px[8 * 8 * 3];
     at_error err = {0};
     int hs = 0;

@@ -3,10 +3,12 @@
  * (band-major file -> HWC bytes, round(255 v)) and its refusals, on files written here with
  * CFITSIO itself. */
 #include <fitsio.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "astrotrain/images.h"
 #include "data/images_internal.h"
@@ -60,6 +62,16 @@ static void test_flat_and_nan(void) {
     CHECK(c[1] == 0);
 }
 
+/* values near the double range: hi - lo overflows to inf, inf / inf is NaN; every scaling
+ * must still give numbers in [0, 1] (the uint8 conversion of a NaN is undefined) */
+static void test_huge_values(void) {
+    for (int how = 0; how < 3; how++) {
+        double v[4] = {-DBL_MAX, DBL_MAX, 0.0, DBL_MAX / 2};
+        at_img_scale_band(v, 4, how);
+        for (int i = 0; i < 4; i++) CHECK(v[i] >= 0.0 && v[i] <= 1.0);
+    }
+}
+
 static int write_fits(const char *path, int naxis, long *ax, const float *px, long n) {
     fitsfile *f = NULL;
     int st = 0;
@@ -94,9 +106,79 @@ static void test_reader(void) {
     long ax1[1] = {4};
     CHECK(write_fits(path, 1, ax1, px, 4) == 0);
     CHECK_FAIL(at_img_fits_decode_file(path, AT_SCALING_ASINH, &raw, &err), AT_ERR_DATA, &err, "is a 1-D image");
-    long ax4[3] = {2, 2, 2};
-    CHECK(write_fits(path, 3, ax4, px, 8) == 0);
-    CHECK_FAIL(at_img_fits_decode_file(path, AT_SCALING_ASINH, &raw, &err), AT_ERR_DATA, &err, "2 bands");
+    /* any band count up to AT_IMG_MAX_BANDS: band b is channel b, each scaled on its own */
+    long ax2[3] = {2, 2, 2};
+    CHECK(write_fits(path, 3, ax2, px, 8) == 0);
+    CHECK_OK(at_img_fits_decode_file(path, AT_SCALING_LINEAR, &raw, &err), &err);
+    CHECK(raw.c == 2);
+    if (raw.px) {
+        static const uint8_t want2[8] = {0, 0, 85, 0, 170, 0, 255, 0};
+        for (int i = 0; i < 8; i++) CHECK(raw.px[i] == want2[i]);
+    }
+    free(raw.px);
+    /* 5 bands (ugriz): band b = b * 100 + pixel value ramps of different spans */
+    float p5[20];
+    for (int b = 0; b < 5; b++)
+        for (int i = 0; i < 4; i++) p5[b * 4 + i] = (float)(b * 100 + i * (b + 1));
+    p5[4 * 4 + 3] = NAN; /* band 4: 400, 405, 410, NaN -> median 405 -> 0, 0.5, 1, 0.5 */
+    long ax5[3] = {2, 2, 5};
+    CHECK(write_fits(path, 3, ax5, p5, 20) == 0);
+    CHECK_OK(at_img_fits_decode_file(path, AT_SCALING_LINEAR, &raw, &err), &err);
+    CHECK(raw.h == 2 && raw.w == 2 && raw.c == 5);
+    if (raw.px) {
+        static const uint8_t want5[20] = {0, 0, 0, 0, 0, 85, 85, 85, 85, 128, 170, 170, 170, 170, 255,
+                                          255, 255, 255, 255, 128};
+        for (int i = 0; i < 20; i++) CHECK(raw.px[i] == want5[i]);
+    }
+    free(raw.px);
+    /* the same file from memory (the server's uploads) decodes the same */
+    FILE *f = fopen(path, "rb");
+    uint8_t mem[8 * 2880];
+    size_t got = f ? fread(mem, 1, sizeof mem, f) : 0;
+    if (f) fclose(f);
+    CHECK(got == 2 * 2880);
+    int big = 0;
+    CHECK_OK(at_img_fits_decode_mem("upload", mem, got, AT_SCALING_LINEAR, 64, &raw, &big, &err), &err);
+    CHECK(raw.c == 5 && big == 0);
+    if (raw.px) CHECK(raw.px[5] == 85 && raw.px[9] == 128 && raw.px[19] == 128);
+    free(raw.px);
+    CHECK_FAIL(at_img_fits_decode_mem("upload", mem, got, AT_SCALING_LINEAR, 1, &raw, &big, &err), AT_ERR_DATA, &err,
+               "upload: image of 2x2 pixels (1 to 1 per side)");
+    CHECK(big == 1);
+    CHECK_FAIL(at_img_fits_decode_mem("upload", mem, 2880 + 40, AT_SCALING_LINEAR, 64, &raw, &big, &err), AT_ERR_DATA,
+               &err, "upload: cannot read the pixels (truncated");
+    CHECK(big == 0);
+    CHECK_FAIL(at_img_fits_decode_mem("upload", mem + 1, got - 1, AT_SCALING_LINEAR, 64, &raw, &big, &err), AT_ERR_DATA,
+               &err, "upload: not a FITS file");
+    /* gzip'd in memory: the same pixels; cut short: one clear error */
+    char gzpath[80];
+    snprintf(gzpath, sizeof gzpath, "%s.gz", path);
+    gzFile gz = gzopen(gzpath, "wb");
+    CHECK(gz && gzwrite(gz, mem, (unsigned)got) == (int)got);
+    if (gz) gzclose(gz);
+    uint8_t zmem[8 * 2880];
+    f = fopen(gzpath, "rb");
+    size_t zn = f ? fread(zmem, 1, sizeof zmem, f) : 0;
+    if (f) fclose(f);
+    unlink(gzpath);
+    CHECK(zn > 20 && zmem[0] == 0x1f && zmem[1] == 0x8b);
+    CHECK_OK(at_img_fits_decode_mem("upload", zmem, zn, AT_SCALING_LINEAR, 64, &raw, &big, &err), &err);
+    CHECK(raw.c == 5 && raw.h == 2 && raw.w == 2);
+    if (raw.px) CHECK(raw.px[5] == 85 && raw.px[9] == 128 && raw.px[19] == 128);
+    free(raw.px);
+    CHECK_FAIL(at_img_fits_decode_mem("upload", zmem, zn / 2, AT_SCALING_LINEAR, 64, &raw, &big, &err), AT_ERR_DATA,
+               &err, "upload: truncated or corrupt gzip data");
+    /* an inflated size over the cap is refused before it is all allocated */
+    uint8_t *o = NULL;
+    size_t on = 0;
+    CHECK_FAIL(at_gunzip_mem("upload", zmem, zn, 1000, &o, &on, &big, &err), AT_ERR_DATA, &err,
+               "upload: gzip data inflate to more than 1000 bytes");
+    CHECK(big == 1 && o == NULL);
+    long ax65[3] = {1, 1, 65};
+    float p65[65] = {0};
+    CHECK(write_fits(path, 3, ax65, p65, 65) == 0);
+    CHECK_FAIL(at_img_fits_decode_file(path, AT_SCALING_ASINH, &raw, &err), AT_ERR_DATA, &err,
+               "65 bands (NAXIS3); cutouts have 1 to 64 bands");
     unlink(path);
     CHECK_FAIL(at_img_fits_decode_file(path, AT_SCALING_ASINH, &raw, &err), AT_ERR_DATA, &err, "cannot open");
 }
@@ -107,5 +189,6 @@ int main(void) {
     RUN(test_zscale);
     RUN(test_flat_and_nan);
     RUN(test_reader);
+    RUN(test_huge_values);
     return harness_done();
 }

@@ -8,11 +8,12 @@
 #include <stdint.h>
 
 #include "astrotrain/cnn.h"
+#include "astrotrain/images.h"
 #include "astrotrain/rng.h"
 #include "models/nn/nn.h"
 
 #define CNN_LEAKY_SLOPE 0.1f
-#define CNN_MAX_CHANNELS 4
+#define CNN_MAX_CHANNELS AT_IMG_MAX_BANDS /* FITS cutouts' bands (images.h) */
 
 typedef nn_layer_spec cnn_layer_spec;
 typedef nn_layer cnn_layer;

@@ -32,7 +32,10 @@ typedef at_key net_key;
 static const net_key keys[] = {
     {"net", "width", T_SIZE, P_(width), "64", 1, 4096, NULL, "Input width in pixels (images are resized to it)."},
     {"net", "height", T_SIZE, P_(height), "64", 1, 4096, NULL, "Input height in pixels."},
-    {"net", "channels", T_SIZE, P_(channels), "3", 1, 3, NULL, "Input channels: 3 (RGB) or 1 (grey)."},
+    {"net", "channels", T_SIZE, P_(channels), "3", 1, 64, NULL,
+     "Input channels: 3 (RGB) or 1 (grey) for PNG/JPEG and Galaxy10; a folder of FITS cutouts sets it to their band "
+     "count (1 to 64, e.g. 5 for ugriz), whatever is written here (input_mean/input_std are checked against "
+     "the value written: write the band count there when you set them)."},
     {"net", "batch", T_SIZE, P_(batch), "32", 1, 4096, NULL, "Images per training step."},
     {"net", "epochs", T_SIZE, P_(epochs), "15", 1, 100000, NULL, "Passes over the training part."},
     {"net", "optimizer", T_CHOICE, P_(optimizer), "adam", 0, 0, "sgd|adam|adamw",

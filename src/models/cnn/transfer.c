@@ -90,10 +90,14 @@ at_status cnn_spec_resolve_transfer(at_cnn_spec *s, at_error *err) {
     if (s->has_norm) {
         size_t C = p->channels;
         if (!parse_list(p->input_mean, s->norm_mean, C))
-            return at_fail(err, AT_ERR_CONFIG, "%s: [net] input_mean = '%s': needs %zu comma-separated numbers (one per channel)",
+            return at_fail(err, AT_ERR_CONFIG,
+                           "%s: [net] input_mean = '%s': needs %zu comma-separated numbers (one per channel; for FITS "
+                           "cutouts write [net] channels = their band count)",
                            src, p->input_mean, C);
         if (!parse_list(p->input_std, s->norm_std, C))
-            return at_fail(err, AT_ERR_CONFIG, "%s: [net] input_std = '%s': needs %zu comma-separated numbers (one per channel)",
+            return at_fail(err, AT_ERR_CONFIG,
+                           "%s: [net] input_std = '%s': needs %zu comma-separated numbers (one per channel; for FITS "
+                           "cutouts write [net] channels = their band count)",
                            src, p->input_std, C);
         for (size_t c = 0; c < C; c++)
             if (!(s->norm_std[c] > 0))
