@@ -22,6 +22,38 @@ static double scale10(double a, int s) {
     return a * pow10_tab[s];
 }
 
+size_t at_fmt_g_digits(char *buf, int neg, const char *dig, int P, int x) {
+    int last = P - 1;
+    while (last > 0 && dig[last] == '0') last--; /* %g drops trailing zeros */
+    size_t w = 0;
+    if (neg) buf[w++] = '-';
+    if (x < -4) { /* d.dddde-XX */
+        buf[w++] = dig[0];
+        if (last > 0) {
+            buf[w++] = '.';
+            for (int i = 1; i <= last; i++) buf[w++] = dig[i];
+        }
+        int e = -x;
+        buf[w++] = 'e', buf[w++] = '-';
+        if (e >= 100) buf[w++] = (char)('0' + e / 100);
+        buf[w++] = (char)('0' + e / 10 % 10);
+        buf[w++] = (char)('0' + e % 10);
+    } else if (x >= 0) {
+        for (int i = 0; i <= x; i++) buf[w++] = dig[i];
+        if (last > x) {
+            buf[w++] = '.';
+            for (int i = x + 1; i <= last; i++) buf[w++] = dig[i];
+        }
+    } else {
+        buf[w++] = '0';
+        buf[w++] = '.';
+        for (int i = 0; i < -x - 1; i++) buf[w++] = '0';
+        for (int i = 0; i <= last; i++) buf[w++] = dig[i];
+    }
+    buf[w] = '\0';
+    return w;
+}
+
 size_t at_fmt_g9(char *buf, double v) {
     if (v == 0.0) {
         if (signbit(v)) return slow(buf, v);
@@ -55,33 +87,5 @@ size_t at_fmt_g9(char *buf, double v) {
     /* r has nine digits, the value is r * 10^(x - 8). */
     char dig[9];
     for (int i = 8; i >= 0; i--) dig[i] = (char)('0' + r % 10), r /= 10;
-    int last = 8;
-    while (last > 0 && dig[last] == '0') last--; /* %g drops trailing zeros */
-    size_t w = 0;
-    if (v < 0) buf[w++] = '-';
-    if (x < -4) { /* d.dddde-XX */
-        buf[w++] = dig[0];
-        if (last > 0) {
-            buf[w++] = '.';
-            for (int i = 1; i <= last; i++) buf[w++] = dig[i];
-        }
-        int e = -x;
-        buf[w++] = 'e', buf[w++] = '-';
-        if (e >= 100) buf[w++] = (char)('0' + e / 100);
-        buf[w++] = (char)('0' + e / 10 % 10);
-        buf[w++] = (char)('0' + e % 10);
-    } else if (x >= 0) {
-        for (int i = 0; i <= x; i++) buf[w++] = dig[i];
-        if (last > x) {
-            buf[w++] = '.';
-            for (int i = x + 1; i <= last; i++) buf[w++] = dig[i];
-        }
-    } else {
-        buf[w++] = '0';
-        buf[w++] = '.';
-        for (int i = 0; i < -x - 1; i++) buf[w++] = '0';
-        for (int i = 0; i <= last; i++) buf[w++] = dig[i];
-    }
-    buf[w] = '\0';
-    return w;
+    return at_fmt_g_digits(buf, v < 0, dig, 9, x);
 }

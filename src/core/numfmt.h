@@ -15,4 +15,10 @@
  * through snprintf. */
 size_t at_fmt_g9(char *buf, double v);
 
+/* The shared last step of the "%.Pg" writers (at_fmt_g9, at_fmt_g17): the text of the P
+ * significant digits dig[0..P-1] of a value dig[0].dig[1]... x 10^x, negative when neg, as
+ * printf's %g lays it out for x < P: fixed form, or d.ddde-XX when x < -4; trailing zeros
+ * dropped. Returns the length (buf NUL-terminated). */
+size_t at_fmt_g_digits(char *buf, int neg, const char *dig, int P, int x);
+
 #endif

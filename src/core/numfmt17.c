@@ -5,6 +5,8 @@
  * (and for -0, NaN, Inf, subnormals) snprintf writes it. */
 #include "core/numfmt17.h"
 
+#include "core/numfmt.h"
+
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -61,28 +63,5 @@ size_t at_fmt_g17(char *buf, double v) {
     if (x < -6 || x > 16) return slow(buf, v); /* outside what the exact path covers */
     char dig[17];
     for (int i = 16; i >= 0; i--) dig[i] = (char)('0' + q % 10), q /= 10;
-    int last = 16;
-    while (last > 0 && dig[last] == '0') last--; /* %g drops trailing zeros */
-    size_t w = 0;
-    if (neg) buf[w++] = '-';
-    if (x < -4) { /* d.dddde-05 */
-        buf[w++] = dig[0];
-        if (last > 0) {
-            buf[w++] = '.';
-            for (int i = 1; i <= last; i++) buf[w++] = dig[i];
-        }
-        buf[w++] = 'e', buf[w++] = '-', buf[w++] = '0', buf[w++] = (char)('0' - x);
-    } else if (x >= 0) {
-        for (int i = 0; i <= x; i++) buf[w++] = dig[i];
-        if (last > x) {
-            buf[w++] = '.';
-            for (int i = x + 1; i <= last; i++) buf[w++] = dig[i];
-        }
-    } else {
-        buf[w++] = '0', buf[w++] = '.';
-        for (int i = 0; i < -x - 1; i++) buf[w++] = '0';
-        for (int i = 0; i <= last; i++) buf[w++] = dig[i];
-    }
-    buf[w] = '\0';
-    return w;
+    return at_fmt_g_digits(buf, neg, dig, 17, x);
 }

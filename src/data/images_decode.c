@@ -15,32 +15,45 @@ int at_img_sniff(const uint8_t *buf, size_t n) {
     return AT_IMG_UNKNOWN;
 }
 
-at_status at_img_decode_file(const char *path, at_img_raw *out, at_error *err) {
-    memset(out, 0, sizeof *out);
+at_status img_read_file(const char *path, const char *as, at_status open_code, const char *kind, uint8_t **buf,
+                        size_t *n, at_error *err) {
+    *buf = NULL;
+    *n = 0;
     FILE *f = fopen(path, "rb");
-    if (!f) return at_fail(err, AT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    if (!f) return at_fail(err, open_code, "%s: cannot open%s: %s", path, as, strerror(errno));
     struct stat sb;
     if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
         fclose(f);
-        return at_fail(err, AT_ERR_IO, "%s: not a regular file", path);
+        return at_fail(err, open_code, "%s: cannot open%s: not a regular file", path, as);
     }
     if ((uint64_t)sb.st_size > AT_IMG_MAX_FILE) {
         fclose(f);
-        return at_fail(err, AT_ERR_DATA, "%s: image file of %lld bytes is too large", path, (long long)sb.st_size);
+        return at_fail(err, AT_ERR_DATA, "%s: %s file of %lld bytes is too large", path, kind, (long long)sb.st_size);
     }
-    size_t n = (size_t)sb.st_size;
-    uint8_t *buf = at_malloc(n ? n : 1, 1, err);
-    if (!buf) {
+    size_t len = (size_t)sb.st_size;
+    uint8_t *b = at_malloc(len ? len : 1, 1, err);
+    if (!b) {
         fclose(f);
         return AT_ERR_MEMORY;
     }
-    size_t got = fread(buf, 1, n, f);
+    size_t got = fread(b, 1, len, f);
     int rerr = ferror(f);
     fclose(f);
-    if (rerr || got != n) {
-        free(buf);
+    if (rerr || got != len) {
+        free(b);
         return at_fail(err, AT_ERR_IO, "%s: read error", path);
     }
+    *buf = b;
+    *n = len;
+    return AT_OK;
+}
+
+at_status at_img_decode_file(const char *path, at_img_raw *out, at_error *err) {
+    memset(out, 0, sizeof *out);
+    uint8_t *buf;
+    size_t n;
+    at_status rs = img_read_file(path, "", AT_ERR_IO, "image", &buf, &n, err);
+    if (rs != AT_OK) return rs;
     at_status st;
     switch (at_img_sniff(buf, n)) {
     case AT_IMG_PNG: st = at_png_decode(path, buf, n, out, err); break;

@@ -237,28 +237,11 @@ done:
  * unpadded last block before reporting the short read; the padded copy has no such tail.) */
 at_status at_img_fits_decode_file(const char *path, int scaling, at_img_raw *out, at_error *err) {
     memset(out, 0, sizeof *out);
-    FILE *f = fopen(path, "rb");
-    if (!f) return at_fail(err, AT_ERR_DATA, "%s: cannot open as a FITS file: %s", path, strerror(errno));
-    struct stat sb;
-    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        fclose(f);
-        return at_fail(err, AT_ERR_DATA, "%s: cannot open as a FITS file: not a regular file", path);
-    }
-    if ((uint64_t)sb.st_size > AT_IMG_MAX_FILE) {
-        fclose(f);
-        return at_fail(err, AT_ERR_DATA, "%s: FITS file of %lld bytes is too large", path, (long long)sb.st_size);
-    }
-    size_t n = (size_t)sb.st_size;
-    uint8_t *buf = at_malloc(n ? n : 1, 1, err);
-    if (!buf) {
-        fclose(f);
-        return AT_ERR_MEMORY;
-    }
-    size_t got = fread(buf, 1, n, f);
-    int bad = ferror(f);
-    fclose(f);
-    at_status s = bad || got != n ? at_fail(err, AT_ERR_IO, "%s: read error", path)
-                                  : at_img_fits_decode_mem(path, buf, n, scaling, AT_IMG_MAX_SIDE, out, NULL, err);
+    uint8_t *buf;
+    size_t n;
+    at_status s = img_read_file(path, " as a FITS file", AT_ERR_DATA, "FITS", &buf, &n, err);
+    if (s != AT_OK) return s;
+    s = at_img_fits_decode_mem(path, buf, n, scaling, AT_IMG_MAX_SIDE, out, NULL, err);
     free(buf);
     return s;
 }

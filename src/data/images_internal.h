@@ -29,6 +29,11 @@ at_status at_png_decode(const char *name, const uint8_t *buf, size_t n, at_img_r
 at_status at_jpeg_decode(const char *name, const uint8_t *buf, size_t n, at_img_raw *out, at_error *err);
 /* Reads the file and dispatches on its magic bytes. */
 at_status at_img_decode_file(const char *path, at_img_raw *out, at_error *err);
+/* The whole regular file path (at most AT_IMG_MAX_FILE bytes) into *buf (the caller frees it):
+ * one reader for PNG/JPEG and FITS files. as follows "cannot open" in messages (" as a FITS
+ * file" or ""), open_code is their status; kind names the file in "... is too large". */
+at_status img_read_file(const char *path, const char *as, at_status open_code, const char *kind, uint8_t **buf,
+                        size_t *n, at_error *err);
 
 /* FITS cutouts (images_fits.c): 1 when the first bytes are a FITS primary header ("SIMPLE  =")
  * or a gzip stream in a file named *.fits.gz / *.fit.gz / *.fts.gz. */

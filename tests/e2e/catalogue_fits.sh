@@ -7,10 +7,7 @@
 # FITS files (truncated, wrong BITPIX, missing or text columns) each a one-line error.
 source "$(dirname "$0")/lib.sh"
 cd "$TMP"
-PY=
-for cand in ${PEER_PYTHON:-/usr/bin/python3 python3}; do
-    "$cand" -c 'import astropy, numpy' 2>/dev/null && { PY=$cand; break; }
-done
+PY=$(astropy_python)
 
 cat > rf.ini <<INI
 [run]

@@ -6,10 +6,7 @@
 # itself is checked by tests/gpu/test_nn_cuda (make CUDA=1) on a GPU machine.
 source "$(dirname "$0")/lib.sh"
 cd "$TMP"
-CUTOUTS="$ROOT/data/star_galaxy_64px"
-mkdir -p imgs/galaxy imgs/star
-ls "$CUTOUTS/galaxy" | head -n 12 | while read -r f; do cp "$CUTOUTS/galaxy/$f" imgs/galaxy/; done
-ls "$CUTOUTS/star" | head -n 12 | while read -r f; do cp "$CUTOUTS/star/$f" imgs/star/; done
+cutouts imgs 12
 cat > cnn.ini <<INI
 [run]
 name = cnn

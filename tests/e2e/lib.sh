@@ -8,6 +8,16 @@ ASTROTRAIN=${ASTROTRAIN:-$ROOT/build/astrotrain}
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/astrotrain-e2e.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 SAMPLE="$ROOT/tests/fixtures/sdss17_sample10k.csv.gz"
+# the e2e folder, for Python helpers the scripts import (fits_scale.py)
+export AT_E2E_DIR="$ROOT/tests/e2e"
+# astropy_python : prints a python3 that has astropy and numpy ($PEER_PYTHON, else Debian's
+# /usr/bin/python3, else the first on PATH), nothing when there is none
+astropy_python() {
+    local cand
+    for cand in ${PEER_PYTHON:-/usr/bin/python3 python3}; do
+        "$cand" -c 'import astropy, numpy' 2>/dev/null && { echo "$cand"; return; }
+    done
+}
 # cutouts DIR N : DIR/galaxy and DIR/star get the first N shipped 64x64 star/galaxy cutouts of
 # each class (data/star_galaxy_64px), the small image fixture the CNN tests share
 cutouts() {

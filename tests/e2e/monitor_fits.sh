@@ -7,10 +7,7 @@
 # clear line each and record nothing.
 source "$(dirname "$0")/lib.sh"
 cd "$TMP"
-PY=
-for cand in ${PEER_PYTHON:-/usr/bin/python3 python3}; do
-    "$cand" -c 'import astropy, numpy' 2>/dev/null && { PY=$cand; break; }
-done
+PY=$(astropy_python)
 if [ -z "$PY" ]; then skip "monitor on FITS" "no python3 with astropy"; done_tests; exit $?; fi
 
 ok "train a small forest" "$ASTROTRAIN" --config "$ROOT/configs/rf.ini" --set data.path="$SAMPLE" --set model.n_trees=15 \

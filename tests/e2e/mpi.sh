@@ -377,10 +377,7 @@ fails "study -np 2: a step's [pca] stage is refused clearly" 3 "a step's [pca] s
 # ---- mpi2: FITS tables across ranks (row ranges read with CFITSIO) ----
 # Rank r reads rows [N r / P, N (r + 1) / P) of the table: the same split, model and predictions
 # as one process (and as the same rows in CSV).
-FITSPY=""
-for cand in ${PEER_PYTHON:-/usr/bin/python3 python3}; do
-    if "$cand" -c 'import astropy, numpy' 2>/dev/null; then FITSPY=$cand; break; fi
-done
+FITSPY=$(astropy_python)
 if [ -z "$FITSPY" ]; then
     for n in "FITS training across ranks" "FITS predict across ranks"; do skip "$n" "no python3 with astropy"; done
 else

@@ -46,6 +46,9 @@
 #define LLVMFuzzerTestOneInput fuzz_monitor_one
 #include "../fuzz/fuzz_monitor.c"
 #undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_serve_rows_one
+#include "../fuzz/fuzz_serve_rows.c"
+#undef LLVMFuzzerTestOneInput
 
 typedef int (*target_fn)(const uint8_t *, size_t);
 
@@ -96,6 +99,7 @@ static void test_fits_corpus(void) { CHECK(replay("fits", fuzz_fits_one) >= 7); 
 static void test_safetensors_corpus(void) { CHECK(replay("safetensors", fuzz_safetensors_one) >= 7); }
 static void test_fits_image_corpus(void) { CHECK(replay("fits_image", fuzz_fits_image_one) >= 8); }
 static void test_monitor_corpus(void) { CHECK(replay("monitor", fuzz_monitor_one) >= 9); }
+static void test_serve_rows_corpus(void) { CHECK(replay("serve_rows", fuzz_serve_rows_one) >= 8); }
 
 int main(void) {
     RUN(test_config_corpus);
@@ -109,5 +113,6 @@ int main(void) {
     RUN(test_safetensors_corpus);
     RUN(test_fits_image_corpus);
     RUN(test_monitor_corpus);
+    RUN(test_serve_rows_corpus);
     return harness_done();
 }
