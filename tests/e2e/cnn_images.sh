@@ -6,20 +6,7 @@
 source "$(dirname "$0")/lib.sh"
 cd "$TMP"
 cutouts imgs 24
-cat > cnn.ini <<INI
-[run]
-name = cnn
-output_dir = $TMP/runs
-[data]
-path = $TMP/imgs
-[undersample]
-strategy = none
-[split]
-train = 0.5
-validation = 0.25
-test = 0.25
-[model]
-type = cnn
+{ cnn_ini cnn "$TMP/imgs"; cat <<INI
 [net]
 width = 16
 height = 16
@@ -37,6 +24,7 @@ batch_normalize = true
 units = 2
 [softmax]
 INI
+} > cnn.ini
 
 ok "train a tiny cnn on 48 cutouts" "$ASTROTRAIN" --config cnn.ini --quiet --threads 2
 RUN=$TMP/runs/cnn

@@ -7,20 +7,7 @@
 source "$(dirname "$0")/lib.sh"
 cd "$TMP"
 cutouts imgs 12
-cat > cnn.ini <<INI
-[run]
-name = cnn
-output_dir = $TMP/runs
-[data]
-path = $TMP/imgs
-[undersample]
-strategy = none
-[split]
-train = 0.5
-validation = 0.25
-test = 0.25
-[model]
-type = cnn
+{ cnn_ini cnn "$TMP/imgs"; cat <<INI
 [net]
 width = 12
 height = 12
@@ -39,6 +26,7 @@ rate = 0.2
 units = 2
 [softmax]
 INI
+} > cnn.ini
 
 if "$ASTROTRAIN" --config cnn.ini --device cuda --set run.output_dir=$TMP/probe --quiet >probe.out 2>&1 ||
     ! grep -q "built without CUDA" probe.out; then

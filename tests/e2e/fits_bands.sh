@@ -54,21 +54,7 @@ elif what == "infer":  # infer ROOT SCALING OUT.json: a V2 infer body of the Pyt
 PY
 ok "fixture: 2 x 10 cutouts of 16x16x5 (astropy)" "$PY" bands.py make cut5 5 10
 ok "fixture: 3-band cutouts" "$PY" bands.py make cut3 3 2
-cat > bands.ini <<INI
-[run]
-name = b5
-output_dir = $TMP/runs
-[data]
-path = $TMP/cut5
-scaling = asinh
-[undersample]
-strategy = none
-[split]
-train = 0.5
-validation = 0.25
-test = 0.25
-[model]
-type = cnn
+{ cnn_ini b5 "$TMP/cut5" "scaling = asinh"; cat <<INI
 [net]
 width = 16
 height = 16
@@ -85,6 +71,7 @@ filters = 4
 units = 2
 [softmax]
 INI
+} > bands.ini
 ok "train a tiny cnn on 5-band cutouts (2 epochs, with augmentation)" "$ASTROTRAIN" --config bands.ini --quiet --threads 2
 ok "train with scaling = zscale" "$ASTROTRAIN" --config bands.ini --quiet --threads 2 --set run.name=z5 --set data.scaling=zscale
 RUN=$TMP/runs/b5

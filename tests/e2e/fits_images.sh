@@ -65,21 +65,7 @@ if __name__ == "__main__":
                 if k.startswith("p_") or k == "predicted": assert x[k] == y[k], (k, x, y)
 PY
 ok "fixture: 2 x 12 cutouts of 16x16x3 (astropy)" "$PY" fitsimg.py make cut3 3 12
-cat > fits.ini <<INI
-[run]
-name = fits
-output_dir = $TMP/runs
-[data]
-path = $TMP/cut3
-scaling = asinh
-[undersample]
-strategy = none
-[split]
-train = 0.5
-validation = 0.25
-test = 0.25
-[model]
-type = cnn
+{ cnn_ini fits "$TMP/cut3" "scaling = asinh"; cat <<INI
 [net]
 width = 16
 height = 16
@@ -94,6 +80,7 @@ filters = 4
 units = 2
 [softmax]
 INI
+} > fits.ini
 ok "train a tiny cnn on FITS cutouts" "$ASTROTRAIN" --config fits.ini --quiet --threads 2
 RUN=$TMP/runs/fits
 check "3 bands set 3 input channels ([net] channels = 1 overridden)" grep -q "network: input 16x16x3" "$RUN/log.txt"

@@ -10,6 +10,16 @@ trap 'rm -rf "$TMP"' EXIT
 SAMPLE="$ROOT/tests/fixtures/sdss17_sample10k.csv.gz"
 # the e2e folder, for Python helpers the scripts import (fits_scale.py)
 export AT_E2E_DIR="$ROOT/tests/e2e"
+# cnn_ini NAME DATA_PATH [DATA_LINE...] : prints the head the tiny CNN test configs share:
+# [run] NAME under $TMP/runs, [data] path (and each DATA_LINE, e.g. "scaling = asinh"), no
+# undersampling, a 50/25/25 split, [model] type = cnn; the caller appends [net] and its layers
+cnn_ini() {
+    local name=$1 path=$2 line
+    shift 2
+    printf '[run]\nname = %s\noutput_dir = %s\n[data]\npath = %s\n' "$name" "$TMP/runs" "$path"
+    for line in "$@"; do printf '%s\n' "$line"; done
+    printf '[undersample]\nstrategy = none\n[split]\ntrain = 0.5\nvalidation = 0.25\ntest = 0.25\n[model]\ntype = cnn\n'
+}
 # astropy_python : prints a python3 that has astropy and numpy ($PEER_PYTHON, else Debian's
 # /usr/bin/python3, else the first on PATH), nothing when there is none
 astropy_python() {

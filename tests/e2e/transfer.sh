@@ -10,20 +10,7 @@ source "$(dirname "$0")/lib.sh"
 cd "$TMP"
 cutouts imgs 24
 ok "synthetic Galaxy10 file" "$ASTROTRAIN" synth galaxy10 --out g10.h5 --n 60 --size 16
-cat > pre.ini <<INI
-[run]
-name = pre
-output_dir = $TMP/runs
-[data]
-path = $TMP/g10.h5
-[undersample]
-strategy = none
-[split]
-train = 0.5
-validation = 0.25
-test = 0.25
-[model]
-type = cnn
+{ cnn_ini pre "$TMP/g10.h5"; cat <<INI
 [net]
 width = 16
 height = 16
@@ -44,6 +31,7 @@ name = fc
 units = 10
 [softmax]
 INI
+} > pre.ini
 ok "pretrain on synthetic Galaxy10" "$ASTROTRAIN" --config pre.ini --quiet --threads 2
 sed -e "s|path = $TMP/g10.h5|path = $TMP/imgs|" -e 's/units = 10/units = 2/' -e 's/name = pre$/name = fine/' \
     -e "s|epochs = 1|epochs = 2\ninit = $TMP/runs/pre/model.h5\nfreeze = c1\nfreeze_bn = true\nlr_decay = 0.75\ninput_mean = 0.485,0.456,0.406\ninput_std = 0.229,0.224,0.225|" \
