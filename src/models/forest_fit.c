@@ -402,6 +402,25 @@ static at_status assemble(tree_list *L, double *importance, size_t d, grown *tre
     return AT_OK;
 }
 
+void forest_oob_votes(const double *p, const uint8_t *const *bags, size_t nt, size_t n, size_t k, const int32_t *y,
+                      int threads, size_t *correct, size_t *counted) {
+    size_t c = 0, m = 0;
+#pragma omp parallel for schedule(static) num_threads(threads) reduction(+ : c, m)
+    for (size_t i = 0; i < n; i++) {
+        size_t t = 0;
+        while (t < nt && (bags[t][i >> 3] & (1u << (i & 7)))) t++;
+        if (t == nt) continue;
+        const double *pi = p + i * k;
+        size_t best = 0;
+        for (size_t j = 1; j < k; j++)
+            if (pi[j] > pi[best]) best = j;
+        m++;
+        c += (int32_t)best == y[i];
+    }
+    *correct = c;
+    *counted = m;
+}
+
 /* Out-of-bag accuracy: each row voted on by the trees that did not see it (their leaf
  * distributions summed in tree order by the core walker, leaving out each tree's in-bag rows),
  * argmax with ties to the lower class; rows every tree saw are not counted. NaN when no row
@@ -418,18 +437,7 @@ static double oob_accuracy(const tree_list *L, const at_dataset *ds, const grown
     }
     for (size_t t = 0; t < nt; t++) bags[t] = trees[t].inbag;
     tree_predict_add_except(L, 0, nt, 1, ds->X, n, ds->d, p, k, threads, bags);
-#pragma omp parallel for schedule(static) num_threads(threads) reduction(+ : correct, counted)
-    for (size_t i = 0; i < n; i++) {
-        size_t t = 0;
-        while (t < nt && (bags[t][i >> 3] & (1u << (i & 7)))) t++;
-        if (t == nt) continue;
-        const double *pi = p + i * k;
-        size_t best = 0;
-        for (size_t j = 1; j < k; j++)
-            if (pi[j] > pi[best]) best = j;
-        counted++;
-        correct += (int32_t)best == ds->y[i];
-    }
+    forest_oob_votes(p, bags, nt, n, k, ds->y, threads, &correct, &counted);
     free(p);
     free(bags);
     return counted ? (double)correct / (double)counted : NAN;

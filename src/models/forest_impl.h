@@ -66,4 +66,10 @@ typedef struct forest_valrow {
 } forest_valrow;
 forest_valrow *forest_sort_vals(forest_valrow *a, forest_valrow *tmp, size_t n);
 
+/* The out-of-bag vote over the summed leaf distributions p (n x k) of nt trees whose in-bag
+ * bitmaps are bags: a row every tree saw is not counted; the argmax (ties to the lower class)
+ * against y. correct / counted is the OOB accuracy (forest_fit.c; forest_rows.c per rank). */
+void forest_oob_votes(const double *p, const uint8_t *const *bags, size_t nt, size_t n, size_t k, const int32_t *y,
+                      int threads, size_t *correct, size_t *counted);
+
 #endif

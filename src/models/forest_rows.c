@@ -840,17 +840,10 @@ at_status forest_grow_rows(const at_forest_params *p, size_t mtry, size_t k, con
         int64_t cc[2] = {0, 0};
         if (pv) {
             tree_predict_add_except(L, 0, nt, 1, ds->X, nl, d, pv, k, threads, (const uint8_t *const *)bags);
-            for (size_t i = 0; i < nl; i++) {
-                size_t t = 0;
-                while (t < nt && (bags[t][i >> 3] & (1u << (i & 7)))) t++;
-                if (t == nt) continue;
-                const double *pi = pv + i * k;
-                size_t best = 0;
-                for (size_t j = 1; j < k; j++)
-                    if (pi[j] > pi[best]) best = j;
-                cc[1]++;
-                cc[0] += (int32_t)best == ds->y[i];
-            }
+            size_t correct, counted;
+            forest_oob_votes(pv, (const uint8_t *const *)bags, nt, nl, k, ds->y, threads, &correct, &counted);
+            cc[0] = (int64_t)correct;
+            cc[1] = (int64_t)counted;
         } else {
             cc[1] = -((int64_t)1 << 40); /* out of memory here: no figure anywhere */
         }
