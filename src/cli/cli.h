@@ -41,6 +41,18 @@ void cli_common_free(cli_common *o);
  * -1 a bad value (the usage error is printed; return *rc). */
 int cli_common_option(cli_common *o, int argc, char **argv, int *i, int *rc);
 
+/* Options shared by the commands that stream a table through a model (predict, transform,
+ * monitor): --threads, --chunk-rows, --comments, --hdu, --quiet. */
+typedef struct cli_stream {
+    long threads, chunk; /* 0 (all cores) and 65536 by default */
+    int comments, quiet;
+    const char *hdu;
+} cli_stream;
+
+void cli_stream_init(cli_stream *o);
+/* As cli_common_option, for those options. */
+int cli_stream_option(cli_stream *o, int argc, char **argv, int *i, int *rc);
+
 /* Parses "--threads N" style integers; 0 on success. */
 int cli_parse_int(const char *text, long lo, long hi, long *out);
 

@@ -53,8 +53,9 @@ static void print_alerts(json_t *rec) {
 int cmd_monitor(int argc, char **argv, volatile int *stop) {
     at_monitor_options opt = {0};
     const char *labels_for = NULL, *labels_file = NULL, *label_col = NULL;
-    long threads = 0, chunk = 65536;
-    int quiet = 0, report_only = 0, fail_on_alert = 0, no_report = 0, render = 1;
+    cli_stream so;
+    cli_stream_init(&so);
+    int report_only = 0, fail_on_alert = 0, no_report = 0, render = 1, taken, rc = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -85,18 +86,8 @@ int cmd_monitor(int argc, char **argv, volatile int *stop) {
             no_report = 1;
         } else if (strcmp(a, "--no-render") == 0) {
             render = 0;
-        } else if (strcmp(a, "--threads") == 0 && i + 1 < argc) {
-            if (cli_parse_int(argv[++i], 0, 1024, &threads))
-                return cli_usage("--threads: '%s' is not a number from 0 to 1024", argv[i]);
-        } else if (strcmp(a, "--chunk-rows") == 0 && i + 1 < argc) {
-            if (cli_parse_int(argv[++i], 1, 100000000, &chunk))
-                return cli_usage("--chunk-rows: '%s' is not a number from 1 to 100000000", argv[i]);
-        } else if (strcmp(a, "--comments") == 0) {
-            opt.comments = 1;
-        } else if (strcmp(a, "--hdu") == 0 && i + 1 < argc) {
-            opt.hdu = argv[++i];
-        } else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
-            quiet = 1;
+        } else if ((taken = cli_stream_option(&so, argc, argv, &i, &rc))) {
+            if (taken < 0) return rc;
         } else {
             return cli_usage("monitor: unknown or incomplete option '%s'", a);
         }
@@ -105,14 +96,14 @@ int cmd_monitor(int argc, char **argv, volatile int *stop) {
     at_error err = {0};
     if (report_only) {
         if (opt.input || labels_for) return cli_usage("monitor: --report takes only --history");
-        if (opt.hdu) return cli_usage("monitor: --hdu goes with --input");
+        if (so.hdu) return cli_usage("monitor: --hdu goes with --input");
         if (at_monitor_report(opt.history, render, &err)) return cli_fail(&err);
-        if (!quiet) fprintf(stderr, "report: %s/report.html\n", opt.history);
+        if (!so.quiet) fprintf(stderr, "report: %s/report.html\n", opt.history);
         return 0;
     }
     json_t *rec = NULL;
     if (labels_for) {
-        if (opt.input || opt.model_path || opt.hdu)
+        if (opt.input || opt.model_path || so.hdu)
             return cli_usage("monitor: --labels-for takes no --model, --input or --hdu");
         size_t matched = 0;
         if (at_monitor_labels_for(opt.history, labels_for, labels_file, opt.key, label_col, &matched, &err))
@@ -121,7 +112,7 @@ int cmd_monitor(int argc, char **argv, volatile int *stop) {
         if (at_history_load(opt.history, &hist, &err)) return cli_fail(&err);
         rec = json_incref(at_history_find(hist, labels_for));
         json_decref(hist);
-        if (!quiet && rec) {
+        if (!so.quiet && rec) {
             json_t *lab = json_object_get(rec, "labels");
             fprintf(stderr, "batch %s: %zu labels joined, accuracy %.4f [%.4f, %.4f]\n", labels_for, matched,
                     json_number_value(json_object_get(lab, "accuracy")),
@@ -132,12 +123,14 @@ int cmd_monitor(int argc, char **argv, volatile int *stop) {
         if (!opt.model_path || !opt.input) return cli_usage("monitor needs --model, --history and --input");
         at_bundle *b = NULL;
         if (at_bundle_load(opt.model_path, &b, &err)) return cli_fail(&err);
-        int nthreads = at_threads_or_cores(threads);
+        int nthreads = at_threads_or_cores(so.threads);
         cli_set_threads(nthreads);
         opt.threads = nthreads;
-        opt.chunk_rows = (size_t)chunk;
+        opt.chunk_rows = (size_t)so.chunk;
+        opt.comments = so.comments;
+        opt.hdu = so.hdu;
         cli_ui ui;
-        cli_ui_init(&ui, quiet);
+        cli_ui_init(&ui, so.quiet);
         at_progress prog = cli_ui_progress(&ui, stop);
         at_status s = at_monitor_batch(b, &opt, &prog, &rec, &err);
         cli_ui_finish(&ui);
@@ -147,7 +140,7 @@ int cmd_monitor(int argc, char **argv, volatile int *stop) {
             json_decref(rec);
             return cli_fail(&err);
         }
-        if (!quiet) {
+        if (!so.quiet) {
             json_t *rows = json_object_get(rec, "rows");
             fprintf(stderr, "batch %s: %lld rows predicted of %lld read, status %s\n",
                     json_string_value(json_object_get(rec, "batch")),
@@ -155,12 +148,12 @@ int cmd_monitor(int argc, char **argv, volatile int *stop) {
                     (long long)json_integer_value(json_object_get(rows, "read")), status_of(rec));
         }
     }
-    if (!quiet && rec) print_alerts(rec);
+    if (!so.quiet && rec) print_alerts(rec);
     int alert = rec && strcmp(status_of(rec), "alert") == 0;
     json_decref(rec);
     if (!no_report) {
         if (at_monitor_report(opt.history, render, &err)) return cli_fail(&err);
-        if (!quiet) fprintf(stderr, "report: %s/report.html\n", opt.history);
+        if (!so.quiet) fprintf(stderr, "report: %s/report.html\n", opt.history);
     }
     return fail_on_alert && alert ? MONITOR_EXIT_ALERT : 0;
 }

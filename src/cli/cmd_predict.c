@@ -38,9 +38,10 @@ static int predict_or_transform(int argc, char **argv, volatile int *stop, int t
     const char *model = NULL, *input = NULL, *output = NULL;
     const char *inputs[256];
     size_t n_inputs = 0;
-    long threads = 0, chunk = 65536;
-    int quiet = 0, comments = 0, skip_invalid = 0, output_parts = 0;
-    const char *keep_arg = NULL, *hdu = NULL;
+    cli_stream so;
+    cli_stream_init(&so);
+    int skip_invalid = 0, output_parts = 0, taken, rc = 0;
+    const char *keep_arg = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -63,24 +64,14 @@ static int predict_or_transform(int argc, char **argv, volatile int *stop, int t
             inputs[n_inputs++] = input;
         } else if (strcmp(a, "--output") == 0 && i + 1 < argc) {
             output = argv[++i];
-        } else if (strcmp(a, "--threads") == 0 && i + 1 < argc) {
-            if (cli_parse_int(argv[++i], 0, 1024, &threads))
-                return cli_usage("--threads: '%s' is not a number from 0 to 1024", argv[i]);
-        } else if (strcmp(a, "--chunk-rows") == 0 && i + 1 < argc) {
-            if (cli_parse_int(argv[++i], 1, 100000000, &chunk))
-                return cli_usage("--chunk-rows: '%s' is not a number from 1 to 100000000", argv[i]);
         } else if (strcmp(a, "--keep") == 0 && i + 1 < argc) {
             keep_arg = argv[++i];
-        } else if (strcmp(a, "--hdu") == 0 && i + 1 < argc) {
-            hdu = argv[++i];
         } else if (strcmp(a, "--skip-invalid") == 0) {
             skip_invalid = 1;
         } else if (strcmp(a, "--output-parts") == 0) {
             output_parts = 1;
-        } else if (strcmp(a, "--comments") == 0) {
-            comments = 1;
-        } else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
-            quiet = 1;
+        } else if ((taken = cli_stream_option(&so, argc, argv, &i, &rc))) {
+            if (taken < 0) return rc;
         } else {
             return cli_usage("%s: unknown or incomplete option '%s'", transform ? "transform" : "predict", a);
         }
@@ -89,18 +80,18 @@ static int predict_or_transform(int argc, char **argv, volatile int *stop, int t
     at_error err = {0};
     at_bundle *b = NULL;
     if (at_bundle_load(model, &b, &err)) return cli_fail(&err);
-    int nthreads = at_threads_or_cores(threads);
+    int nthreads = at_threads_or_cores(so.threads);
     cli_set_threads(nthreads);
     at_comm *comm = NULL;
-    int rc = cli_comm_open(&comm);
+    rc = cli_comm_open(&comm);
     if (rc) {
         at_bundle_free(b);
         return rc;
     }
     int root = at_comm_is_root(comm);
     cli_ui ui;
-    cli_ui_init(&ui, quiet || !root);
-    cli_rank_progress rp = {.quiet = quiet};
+    cli_ui_init(&ui, so.quiet || !root);
+    cli_rank_progress rp = {.quiet = so.quiet};
     at_progress prog = cli_rank_progress_init(&rp, comm, cli_ui_progress(&ui, stop));
     /* --keep a,b,c: names split at commas (spaces around them ignored). */
     char keep_buf[4096];
@@ -128,13 +119,13 @@ static int predict_or_transform(int argc, char **argv, volatile int *stop, int t
             keep[n_keep++] = tok;
         }
     }
-    at_predict_options opt = {.chunk_rows = (size_t)chunk,
+    at_predict_options opt = {.chunk_rows = (size_t)so.chunk,
                               .threads = nthreads,
-                              .comments = comments,
+                              .comments = so.comments,
                               .skip_invalid = skip_invalid,
                               .keep = keep,
                               .n_keep = n_keep,
-                              .hdu = hdu};
+                              .hdu = so.hdu};
     at_predict_report rep;
     int images = at_model_has(b->model, AT_CAP_IMAGES);
     if (images && (at_comm_size(comm) > 1 || output_parts)) {
@@ -160,7 +151,7 @@ static int predict_or_transform(int argc, char **argv, volatile int *stop, int t
     cli_ui_finish(&ui);
     at_bundle_free(b);
     if ((rc = cli_comm_close(comm, s, &err))) return rc;
-    if (!quiet && root) {
+    if (!so.quiet && root) {
         fprintf(stderr, "%s %zu of %zu %s (%zu skipped by the model's cleaning rules%s) -> %s\n",
                 transform ? "transformed" : "predicted", rep.rows_written, rep.rows_read, images ? "images" : "rows",
                 rep.rows_skipped, skip_invalid || images ? "" : ", see the status column", output);

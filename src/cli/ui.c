@@ -136,3 +136,29 @@ int cli_common_option(cli_common *o, int argc, char **argv, int *i, int *rc) {
     }
     return 1;
 }
+
+void cli_stream_init(cli_stream *o) { *o = (cli_stream){.threads = 0, .chunk = 65536}; }
+
+int cli_stream_option(cli_stream *o, int argc, char **argv, int *i, int *rc) {
+    const char *a = argv[*i];
+    if (strcmp(a, "--threads") == 0 && *i + 1 < argc) {
+        if (cli_parse_int(argv[++*i], 0, 1024, &o->threads)) {
+            *rc = cli_usage("--threads: '%s' is not a number from 0 to 1024", argv[*i]);
+            return -1;
+        }
+    } else if (strcmp(a, "--chunk-rows") == 0 && *i + 1 < argc) {
+        if (cli_parse_int(argv[++*i], 1, 100000000, &o->chunk)) {
+            *rc = cli_usage("--chunk-rows: '%s' is not a number from 1 to 100000000", argv[*i]);
+            return -1;
+        }
+    } else if (strcmp(a, "--hdu") == 0 && *i + 1 < argc) {
+        o->hdu = argv[++*i];
+    } else if (strcmp(a, "--comments") == 0) {
+        o->comments = 1;
+    } else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
+        o->quiet = 1;
+    } else {
+        return 0;
+    }
+    return 1;
+}
