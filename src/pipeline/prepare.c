@@ -197,6 +197,38 @@ static at_status balanced_weights(at_prepared *d, at_error *err) {
     return AT_OK;
 }
 
+/* The scaler and the [pca] stage fitted on the training part (exact sums, summed across the
+ * ranks of comm: the same scaler and, within rounding, the same components on any number of
+ * ranks) and applied to the three parts. */
+at_status at_prepared_fit_stages(const at_config *c, struct at_comm *comm, const at_progress *p, at_prepared *d,
+                                 at_error *err) {
+    at_status s;
+    if (c->normalise.method != AT_SCALER_NONE) {
+        if ((s = at_scaler_fit_global((at_scaler_kind)c->normalise.method, d->train, comm, &d->scaler, err)))
+            return s;
+        at_scaler_apply(d->scaler, d->train->X, d->train->n);
+        at_scaler_apply(d->scaler, d->valid->X, d->valid->n);
+        at_scaler_apply(d->scaler, d->test->X, d->test->n);
+    }
+    if (c->pca_stage.components > 0) {
+        at_pca_params pp;
+        at_pca_params_default(&pp);
+        pp.n_components = c->pca_stage.components;
+        pp.whiten = c->pca_stage.whiten;
+        if ((s = at_pca_fit_comm(&pp, d->train, comm, &d->pca, err))) return s;
+        if ((s = at_prepared_project(d->pca, &d->train, err)) || (s = at_prepared_project(d->pca, &d->valid, err)) ||
+            (s = at_prepared_project(d->pca, &d->test, err)))
+            return s;
+        int P = at_comm_size(comm);
+        if (P > 1)
+            at_progress_log(p, "PCA stage: %zu features -> %zu components (sums across %d ranks)", d->n_features,
+                            d->pca->k, P);
+        else
+            at_progress_log(p, "PCA stage: %zu features -> %zu components", d->n_features, d->pca->k);
+    }
+    return AT_OK;
+}
+
 at_status at_prepare_data(const at_config *c, const at_progress *p, at_prepared **out, at_error *err) {
     *out = NULL;
     at_prepared *d = at_calloc(1, sizeof *d, err);
@@ -241,25 +273,7 @@ at_status at_prepare_data(const at_config *c, const at_progress *p, at_prepared 
     }
     /* monitor: summarise the raw training values before they are scaled. */
     if ((s = at_reference_build(d->train, (uint64_t)c->run.seed, &d->reference, err))) goto done;
-    if (c->normalise.method != AT_SCALER_NONE) {
-        /* Exact sums: the same scaler as a run across MPI ranks (prepare_dist.c). */
-        if ((s = at_scaler_fit_global((at_scaler_kind)c->normalise.method, d->train, NULL, &d->scaler, err)))
-            goto done;
-        at_scaler_apply(d->scaler, d->train->X, d->train->n);
-        at_scaler_apply(d->scaler, d->valid->X, d->valid->n);
-        at_scaler_apply(d->scaler, d->test->X, d->test->n);
-    }
-    if (c->pca_stage.components > 0) {
-        at_pca_params pp;
-        at_pca_params_default(&pp);
-        pp.n_components = c->pca_stage.components;
-        pp.whiten = c->pca_stage.whiten;
-        if ((s = at_pca_fit(&pp, d->train, &d->pca, err))) goto done;
-        if ((s = at_prepared_project(d->pca, &d->train, err)) || (s = at_prepared_project(d->pca, &d->valid, err)) ||
-            (s = at_prepared_project(d->pca, &d->test, err)))
-            goto done;
-        at_progress_log(p, "PCA stage: %zu features -> %zu components", d->n_features, d->pca->k);
-    }
+    s = at_prepared_fit_stages(c, NULL, p, d, err);
 done:
     at_dataset_free(all);
     at_dataset_free(balanced);

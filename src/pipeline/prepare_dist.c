@@ -308,28 +308,9 @@ at_status at_prepare_table_dist(const at_config *c, at_comm *comm, const at_prog
         free(tc);
         if (s) goto done;
     }
-    if (c->normalise.method != AT_SCALER_NONE) {
-        if ((s = at_scaler_fit_global((at_scaler_kind)c->normalise.method, d->train, comm, &d->scaler, err)))
-            goto done;
-        at_scaler_apply(d->scaler, d->train->X, d->train->n);
-        at_scaler_apply(d->scaler, d->valid->X, d->valid->n);
-        at_scaler_apply(d->scaler, d->test->X, d->test->n);
-    }
-    if (c->pca_stage.components > 0) {
-        /* The [pca] stage: the mean and cross-product sums of the training rows summed across
-         * ranks (at_pca_fit_comm), every rank the same eigendecomposition; one process's
-         * components within rounding. Validation and test are whole on every rank already. */
-        at_pca_params pp;
-        at_pca_params_default(&pp);
-        pp.n_components = c->pca_stage.components;
-        pp.whiten = c->pca_stage.whiten;
-        if ((s = at_pca_fit_comm(&pp, d->train, comm, &d->pca, err))) goto done;
-        if ((s = at_prepared_project(d->pca, &d->train, err)) || (s = at_prepared_project(d->pca, &d->valid, err)) ||
-            (s = at_prepared_project(d->pca, &d->test, err)))
-            goto done;
-        at_progress_log(p, "PCA stage: %zu features -> %zu components (sums across %d ranks)", d->n_features,
-                        d->pca->k, P);
-    }
+    /* The [pca] stage: its mean and cross-product sums summed across ranks (at_pca_fit_comm);
+     * validation and test are whole on every rank already. */
+    s = at_prepared_fit_stages(c, comm, p, d, err);
 done:
     at_dataset_free(all);
     free(keep), free(Yb), free(loc), free(gy), free(grow);

@@ -65,6 +65,10 @@ at_status at_prepare_images(const at_config *c, const at_progress *p, at_prepare
 /* The three image parts of d from its split index tables. */
 at_status at_prepared_split_images(at_prepared *d, at_error *err);
 
+/* prepare.c: the scaler and the [pca] stage fitted on d's training part (sums across the ranks
+ * of comm; NULL: one process) and applied to its three parts. */
+at_status at_prepared_fit_stages(const at_config *c, struct at_comm *comm, const at_progress *p, at_prepared *d,
+                                 at_error *err);
 /* A part's features replaced by their PCA projection (PC1..PCk). */
 at_status at_prepared_project(const at_pca *pca, at_dataset **part, at_error *err);
 
