@@ -114,6 +114,10 @@ at_status at_predict_images(const at_bundle *b, const char *const *inputs, size_
  *   steps = pca.ini, gmm.ini, ...  ; each adds [model] (and optionally [pca]); paths relative
  *                                  ; to the study file; a step's name is its file's stem
  *   reference_confident = GALAXY=0.867, QSO=0.903, STAR=0.996   ; the study's figures
+ *
+ * A step whose [data] path differs from the data file's prepares its own data and split
+ * (pretraining on other images) and is reported apart; `[net] init = step:NAME` starts a
+ * network from the model.h5 of the earlier step NAME (experiments/stargalaxy_finetune).
  */
 typedef struct at_study_options {
     int force;

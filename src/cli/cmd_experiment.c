@@ -15,7 +15,10 @@ static void help(void) {
          "the data are prepared once (one split for every step), each step trains and evaluates one\n"
          "model into <output_dir>/<name>/<step>/, an ensemble step reuses the steps before it, and\n"
          "report.md and a self-contained report.html gather every figure and table.\n"
-         "--set applies to every step (e.g. --set data.path=other.csv.gz).");
+         "--set applies to every step (e.g. --set data.path=other.csv.gz).\n"
+         "A step whose [data] path differs from the data file's (pretraining on other images)\n"
+         "prepares its own split and is reported apart; [net] init = step:NAME starts a network\n"
+         "from the model of the earlier step NAME (experiments/stargalaxy_finetune/study.ini).");
 }
 
 int cmd_experiment(int argc, char **argv, volatile int *stop) {

@@ -140,7 +140,12 @@ static at_status run_steps(study *s, const at_study_options *opt, const at_progr
         char dir[AT_PATH_MAX + 300];
         snprintf(dir, sizeof dir, "%s/%s", s->dir, step->name);
         at_progress_log(p, "step %zu/%zu: %s (%s)", i + 1, s->n_steps, step->name, c->model.type);
-        const at_prepared *d = s->data_base;
+        at_prepared *own = NULL; /* study_steps.c: a step on other data, an init from an earlier step */
+        if ((st = at_study_resolve_init(s, i, c, err)) || (st = at_study_step_data(s, step, c, p, &own, err))) {
+            at_error_prefix(err, "step '%s': ", step->name);
+            break;
+        }
+        const at_prepared *d = own ? own : s->data_base;
         at_prepared *with_pca = NULL;
         if (c->pca_stage.components > 0 && at_comm_size(opt->comm) > 1) {
             st = at_fail(err, AT_ERR_CONFIG, "%s: a step's [pca] stage does not run across MPI ranks yet (run the study "
@@ -148,8 +153,10 @@ static at_status run_steps(study *s, const at_study_options *opt, const at_progr
             break;
         }
         if (c->pca_stage.components > 0) {
-            if ((st = at_prepared_with_pca(s->data_base, c->pca_stage.components, c->pca_stage.whiten, p, &with_pca, err)))
+            if ((st = at_prepared_with_pca(d, c->pca_stage.components, c->pca_stage.whiten, p, &with_pca, err))) {
+                at_prepared_free(own);
                 break;
+            }
             d = with_pca;
             step->pca_stage = with_pca->pca->k;
         }
@@ -158,6 +165,7 @@ static at_status run_steps(study *s, const at_study_options *opt, const at_progr
         if (!st) st = at_run_step(c, d, model, dir, &ro, p, &step->r, err);
         if (st) at_error_prefix(err, "step '%s': ", step->name);
         at_prepared_free(with_pca);
+        at_prepared_free(own);
     }
     free(c);
     return st;
@@ -179,6 +187,7 @@ at_status at_run_study(const char *study_path, const at_study_options *opt, cons
     relative_to(s->path, s->data, data_path, sizeof data_path);
     const char *layers[1] = {data_path};
     if ((st = at_config_load_layers(layers, 1, opt->overrides, opt->n_overrides, &s->base_config, err))) goto done;
+    if ((st = at_study_image_base(s, data_path, opt, err))) goto done;
     if (strchr(s->name, '/')) {
         st = at_fail(err, AT_ERR_CONFIG, "%s: name '%s' must be a plain folder name", study_path, s->name);
         goto done;

@@ -109,6 +109,9 @@ static void doc_image(doc *d, const char *rel, const char *caption) {
 
 static const char *class_name(const study *s, size_t c) { return s->data_base->class_names[c]; }
 
+/* A classifier on the study's shared split (a step on its own data is reported apart). */
+static int on_split(const study_step *st) { return st->r.classifier && !st->own_data; }
+
 static at_status reliability(const char *plot_dir, const study_step *st, const at_dataset *test, size_t k,
                              char *name, size_t cap, at_error *err) {
     enum { BINS = 10 };
@@ -155,7 +158,7 @@ static at_status study_figures(study *s, const char *plot_dir, const char **name
     size_t nc = 0;
     for (size_t i = 0; i < s->n_steps; i++) {
         const study_step *step = &s->steps[i];
-        if (!step->r.classifier) continue;
+        if (!on_split(step)) continue;
         cats[nc] = step->name;
         vals[nc * 2] = step->r.test.accuracy;
         vals[nc * 2 + 1] = step->r.test.macro_f1;
@@ -173,7 +176,7 @@ static at_status study_figures(study *s, const char *plot_dir, const char **name
     const at_metrics *ms[AT_STUDY_MAX_STEPS];
     size_t nm = 0;
     for (size_t i = 0; i < s->n_steps; i++)
-        if (s->steps[i].r.classifier && s->steps[i].r.test.per_class) ms[nm++] = &s->steps[i].r.test;
+        if (on_split(&s->steps[i]) && s->steps[i].r.test.per_class) ms[nm++] = &s->steps[i].r.test;
     if (nm == nc && nm &&
         (st = at_class_f1_plot(plot_dir, cats, ms, nm, (const char *const *)d->class_names, k, err)))
         return st;
@@ -234,7 +237,13 @@ static void data_section(doc *d, const study *s) {
              "stratified split %zu train / %zu validation / %zu test, the same for every step. Features: ",
              s->base_config.data.path, p->rows_read, p->rows_dropped, p->rows_missing, p->rows_unphysical,
              p->rows_after_undersampling, p->comm ? p->train_global : p->train->n, p->valid->n, p->test->n);
-    for (size_t j = 0; j < p->n_features; j++) {
+    if (p->images)
+        snprintf(line, sizeof line,
+                 "%.400s: %zu images of %zux%zux%zu, %zu after undersampling; stratified split %zu train / %zu "
+                 "validation / %zu test, the same for every step on these data.",
+                 s->base_config.data.path, p->images->n, p->images->width, p->images->height, p->images->channels,
+                 p->rows_after_undersampling, p->train->n, p->valid->n, p->test->n);
+    for (size_t j = 0; !p->images && j < p->n_features; j++) {
         strncat(line, p->features[j], sizeof line - strlen(line) - 3);
         if (j + 1 < p->n_features) strncat(line, ", ", sizeof line - strlen(line) - 1);
     }
@@ -298,10 +307,62 @@ static void exploration_section(doc *d, const study *s) {
     }
 }
 
+/* Per-class precision / recall / F1 of every classifier, one row per step: the table beside
+ * plots/class_f1 (from scratch and fine-tuned side by side). */
+static void class_scores_table(doc *d, const study *s, size_t nc) {
+    size_t k = s->data_base->k, cols = 1 + k;
+    char (*cells)[96] = calloc((nc + 1) * cols, 96);
+    if (!cells) return;
+    snprintf(cells[0], 96, "step");
+    for (size_t c = 0; c < k; c++) snprintf(cells[1 + c], 96, "%.60s P / R / F1", class_name(s, c));
+    size_t r = 1;
+    for (size_t i = 0; i < s->n_steps; i++) {
+        const study_step *step = &s->steps[i];
+        if (!on_split(step) || !step->r.test.per_class) continue;
+        char (*row)[96] = cells + r * cols;
+        snprintf(row[0], 96, "%s", step->name);
+        for (size_t c = 0; c < k; c++) {
+            const at_class_metrics *m = &step->r.test.per_class[c];
+            snprintf(row[1 + c], 96, "%.4f / %.4f / %.4f", m->precision, m->recall, m->f1);
+        }
+        r++;
+    }
+    doc_para(d, "Per-class precision, recall and F1 on the test part.");
+    doc_table(d, cells, r, cols);
+    free(cells);
+}
+
+/* Steps trained on other data (e.g. pretraining on synthetic images) are not comparable
+ * with the others: their own line. */
+static void own_data_table(doc *d, const study *s) {
+    size_t n = 0;
+    for (size_t i = 0; i < s->n_steps; i++) n += s->steps[i].own_data;
+    if (!n) return;
+    char (*cells)[96] = calloc((n + 1) * 6, 96);
+    if (!cells) return;
+    const char *head[] = {"step", "data", "classes", "train / validation / test", "accuracy", "macro-F1"};
+    for (size_t c = 0; c < 6; c++) snprintf(cells[c], 96, "%s", head[c]);
+    size_t r = 1;
+    for (size_t i = 0; i < s->n_steps; i++) {
+        const study_step *step = &s->steps[i];
+        if (!step->own_data) continue;
+        char (*row)[96] = cells + r++ * 6;
+        snprintf(row[0], 96, "%s", step->name);
+        snprintf(row[1], 96, "%.95s", step->data_path);
+        snprintf(row[2], 96, "%zu", step->own_k);
+        snprintf(row[3], 96, "%zu / %zu / %zu", step->own_train, step->own_valid, step->own_test);
+        fmt(row[4], "%.4f", step->r.classifier ? step->r.test.accuracy : NAN);
+        fmt(row[5], "%.4f", step->r.classifier ? step->r.test.macro_f1 : NAN);
+    }
+    doc_para(d, "Steps on their own data (their own split; not in the comparisons above), on their own test part:");
+    doc_table(d, cells, r, 6);
+    free(cells);
+}
+
 static void models_section(doc *d, const study *s) {
     const at_prepared *p = s->data_base;
     size_t k = p->k, cols = 6 + k, nc = 0;
-    for (size_t i = 0; i < s->n_steps; i++) nc += s->steps[i].r.classifier;
+    for (size_t i = 0; i < s->n_steps; i++) nc += on_split(&s->steps[i]);
     if (!nc) return;
     doc_heading(d, 2, "Models");
     char (*cells)[96] = calloc((nc + 1) * cols, 96);
@@ -312,7 +373,7 @@ static void models_section(doc *d, const study *s) {
     size_t r = 1;
     for (size_t i = 0; i < s->n_steps; i++) {
         const study_step *step = &s->steps[i];
-        if (!step->r.classifier) continue;
+        if (!on_split(step)) continue;
         char (*row)[96] = cells + r * cols;
         snprintf(row[0], 96, "%s", step->name);
         snprintf(row[1], 96, "%s%s", step->r.type, step->pca_stage ? " (on PCA)" : "");
@@ -326,6 +387,8 @@ static void models_section(doc *d, const study *s) {
     doc_para(d, "Test-part figures of every classifier (the validation part chose early stopping and ensemble weights).");
     doc_table(d, cells, r, cols);
     free(cells);
+    class_scores_table(d, s, nc);
+    own_data_table(d, s);
     doc_image(d, "plots/comparison.png", "Accuracy and macro-F1 of every model on the test part");
     doc_image(d, "plots/class_f1.png", "Per-class F1 of every model side by side (e.g. from scratch and fine-tuned)");
     for (size_t i = 0; i < s->n_steps; i++) {
@@ -361,7 +424,7 @@ static void models_section(doc *d, const study *s) {
 static void confidence_section(doc *d, const study *s) {
     const at_prepared *p = s->data_base;
     size_t k = p->k, nc = 0;
-    for (size_t i = 0; i < s->n_steps; i++) nc += s->steps[i].r.classifier;
+    for (size_t i = 0; i < s->n_steps; i++) nc += on_split(&s->steps[i]);
     if (!nc) return;
     doc_heading(d, 2, "Pre-production confidence");
     char line[512];
@@ -376,14 +439,14 @@ static void confidence_section(doc *d, const study *s) {
     snprintf(cells[0], 96, "class");
     size_t c0 = 1;
     for (size_t i = 0; i < s->n_steps; i++)
-        if (s->steps[i].r.classifier) snprintf(cells[c0++], 96, "%s", s->steps[i].name);
+        if (on_split(&s->steps[i])) snprintf(cells[c0++], 96, "%s", s->steps[i].name);
     if (s->n_ref) snprintf(cells[c0], 96, "reference study");
     for (size_t c = 0; c < k; c++) {
         char (*row)[96] = cells + (c + 1) * cols;
         snprintf(row[0], 96, "%s", class_name(s, c));
         size_t col = 1;
         for (size_t i = 0; i < s->n_steps; i++)
-            if (s->steps[i].r.classifier) fmt(row[col++], "%.3f", s->steps[i].r.test.per_class[c].confident_fraction);
+            if (on_split(&s->steps[i])) fmt(row[col++], "%.3f", s->steps[i].r.test.per_class[c].confident_fraction);
         if (s->n_ref) {
             snprintf(row[col], 96, "n/a");
             for (size_t r = 0; r < s->n_ref; r++)
@@ -396,7 +459,7 @@ static void confidence_section(doc *d, const study *s) {
     doc_para(d, "Reliability diagrams: test rows binned by the probability of the predicted class; a calibrated model "
                 "lies on the diagonal.");
     for (size_t i = 0; i < s->n_steps; i++) {
-        if (!s->steps[i].r.classifier) continue;
+        if (!on_split(&s->steps[i])) continue;
         char rel[256], cap[160];
         snprintf(rel, sizeof rel, "plots/reliability_%s.png", s->steps[i].name);
         snprintf(cap, sizeof cap, "Reliability diagram: %s", s->steps[i].name);

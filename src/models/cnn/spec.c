@@ -68,7 +68,8 @@ static const net_key keys[] = {
      "Initial weights: uniform (U(+-1/sqrt(fan_in)) for weights and biases, PyTorch's default), he "
      "(normal, sd sqrt(2/fan_in), zero biases), or the path of a weights file to start from: an astrotrain "
      "model or checkpoint (.h5) or PyTorch weights (.safetensors); layers are matched by name (the layer's "
-     "`name`, else its position `layerN`), every weight loaded, skipped or left random is listed in log.txt."},
+     "`name`, else its position `layerN`), every weight loaded, skipped or left random is listed in log.txt. "
+     "In a study (astrotrain experiment), step:NAME is the model.h5 of the earlier step NAME."},
     {"net", "init_names", T_CHOICE, P_(init_names), "none", 0, 0, "none|torchvision_resnet",
      "How the file's tensor names map to layer names: none (astrotrain's: NAME.weight, NAME.bias, "
      "NAME.bn.weight/bias/running_mean/running_var) or torchvision_resnet (conv1, bn1, layerX.Y.convZ/bnZ, "
