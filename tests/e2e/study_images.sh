@@ -6,10 +6,8 @@
 # side, and every number in its tables and in plots/class_f1 equals that arm's metrics.json.
 source "$(dirname "$0")/lib.sh"
 cd "$TMP"
-CUTOUTS="$ROOT/data/star_galaxy_64px"
-mkdir -p imgs/galaxy imgs/star st
-ls "$CUTOUTS/galaxy" | head -n 40 | while read -r f; do cp "$CUTOUTS/galaxy/$f" imgs/galaxy/; done
-ls "$CUTOUTS/star" | head -n 40 | while read -r f; do cp "$CUTOUTS/star/$f" imgs/star/; done
+mkdir -p st
+cutouts imgs 40
 ok "synthetic Galaxy10 file" "$ASTROTRAIN" synth galaxy10 --out g10.h5 --n 60 --size 16
 cat > st/study.ini <<INI
 [experiment]

@@ -6,10 +6,7 @@
 # the same predictions.csv, the same learning history.
 source "$(dirname "$0")/lib.sh"
 cd "$TMP"
-CUTOUTS="$ROOT/data/star_galaxy_64px"
-mkdir -p imgs/galaxy imgs/star
-ls "$CUTOUTS/galaxy" | head -n 48 | while read -r f; do cp "$CUTOUTS/galaxy/$f" imgs/galaxy/; done
-ls "$CUTOUTS/star" | head -n 48 | while read -r f; do cp "$CUTOUTS/star/$f" imgs/star/; done
+cutouts imgs 48
 ok "synthetic Galaxy10 file" "$ASTROTRAIN" synth galaxy10 --out g10.h5 --n 100 --size 32
 net() { # net DATA UNITS EPOCHS [extra net lines]
     printf '[run]\noutput_dir = %s/runs\nseed = 11\n[data]\npath = %s\n[undersample]\nstrategy = none\n' "$TMP" "$1"
