@@ -123,7 +123,7 @@ HB=$ROOT/build/serve_handle_bench
 if [ ! -x "$HB" ] || [ "$HB" -ot build/libastrotrain.a ] || [ "$HB" -ot bench/serve_handle_bench.c ]; then
     ${CC:-gcc} -O2 -std=c17 -D_GNU_SOURCE -fopenmp -Iinclude -Isrc $(pkg-config --cflags hdf5 openblas) -o "$HB" \
         bench/serve_handle_bench.c build/libastrotrain.a \
-        $(pkg-config --libs hdf5 inih zlib libpng libjpeg openblas lapacke libmicrohttpd jansson cfitsio yajl) -lm ||
+        $(pkg-config --libs hdf5 inih zlib libpng libjpeg openblas lapacke libmicrohttpd jansson cfitsio yajl ompi-c) -lm ||
         echo "  serve_handle_bench: build failed"
 fi
 [ -x "$HB" ] && "$HB" "$W/runs/rf/model.h5" 1000 2 same && "$HB" "$W/runs/rf/model.h5" 1000 2

@@ -22,6 +22,10 @@
 #include "models/tree/tree_coded_internal.h"
 
 #define LANES 16
+/* Left to itself (TREE_CODED_AUTO), a block of fewer rows takes the scalar walkers (walk_few
+ * below LANES): the AVX-512 walker's 128 walks in flight would mostly idle (one served row
+ * took 25x the scalar walk; the two break even near 64 rows, measured). */
+#define SIMD_MIN_ROWS 64
 #define BLOCK 16384
 #define CODES TREE_CODED_CODES
 #define CODE_NAN TREE_CODED_NAN
@@ -286,7 +290,7 @@ at_status tree_coded_predict_path(const tree_coded *c, size_t groups, const doub
 #pragma omp for schedule(dynamic, 1)
         for (size_t blk = 0; blk < n_blocks; blk++) {
             size_t r0 = blk * rows, m = (r0 + rows < n ? r0 + rows : n) - r0;
-            if (simd) {
+            if (simd && (path == TREE_CODED_SIMD || m >= SIMD_MIN_ROWS)) {
                 tree_coded_simd_codes(c, X + r0 * d, m, cd);
                 for (size_t t = 0; t < c->n_trees; t++)
                     tree_coded_simd_walk(c, t, cd, m, out + r0 * stride, stride, (t % groups) * w, cd + m * d);
