@@ -13,46 +13,6 @@
 #include "harness.h"
 #include "models/gbdt_internal.h"
 
-#include <dirent.h>
-#include <sys/stat.h>
-
-/* The byte-range fuzz target (tests/fuzz/fuzz_csv_range.c), replayed on its kept inputs. */
-#define LLVMFuzzerTestOneInput fuzz_csv_range_one
-#include "../fuzz/fuzz_csv_range.c"
-#undef LLVMFuzzerTestOneInput
-
-static void test_csv_range_corpus(void) {
-    char dir[512];
-    const char *root = getenv("AT_ROOT");
-    snprintf(dir, sizeof dir, "%s/tests/fuzz/corpus/csv_range", root && *root ? root : ".");
-    DIR *d = opendir(dir);
-    CHECK(d != NULL);
-    if (!d) return;
-    size_t n = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.') continue;
-        char path[1024];
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        FILE *f = fopen(path, "rb");
-        struct stat sb;
-        if (!f) continue;
-        if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
-            fclose(f);
-            continue;
-        }
-        size_t len = (size_t)sb.st_size;
-        uint8_t *buf = malloc(len ? len : 1);
-        CHECK(buf && fread(buf, 1, len, f) == len);
-        fclose(f);
-        fuzz_csv_range_one(buf, len);
-        free(buf);
-        n++;
-    }
-    closedir(d);
-    CHECK(n >= 5);
-}
-
 static void test_single_comm(void) {
     at_comm *c = NULL;
     at_error e = {0};
@@ -263,6 +223,5 @@ int main(void) {
     RUN(test_labels_split);
     RUN(test_exact_scaler);
     RUN(test_gradient_rounding);
-    RUN(test_csv_range_corpus);
     return harness_done();
 }

@@ -49,6 +49,9 @@
 #define LLVMFuzzerTestOneInput fuzz_serve_rows_one
 #include "../fuzz/fuzz_serve_rows.c"
 #undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_csv_range_one
+#include "../fuzz/fuzz_csv_range.c"
+#undef LLVMFuzzerTestOneInput
 
 typedef int (*target_fn)(const uint8_t *, size_t);
 
@@ -100,6 +103,7 @@ static void test_safetensors_corpus(void) { CHECK(replay("safetensors", fuzz_saf
 static void test_fits_image_corpus(void) { CHECK(replay("fits_image", fuzz_fits_image_one) >= 8); }
 static void test_monitor_corpus(void) { CHECK(replay("monitor", fuzz_monitor_one) >= 9); }
 static void test_serve_rows_corpus(void) { CHECK(replay("serve_rows", fuzz_serve_rows_one) >= 8); }
+static void test_csv_range_corpus(void) { CHECK(replay("csv_range", fuzz_csv_range_one) >= 5); }
 
 int main(void) {
     RUN(test_config_corpus);
@@ -114,5 +118,6 @@ int main(void) {
     RUN(test_fits_image_corpus);
     RUN(test_monitor_corpus);
     RUN(test_serve_rows_corpus);
+    RUN(test_csv_range_corpus);
     return harness_done();
 }
