@@ -147,6 +147,11 @@ static void test_predict_same_as_bundle(void) {
                "{\"rows\":[{\"u_g\":null,\"g_r\":1,\"redshift\":1}]}", &b) == 200);
     CHECK(strstr(b, "\"class\":null") != NULL);
     free(b);
+    /* the same through the jansson reader (a nested extra key makes the fast reader decline) */
+    CHECK(call(s, "POST", "/v1/models/rf/predict", "application/json",
+               "{\"rows\":[{\"u_g\":null,\"g_r\":1,\"redshift\":1,\"meta\":{\"id\":7}}]}", &b) == 200);
+    CHECK(strstr(b, "\"class\":null") != NULL);
+    free(b);
     /* V2 infer: features in model order, nested data */
     char inf[600];
     snprintf(inf, sizeof inf, "{\"inputs\":[{\"name\":\"input\",\"shape\":[1,3],\"datatype\":\"FP64\",\"data\":[[%.17g,%.17g,%.17g]]}]}",
