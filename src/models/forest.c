@@ -96,10 +96,7 @@ static at_status forest_predict(const void *impl, const double *X, size_t n, dou
     const at_forest *f = impl;
     size_t nt = f->trees.n_trees, k = f->k;
     if (!nt) return at_fail(err, AT_ERR_INTERNAL, "random forest: predict before fit");
-#ifdef _OPENMP
-    if (threads <= 0) threads = omp_get_max_threads();
-#endif
-    if (threads <= 0) threads = 1;
+    threads = forest_threads(threads);
     memset(P, 0, n * k * sizeof *P);
     if (f->coded) {
         at_status s = tree_coded_predict_add(f->coded, 1, X, n, P, k, threads, err);

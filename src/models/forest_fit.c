@@ -467,11 +467,7 @@ at_status forest_grow(const at_forest_params *p, size_t mtry, size_t k, const at
         at_dataset_free(gathered);
         return at_fail(err, AT_ERR_DATA, "random forest: %zu training rows is more than supported", n);
     }
-    int threads = in->threads;
-#ifdef _OPENMP
-    if (threads <= 0) threads = omp_get_max_threads();
-#endif
-    if (threads <= 0) threads = 1;
+    int threads = forest_threads(in->threads);
 
     at_status st = AT_OK;
     tree_bins bins = {0};

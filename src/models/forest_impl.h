@@ -11,6 +11,10 @@
 #include "astrotrain/forest.h"
 #include "models/tree/tree.h"
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 /* The trees are one tree_list of width k: every node's class distribution (normalised). */
 typedef struct at_forest {
     at_forest_params p;
@@ -71,5 +75,14 @@ forest_valrow *forest_sort_vals(forest_valrow *a, forest_valrow *tmp, size_t n);
  * against y. correct / counted is the OOB accuracy (forest_fit.c; forest_rows.c per rank). */
 void forest_oob_votes(const double *p, const uint8_t *const *bags, size_t nt, size_t n, size_t k, const int32_t *y,
                       int threads, size_t *correct, size_t *counted);
+
+/* The thread count the forest uses: threads, or OpenMP's default when 0 or less (1 without
+ * OpenMP). */
+static inline int forest_threads(int threads) {
+#ifdef _OPENMP
+    if (threads <= 0) threads = omp_get_max_threads();
+#endif
+    return threads > 0 ? threads : 1;
+}
 
 #endif

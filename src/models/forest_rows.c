@@ -726,11 +726,7 @@ at_status forest_grow_rows(const at_forest_params *p, size_t mtry, size_t k, con
     at_comm *comm = in->comm;
     size_t nl = ds->n, d = ds->d, nt = (size_t)p->n_trees;
     if (!ds->y) return at_fail(err, AT_ERR_DATA, "random forest: the training data have no labels");
-    int threads = in->threads;
-#ifdef _OPENMP
-    if (threads <= 0) threads = omp_get_max_threads();
-#endif
-    if (threads <= 0) threads = 1;
+    int threads = forest_threads(in->threads);
     at_status st = AT_OK;
     tree_bins bins = {0};
     int64_t ng = (int64_t)nl, *counts = calloc(k, sizeof *counts);

@@ -90,6 +90,7 @@ fails "wrong number of outputs" 3 "cnn.ini:27: the network ends with 2 outputs b
 # SIGINT at a batch boundary writes a checkpoint; --resume finishes the run
 "$ASTROTRAIN" --config cnn.ini --quiet --set run.name=int --set net.epochs=100000 > int.out 2>&1 &
 PID=$!
+at_track_pid "$PID"
 for _ in $(seq 100); do [ -s "$TMP/runs/int/checkpoint.h5" ] && break; sleep 0.2; done
 kill -INT $PID; wait $PID; RC=$?
 check "interrupted run exits 8" test "$RC" -eq 8

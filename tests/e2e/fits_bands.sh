@@ -133,6 +133,7 @@ fits.PrimaryHDU(np.zeros((5, 64, 64), np.float32)).writeto('big.fits')"
 "$ASTROTRAIN" serve --model b5="$RUN/model.h5" --model z5=runs/z5/model.h5 --port 0 --port-file port.txt \
     --access-log off --max-image-side 32 --examples cut5 --quiet 2> serve.err &
 PID=$!
+at_track_pid "$PID"
 for _ in $(seq 100); do [ -s port.txt ] && break; sleep 0.1; done
 check "the server starts" test -s port.txt
 export PORT=$(cat port.txt 2>/dev/null || echo 0)

@@ -117,6 +117,7 @@ ok "--report rewrites the report alone" "$ASTROTRAIN" monitor --history "$H" --r
 # The prediction server serves this report at /monitor and its page links to it.
 "$ASTROTRAIN" serve --model "$M" --history "$H" --port 0 --port-file "$TMP/port.txt" --quiet 2> "$TMP/serve.err" &
 SPID=$!
+at_track_pid "$SPID"
 for _ in $(seq 100); do [ -s "$TMP/port.txt" ] && break; sleep 0.1; done
 check "serve --history: /monitor is monitor's report, linked from the page" python3 - "$H" "$(cat "$TMP/port.txt" 2>/dev/null)" <<'PY'
 import sys, urllib.request

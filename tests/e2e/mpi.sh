@@ -242,6 +242,7 @@ INI
 timeout 60 mpirun --allow-run-as-root --oversubscribe --bind-to none -np 2 "$ASTROTRAIN" --config long.ini \
     --set run.name=sigint > sigint.out 2>&1 &
 MPIPID=$!
+at_track_pid "$MPIPID"
 for _ in $(seq 1 600); do grep -q "fit gradient_boosting" sigint.out 2>/dev/null && break; sleep 0.1; done
 sleep 2   # a fit well under way
 kill -INT $MPIPID
@@ -261,6 +262,7 @@ cp long.ini kill.ini   # its own name, so no process of the SIGINT job can be ta
 timeout 60 mpirun --allow-run-as-root --oversubscribe --bind-to none -np 2 "$ASTROTRAIN" --config kill.ini --quiet \
     > kill.out 2>&1 &
 MPIPID=$!
+at_track_pid "$MPIPID"
 victim=""
 for _ in $(seq 1 100); do
     for e in /proc/[0-9]*/environ; do   # rank 1 of this job (no pgrep: procps may be absent)

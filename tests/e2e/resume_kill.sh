@@ -37,6 +37,7 @@ INI
 ok "uninterrupted run" "$ASTROTRAIN" --config cnn.ini --quiet --threads 2 --set run.name=whole
 "$ASTROTRAIN" --config cnn.ini --quiet --threads 2 --set run.name=killed > killed.out 2>&1 &
 PID=$!
+at_track_pid "$PID"
 for _ in $(seq 300); do [ -s runs/killed/checkpoint.h5 ] && break; sleep 0.05; done
 # A random moment after the first checkpoint (or at once if the run is already past it).
 sleep "0.$((RANDOM % 10))"

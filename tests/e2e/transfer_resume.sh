@@ -28,6 +28,7 @@ check "it loaded the pretrained layers and re-headed fc" bash -c \
 
 "$ASTROTRAIN" --config fine.ini --quiet --threads 2 --set run.name=stopped > stopped.out 2>&1 &
 PID=$!
+at_track_pid "$PID"
 # the first checkpoint is written at the end of epoch 1; SIGINT then stops at the next batch
 for _ in $(seq 600); do [ -s runs/stopped/checkpoint.h5 ] && break; sleep 0.02; done
 kill -INT $PID 2>/dev/null
